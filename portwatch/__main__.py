@@ -1,0 +1,3 @@
+from portwatch.cli import main
+
+raise SystemExit(main())

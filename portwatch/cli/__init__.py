@@ -1,0 +1,65 @@
+"""The `portwatch` command: the tray app with no arguments, headless tools with one."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from portwatch import __version__
+from portwatch.cli import scan_cmds
+
+# Each module adds its subcommands; the order is the order of `--help`.
+COMMAND_MODULES = (scan_cmds,)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad input ends with one line that says what is wrong, and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        message = message.removeprefix("argument ")
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="portwatch",
+        description="Watch which ports are listening, who owns them and how exposed they are. "
+        "Without a command, starts the tray app.",
+    )
+    parser.add_argument("--version", action="version", version=f"portwatch {__version__}")
+    parser.add_argument("--debug", action="store_true", help="verbose logging to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, app_args = parser.parse_known_args(args_list)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        return _start_app(app_args, debug=args.debug)
+    if app_args:
+        parser.error(f"unrecognized arguments: {' '.join(app_args)}")
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _start_app(app_args: list[str], *, debug: bool) -> int:
+    try:
+        from portwatch.ui.app import run_app
+    except ImportError as exc:
+        print(f"portwatch: the tray app cannot start: {exc}", file=sys.stderr)
+        print("The command line works without it: try `portwatch list`.", file=sys.stderr)
+        return 1
+    return run_app(app_args, debug=debug)

@@ -1,0 +1,147 @@
+"""`list`, `who` and `watch`: the engine in a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+
+from portwatch.cli.common import (
+    format_listeners,
+    format_time,
+    interval_seconds,
+    listener_row,
+    port_number,
+    to_csv,
+    to_json,
+)
+from portwatch.core import Scanner, Snapshot, diff
+from portwatch.core.model import Listener
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("list", help="show every listening socket and its owner")
+    proto = p.add_mutually_exclusive_group()
+    proto.add_argument("--tcp", action="store_true", help="TCP listeners only")
+    proto.add_argument("--udp", action="store_true", help="UDP sockets only")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="a JSON array of objects")
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("who", help="who holds PORT (TCP and UDP, every address)")
+    p.add_argument("port", type=port_number, metavar="PORT")
+    p.add_argument("--json", action="store_true", help="a JSON array of objects")
+    p.set_defaults(func=cmd_who)
+
+    p = sub.add_parser("watch", help="print a line for every bind, free or change")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument(
+        "--interval", type=interval_seconds, default=1.0, metavar="S",
+        help="seconds between scans (default 1)",
+    )
+    p.set_defaults(func=cmd_watch)
+
+
+def _filtered(snapshot: Snapshot, args: argparse.Namespace) -> list[Listener]:
+    rows = list(snapshot.listeners)
+    if getattr(args, "tcp", False):
+        rows = [r for r in rows if r.proto == "tcp"]
+    if getattr(args, "udp", False):
+        rows = [r for r in rows if r.proto == "udp"]
+    return rows
+
+
+def _footer(snapshot: Snapshot) -> None:
+    """Notes for a person go to stderr, so stdout stays clean for pipes."""
+    if snapshot.hint:
+        print(f"note: {snapshot.hint}", file=sys.stderr)
+    for warning in snapshot.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    scanner = Scanner(connection_owners=False)
+    snapshot = scanner.scan()
+    rows = _filtered(snapshot, args)
+    if args.json:
+        print(to_json(rows))
+    elif args.csv:
+        sys.stdout.write(to_csv(rows))
+    else:
+        print(format_listeners(rows) if rows else "No listening sockets.")
+    _footer(snapshot)
+    return 0
+
+
+def cmd_who(args: argparse.Namespace) -> int:
+    scanner = Scanner(connection_owners=False)
+    snapshot = scanner.scan()
+    rows = snapshot.on_port(args.port)
+    if args.json:
+        print(to_json(rows))
+        return 0
+    if not rows:
+        print(f"Port {args.port} is free: nothing listens on it (TCP or UDP).")
+    else:
+        print(format_listeners(rows))
+        for row in rows:
+            if row.pid is None:
+                continue
+            print(f"\n{row.proto} {row.endpoint}  pid {row.pid}  {row.process or ''}")
+            if row.cmdline:
+                print(f"  command: {' '.join(row.cmdline)}")
+            if row.exe:
+                print(f"  exe:     {row.exe}")
+            print(f"  user:    {row.user or '-'}   started: {format_time(row.started)}")
+    _footer(snapshot)
+    return 0
+
+
+class _Stop:
+    """Set by SIGTERM/SIGINT so the watch loop ends between scans."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.event.set()
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    stop = _Stop()
+    previous_handlers = {
+        sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    scanner = Scanner(connection_owners=False)
+    try:
+        old = scanner.scan()
+        if not args.json:
+            print(
+                f"watching {len(old.listeners)} listeners every {args.interval:g} s "
+                "(Ctrl-C to stop)",
+                file=sys.stderr,
+            )
+            _footer(old)
+        while not stop.event.wait(args.interval):
+            new = scanner.scan()
+            for event in diff(old, new):
+                if args.json:
+                    print(json.dumps(event.to_json()), flush=True)
+                else:
+                    print(f"{format_time(event.at)}  {event.describe()}", flush=True)
+            old = new
+    except BrokenPipeError:
+        # `portwatch watch | head`: the reader left; that is a normal end.
+        sys.stderr.close()
+    finally:
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
+        scanner.close()
+    return 0
+
+
+__all__ = ["listener_row", "register"]

@@ -1,0 +1,135 @@
+"""Turning two snapshots into events: bound, freed, owner changed, exposure changed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from portwatch.core.model import Exposure, Listener, Snapshot
+
+
+class EventKind(StrEnum):
+    BOUND = "bound"
+    FREED = "freed"
+    OWNER_CHANGED = "owner_changed"
+    EXPOSURE_CHANGED = "exposure_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    listener: Listener
+    at: float
+    # The listener before the change (owner or exposure change), if any.
+    previous: Listener | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"event": str(self.kind), "time": self.at}
+        data.update(self.listener.to_json())
+        if self.previous is not None:
+            data["previous_pid"] = self.previous.pid
+            data["previous_process"] = self.previous.process
+            data["previous_exposure"] = str(self.previous.exposure)
+            data["previous_address"] = self.previous.address
+        return data
+
+    def describe(self) -> str:
+        """One line for a terminal or a notification."""
+        row = self.listener
+        who = row.owner_label if row.pid is None else f"{row.process or '?'} (pid {row.pid})"
+        where = f"{row.proto} {row.endpoint}"
+        if self.kind is EventKind.BOUND:
+            return f"bound    {where} by {who} · {row.exposure}"
+        if self.kind is EventKind.FREED:
+            return f"freed    {where} (was {who})"
+        if self.kind is EventKind.OWNER_CHANGED:
+            before = self.previous.owner_label if self.previous else "?"
+            if self.previous is not None and self.previous.pid is not None:
+                before = f"{self.previous.process or '?'} (pid {self.previous.pid})"
+            return f"owner    {where}: {before} → {who}"
+        before_exp = self.previous.exposure if self.previous else "?"
+        return f"exposure {where}: {before_exp} → {row.exposure} ({who})"
+
+
+Binding = tuple[str, int, str, int]  # (proto, family, address, port)
+
+
+def _bindings(listeners: Iterable[Listener]) -> dict[Binding, list[Listener]]:
+    grouped: dict[Binding, list[Listener]] = defaultdict(list)
+    for row in listeners:
+        grouped[(row.proto, row.family, row.address, row.port)].append(row)
+    return grouped
+
+
+def _widest(rows: Iterable[Listener]) -> Listener:
+    return max(rows, key=lambda r: r.exposure.rank)
+
+
+def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
+    """Events that lead from ``old`` to ``new``.
+
+    A port that stays occupied but moves to a wider or narrower bind (a dev
+    server restarted on 0.0.0.0 instead of 127.0.0.1) is one
+    ``exposure_changed`` event, not a freed plus a bound. An owner that was
+    unknown and becomes known (or the reverse) is not a change of owner: it
+    is the same socket seen with more or less privilege.
+    """
+    if old is None:
+        return []
+    at = new.taken_at
+    before = _bindings(old.listeners)
+    after = _bindings(new.listeners)
+
+    events: list[Event] = []
+    exposure_handled: set[tuple[str, int]] = set()
+    old_ports: dict[tuple[str, int], list[Listener]] = defaultdict(list)
+    new_ports: dict[tuple[str, int], list[Listener]] = defaultdict(list)
+    for row in old.listeners:
+        old_ports[(row.proto, row.port)].append(row)
+    for row in new.listeners:
+        new_ports[(row.proto, row.port)].append(row)
+
+    for port_key, new_rows in new_ports.items():
+        old_rows = old_ports.get(port_key)
+        if not old_rows:
+            continue
+        old_addresses = {(r.family, r.address) for r in old_rows}
+        new_addresses = {(r.family, r.address) for r in new_rows}
+        if old_addresses == new_addresses:
+            continue
+        was, now = _widest(old_rows), _widest(new_rows)
+        if was.exposure is not now.exposure:
+            events.append(Event(EventKind.EXPOSURE_CHANGED, now, at, previous=was))
+            exposure_handled.add(port_key)
+
+    for binding, rows in after.items():
+        if (binding[0], binding[3]) in exposure_handled:
+            continue
+        previous = before.get(binding)
+        if previous is None:
+            events.extend(Event(EventKind.BOUND, row, at) for row in rows)
+            continue
+        old_pids = {r.pid for r in previous if r.pid is not None}
+        new_pids = {r.pid for r in rows if r.pid is not None}
+        if old_pids and new_pids and old_pids != new_pids:
+            gained = [r for r in rows if r.pid not in old_pids] or rows
+            lost = [r for r in previous if r.pid not in new_pids] or previous
+            events.append(Event(EventKind.OWNER_CHANGED, gained[0], at, previous=lost[0]))
+
+    for binding, rows in before.items():
+        if binding in after or (binding[0], binding[3]) in exposure_handled:
+            continue
+        events.extend(Event(EventKind.FREED, row, at) for row in rows)
+
+    order = {EventKind.FREED: 0, EventKind.OWNER_CHANGED: 1, EventKind.EXPOSURE_CHANGED: 2,
+             EventKind.BOUND: 3}
+    events.sort(key=lambda e: (order[e.kind], e.listener.port, e.listener.address))
+    return events
+
+
+def exposure_of(rows: Iterable[Listener]) -> Exposure | None:
+    rows = list(rows)
+    return _widest(rows).exposure if rows else None

@@ -1,0 +1,176 @@
+"""The immutable values the engine produces: listeners, connections, snapshots."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+Proto = Literal["tcp", "udp"]
+
+
+class Exposure(StrEnum):
+    """How far a bind reaches, ordered from least to most exposed."""
+
+    LOOPBACK = "loopback"
+    LAN = "lan"
+    PUBLIC = "public"
+
+    @property
+    def rank(self) -> int:
+        return _EXPOSURE_RANK[self]
+
+
+_EXPOSURE_RANK = {Exposure.LOOPBACK: 0, Exposure.LAN: 1, Exposure.PUBLIC: 2}
+
+
+class PortRange(StrEnum):
+    WELL_KNOWN = "well-known"
+    REGISTERED = "registered"
+    DYNAMIC = "dynamic"
+
+
+class OwnerUnknown(StrEnum):
+    """Why a socket has no owning process."""
+
+    NEEDS_PRIVILEGES = "needs privileges"
+    KERNEL = "kernel-owned"
+    EXITED = "process exited"
+    NOT_FOUND = "not found"
+
+
+ListenerKey = tuple[str, int, str, int, int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """What we could learn about one process; None where it was not readable."""
+
+    pid: int
+    name: str | None = None
+    exe: str | None = None
+    cmdline: tuple[str, ...] | None = None
+    user: str | None = None
+    started: float | None = None
+    cwd: str | None = None
+    zombie: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One listening TCP socket or bound, unconnected UDP socket."""
+
+    proto: Proto
+    family: int  # 4 or 6
+    address: str  # as bound, no brackets
+    port: int
+    pid: int | None
+    process: str | None
+    exe: str | None
+    cmdline: tuple[str, ...] | None
+    user: str | None
+    started: float | None
+    service: str | None
+    port_range: PortRange
+    ephemeral: bool
+    exposure: Exposure
+    # Only meaningful for a wildcard IPv6 bind: True = IPv6 only, False = also
+    # accepts IPv4 (dual-stack), None = the OS did not say.
+    v6only: bool | None = None
+    owner_unknown: OwnerUnknown | None = None
+    connections: int = 0
+    remote_connections: int = 0
+
+    @property
+    def key(self) -> ListenerKey:
+        return (self.proto, self.family, self.address, self.port, self.pid)
+
+    @property
+    def endpoint(self) -> str:
+        return format_endpoint(self.address, self.port, self.family)
+
+    @property
+    def owner_label(self) -> str:
+        if self.pid is None:
+            reason = self.owner_unknown or OwnerUnknown.NOT_FOUND
+            return f"owner unknown: {reason}"
+        return self.process or f"pid {self.pid}"
+
+    @property
+    def stack(self) -> str | None:
+        """'dual-stack' or 'IPv6 only' for a wildcard IPv6 bind, else None."""
+        if self.family != 6 or self.address != "::" or self.v6only is None:
+            return None
+        return "IPv6 only" if self.v6only else "dual-stack"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["cmdline"] = list(self.cmdline) if self.cmdline is not None else None
+        data["exposure"] = str(self.exposure)
+        data["port_range"] = str(self.port_range)
+        data["owner_unknown"] = str(self.owner_unknown) if self.owner_unknown else None
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One TCP connection as a 5-tuple with its state and owner."""
+
+    proto: Proto
+    family: int
+    local_address: str
+    local_port: int
+    remote_address: str
+    remote_port: int
+    state: str
+    pid: int | None
+    process: str | None = None
+    user: str | None = None
+
+    @property
+    def local(self) -> str:
+        return format_endpoint(self.local_address, self.local_port, self.family)
+
+    @property
+    def remote(self) -> str:
+        return format_endpoint(self.remote_address, self.remote_port, self.family)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one scan saw, at one moment."""
+
+    taken_at: float
+    duration: float
+    listeners: tuple[Listener, ...]
+    connections: tuple[Connection, ...] = ()
+    # How many sockets have no visible owner because we lack privileges.
+    hidden_owners: int = 0
+    hint: str | None = None
+    backend: str = ""
+    warnings: tuple[str, ...] = field(default=())
+
+    def by_key(self) -> dict[ListenerKey, Listener]:
+        return {listener.key: listener for listener in self.listeners}
+
+    def on_port(self, port: int) -> list[Listener]:
+        return [listener for listener in self.listeners if listener.port == port]
+
+    @property
+    def worst_exposure(self) -> Exposure | None:
+        if not self.listeners:
+            return None
+        return max((listener.exposure for listener in self.listeners), key=lambda e: e.rank)
+
+    def count(self, exposure: Exposure) -> int:
+        return sum(1 for listener in self.listeners if listener.exposure == exposure)
+
+
+def format_endpoint(address: str, port: int, family: int) -> str:
+    """127.0.0.1:80 or [::1]:80: the form people type into a browser."""
+    if family == 6:
+        return f"[{address}]:{port}"
+    return f"{address}:{port}"

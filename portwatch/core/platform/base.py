@@ -1,0 +1,62 @@
+"""The one interface every platform's socket source implements."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+from portwatch.core.model import OwnerUnknown, Proto
+
+
+@dataclass(frozen=True, slots=True)
+class RawSocket:
+    """A socket as the OS reports it, before owners and services are attached."""
+
+    proto: Proto
+    family: int  # 4 or 6
+    local_address: str
+    local_port: int
+    remote_address: str | None
+    remote_port: int | None
+    state: str  # "LISTEN", "ESTABLISHED", "UNCONN"
+    pid: int | None
+    # Filled in when the pid is None: why no owner could be found.
+    owner_unknown: OwnerUnknown | None = None
+    v6only: bool | None = None
+
+
+@dataclass(slots=True)
+class RawTable:
+    """One read of the OS socket tables."""
+
+    # Listening TCP sockets and bound, unconnected UDP sockets.
+    listeners: list[RawSocket] = field(default_factory=list)
+    # Established TCP connections.
+    established: list[RawSocket] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class SocketSource(abc.ABC):
+    """Reads listening sockets and established TCP connections from the OS."""
+
+    #: Short name shown in diagnostics ("linux-psutil", "macos-walk" …).
+    name: str = "abstract"
+    #: What the user should do to see every owner.
+    privilege_hint: str = "run as root to see them"
+
+    @abc.abstractmethod
+    def read(self, *, connection_owners: bool) -> RawTable:
+        """Read the tables.
+
+        ``connection_owners`` asks for the PID of every established connection
+        too; without it only listeners need owners, which is much cheaper on
+        some platforms.
+        Must not raise for vanished processes or refused permissions.
+        """
+
+    def ephemeral_range(self) -> tuple[int, int] | None:
+        """The OS's range for automatically chosen local ports, if known."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 - most sources hold nothing
+        """Release anything the source holds (sockets, caches)."""

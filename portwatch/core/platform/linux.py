@@ -1,0 +1,34 @@
+"""Linux: psutil's system-wide socket table (the portable path).
+
+The netlink fast path lives beside it in ``linux_netlink``; ``select_source``
+prefers that one when the kernel lets us use it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import psutil
+
+from portwatch.core.model import OwnerUnknown
+from portwatch.core.platform._psutil import classify_connections
+from portwatch.core.platform.base import RawTable, SocketSource
+from portwatch.core.services import read_linux_ephemeral_range
+
+
+class LinuxPsutilSource(SocketSource):
+    name = "linux-psutil"
+    privilege_hint = "run as root (sudo) to see them"
+
+    def read(self, *, connection_owners: bool) -> RawTable:
+        # As root every socket with an owner gets its pid; what remains belongs
+        # to the kernel (NFS, WireGuard …). As a user, the rest are other users'.
+        reason = OwnerUnknown.KERNEL if os.geteuid() == 0 else OwnerUnknown.NEEDS_PRIVILEGES
+        try:
+            conns = psutil.net_connections(kind="inet")
+        except (psutil.Error, OSError) as exc:
+            return RawTable(warnings=[f"could not read the socket table: {exc}"])
+        return classify_connections(conns, unknown_reason=reason)
+
+    def ephemeral_range(self) -> tuple[int, int] | None:
+        return read_linux_ephemeral_range()

@@ -1,0 +1,186 @@
+"""The Scanner: one call, one immutable picture of every listener and connection."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+
+from portwatch.core.exposure import classify, is_loopback_peer, is_wildcard
+from portwatch.core.model import Connection, Listener, OwnerUnknown, ProcessInfo, Snapshot
+from portwatch.core.platform import RawSocket, SocketSource, select_source
+from portwatch.core.procinfo import ProcessCache
+from portwatch.core.services import port_range, service_name
+
+log = logging.getLogger(__name__)
+
+Endpoint = tuple[int, str, int]  # (family, address, port)
+
+
+class Scanner:
+    """Reads the OS socket tables and returns a :class:`Snapshot`.
+
+    ``scan()`` never raises for what the OS may do under it (a process that
+    exits mid-scan, a zombie, a refused permission): such rows get an
+    "owner unknown" reason and the snapshot counts them.
+    """
+
+    def __init__(
+        self,
+        source: SocketSource | None = None,
+        *,
+        connection_owners: bool = True,
+    ) -> None:
+        self.source = source or select_source()
+        # The connections view needs the owner of every connection; the
+        # listener table alone does not, and skipping it is much cheaper.
+        self.connection_owners = connection_owners
+        self._processes = ProcessCache()
+        self._ephemeral: tuple[int, int] | None = None
+
+    @property
+    def ephemeral_range(self) -> tuple[int, int] | None:
+        if self._ephemeral is None:
+            self._ephemeral = self.source.ephemeral_range()
+        return self._ephemeral
+
+    def scan(self) -> Snapshot:
+        started = time.perf_counter()
+        taken_at = time.time()
+        table = self.source.read(connection_owners=self.connection_owners)
+        warnings = list(table.warnings)
+
+        counts = EstablishedCounts(table.established)
+        listener_endpoints = {
+            (s.family, s.local_address, s.local_port) for s in table.listeners if s.proto == "tcp"
+        }
+        listeners = tuple(
+            self._listener(raw, counts, listener_endpoints)
+            for raw in table.listeners
+        )
+        connections: tuple[Connection, ...] = ()
+        if self.connection_owners:
+            connections = tuple(self._connection(raw) for raw in table.established)
+        live = {p for p in (r.pid for r in table.listeners) if p is not None}
+        live.update(c.pid for c in connections if c.pid is not None)
+        self._processes.prune(live)
+
+        hidden = sum(
+            1 for row in listeners if row.owner_unknown is OwnerUnknown.NEEDS_PRIVILEGES
+        )
+        hint = (
+            f"{hidden} owners hidden: {self.source.privilege_hint}" if hidden else None
+        )
+        return Snapshot(
+            taken_at=taken_at,
+            duration=time.perf_counter() - started,
+            listeners=tuple(sorted(listeners, key=_sort_key)),
+            connections=connections,
+            hidden_owners=hidden,
+            hint=hint,
+            backend=self.source.name,
+            warnings=tuple(warnings),
+        )
+
+    def close(self) -> None:
+        self.source.close()
+
+    def _info(self, pid: int | None) -> ProcessInfo | None:
+        if pid is None:
+            return None
+        return self._processes.get(pid)
+
+    def _listener(
+        self,
+        raw: RawSocket,
+        counts: EstablishedCounts,
+        listener_endpoints: set[Endpoint],
+    ) -> Listener:
+        pid = raw.pid
+        reason = raw.owner_unknown
+        info = self._info(pid)
+        if pid is not None and info is None:
+            # The process exited between the socket read and now.
+            pid, reason = None, OwnerUnknown.EXITED
+        if pid is None and reason is None:
+            reason = OwnerUnknown.NOT_FOUND
+        low, high = self.ephemeral_range or (0, -1)
+        total = remote = 0
+        if raw.proto == "tcp":
+            total, remote = counts.for_listener(raw, listener_endpoints)
+        return Listener(
+            proto=raw.proto,
+            family=raw.family,
+            address=raw.local_address,
+            port=raw.local_port,
+            pid=pid,
+            process=info.name if info else None,
+            exe=info.exe if info else None,
+            cmdline=info.cmdline if info else None,
+            user=info.user if info else None,
+            started=info.started if info else None,
+            service=service_name(raw.local_port, raw.proto),
+            port_range=port_range(raw.local_port),
+            ephemeral=low <= raw.local_port <= high,
+            exposure=classify(raw.local_address),
+            v6only=raw.v6only if raw.family == 6 and is_wildcard(raw.local_address) else None,
+            owner_unknown=reason if pid is None else None,
+            connections=total,
+            remote_connections=remote,
+        )
+
+    def _connection(self, raw: RawSocket) -> Connection:
+        info = self._info(raw.pid)
+        return Connection(
+            proto=raw.proto,
+            family=raw.family,
+            local_address=raw.local_address,
+            local_port=raw.local_port,
+            remote_address=raw.remote_address or "",
+            remote_port=raw.remote_port or 0,
+            state=raw.state,
+            pid=raw.pid if info is not None else None,
+            process=info.name if info else None,
+            user=info.user if info else None,
+        )
+
+
+class EstablishedCounts:
+    """Established connections per listening endpoint, split by where the peer is.
+
+    Indexed by (family, port) so a wildcard listener sums its addresses
+    without scanning every connection on the machine.
+    """
+
+    def __init__(self, established: Iterable[RawSocket]) -> None:
+        # (family, port) -> local address -> [total, from non-loopback peers]
+        self._by_port: dict[tuple[int, int], dict[str, list[int]]] = defaultdict(dict)
+        for conn in established:
+            per_address = self._by_port[(conn.family, conn.local_port)]
+            pair = per_address.setdefault(conn.local_address, [0, 0])
+            pair[0] += 1
+            if conn.remote_address and not is_loopback_peer(conn.remote_address):
+                pair[1] += 1
+
+    def for_listener(self, raw: RawSocket, specific: set[Endpoint]) -> tuple[int, int]:
+        """(total, remote) for one listener; ``specific`` are all listener endpoints."""
+        per_address = self._by_port.get((raw.family, raw.local_port))
+        if not per_address:
+            return 0, 0
+        if not is_wildcard(raw.local_address):
+            pair = per_address.get(raw.local_address)
+            return (pair[0], pair[1]) if pair else (0, 0)
+        # A wildcard listener also owns connections that arrived on a specific
+        # address, unless another socket listens on exactly that address.
+        total = remote = 0
+        for address, (n, r) in per_address.items():
+            if address != raw.local_address and (raw.family, address, raw.local_port) in specific:
+                continue
+            total += n
+            remote += r
+        return total, remote
+
+
+def _sort_key(listener: Listener) -> tuple[int, str, int, str]:
+    return (listener.port, listener.proto, listener.family, listener.address)
