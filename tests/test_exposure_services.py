@@ -6,7 +6,12 @@ import pytest
 
 from portwatch.core.exposure import classify, is_loopback_peer
 from portwatch.core.model import Exposure, PortRange
-from portwatch.core.services import port_range, ports_for_name, read_linux_ephemeral_range, service_name
+from portwatch.core.services import (
+    port_range,
+    ports_for_name,
+    read_linux_ephemeral_range,
+    service_name,
+)
 
 
 @pytest.mark.parametrize(
@@ -44,10 +49,28 @@ def test_loopback_peer() -> None:
 
 
 def test_services_from_the_seeds() -> None:
-    seeds = {20: "ftp-data", 21: "ftp", 22: "ssh", 23: "telnet", 25: "smtp", 53: "dns",
-             80: "http", 110: "pop3", 123: "ntp", 143: "imap", 443: "https", 465: "smtps",
-             587: "submission", 993: "imaps", 995: "pop3s", 3306: "mysql",
-             5432: "postgresql", 6379: "redis", 8080: "http-alt", 27017: "mongodb"}
+    seeds = {
+        20: "ftp-data",
+        21: "ftp",
+        22: "ssh",
+        23: "telnet",
+        25: "smtp",
+        53: "dns",
+        80: "http",
+        110: "pop3",
+        123: "ntp",
+        143: "imap",
+        443: "https",
+        465: "smtps",
+        587: "submission",
+        993: "imaps",
+        995: "pop3s",
+        3306: "mysql",
+        5432: "postgresql",
+        6379: "redis",
+        8080: "http-alt",
+        27017: "mongodb",
+    }
     for port, name in seeds.items():
         assert service_name(port) == name
     assert service_name(443, "udp") == "quic"

@@ -47,8 +47,9 @@ def child() -> ListenerProcess:
     proc.stop()
 
 
-def _find(rows: tuple[Listener, ...], proto: str, family: int, address: str,
-          port: int) -> Listener | None:
+def _find(
+    rows: tuple[Listener, ...], proto: str, family: int, address: str, port: int
+) -> Listener | None:
     for row in rows:
         if (row.proto, row.family, row.address, row.port) == (proto, family, address, port):
             return row
@@ -191,8 +192,14 @@ class _FakeSource(SocketSource):
 
 def _raw(pid: int | None, port: int = 4000, **kw: object) -> RawSocket:
     fields: dict[str, object] = {
-        "proto": "tcp", "family": 4, "local_address": "127.0.0.1", "local_port": port,
-        "remote_address": None, "remote_port": None, "state": "LISTEN", "pid": pid,
+        "proto": "tcp",
+        "family": 4,
+        "local_address": "127.0.0.1",
+        "local_port": port,
+        "remote_address": None,
+        "remote_port": None,
+        "state": "LISTEN",
+        "pid": pid,
     }
     fields.update(kw)
     return RawSocket(**fields)  # type: ignore[arg-type]
@@ -222,11 +229,13 @@ def test_a_zombie_owner_does_not_break_the_scan() -> None:
 
 
 def test_hidden_owners_are_counted_with_a_hint() -> None:
-    table = RawTable(listeners=[
-        _raw(None, 4001, owner_unknown=OwnerUnknown.NEEDS_PRIVILEGES),
-        _raw(None, 4002, owner_unknown=OwnerUnknown.NEEDS_PRIVILEGES),
-        _raw(None, 4003, owner_unknown=OwnerUnknown.KERNEL),
-    ])
+    table = RawTable(
+        listeners=[
+            _raw(None, 4001, owner_unknown=OwnerUnknown.NEEDS_PRIVILEGES),
+            _raw(None, 4002, owner_unknown=OwnerUnknown.NEEDS_PRIVILEGES),
+            _raw(None, 4003, owner_unknown=OwnerUnknown.KERNEL),
+        ]
+    )
     snap = Scanner(_FakeSource(table)).scan()
     assert snap.hidden_owners == 2
     assert snap.hint is not None and snap.hint.startswith("2 owners hidden")
@@ -234,15 +243,40 @@ def test_hidden_owners_are_counted_with_a_hint() -> None:
 
 def test_remote_peers_are_counted_apart_from_loopback() -> None:
     established = [
-        _raw(None, 8080, local_address="192.168.1.10", remote_address="192.168.1.20",
-             remote_port=50000, state="ESTABLISHED"),
-        _raw(None, 8080, local_address="127.0.0.1", remote_address="127.0.0.1",
-             remote_port=50001, state="ESTABLISHED"),
-        _raw(None, 8080, local_address="10.0.0.1", remote_address="10.0.0.9",
-             remote_port=50002, state="ESTABLISHED"),
+        _raw(
+            None,
+            8080,
+            local_address="192.168.1.10",
+            remote_address="192.168.1.20",
+            remote_port=50000,
+            state="ESTABLISHED",
+        ),
+        _raw(
+            None,
+            8080,
+            local_address="127.0.0.1",
+            remote_address="127.0.0.1",
+            remote_port=50001,
+            state="ESTABLISHED",
+        ),
+        _raw(
+            None,
+            8080,
+            local_address="10.0.0.1",
+            remote_address="10.0.0.9",
+            remote_port=50002,
+            state="ESTABLISHED",
+        ),
         # Another family on the same port number must not be counted for IPv4.
-        _raw(None, 8080, family=6, local_address="::1", remote_address="::1",
-             remote_port=50003, state="ESTABLISHED"),
+        _raw(
+            None,
+            8080,
+            family=6,
+            local_address="::1",
+            remote_address="::1",
+            remote_port=50003,
+            state="ESTABLISHED",
+        ),
     ]
     listeners = [
         _raw(None, 8080, local_address="0.0.0.0"),

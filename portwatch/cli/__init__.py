@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from portwatch import __version__
@@ -49,17 +49,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _start_app(app_args, debug=args.debug)
     if app_args:
         parser.error(f"unrecognized arguments: {' '.join(app_args)}")
+    command: Callable[[argparse.Namespace], int] = args.func
     try:
-        return int(args.func(args))
+        return command(args)
     except KeyboardInterrupt:
         return 130
 
 
 def _start_app(app_args: list[str], *, debug: bool) -> int:
     try:
-        from portwatch.ui.app import run_app
+        from portwatch.ui.app import run_app  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
         print(f"portwatch: the tray app cannot start: {exc}", file=sys.stderr)
         print("The command line works without it: try `portwatch list`.", file=sys.stderr)
         return 1
-    return run_app(app_args, debug=debug)
+    return int(run_app(app_args, debug=debug))

@@ -15,9 +15,24 @@ from portwatch.core.model import Listener
 
 # The keys `list --json` promises, in the order CSV columns use.
 LISTENER_KEYS = (
-    "proto", "family", "address", "port", "pid", "process", "user", "exe", "cmdline",
-    "service", "exposure", "connections", "remote_connections", "v6only", "owner_unknown",
-    "port_range", "ephemeral", "started",
+    "proto",
+    "family",
+    "address",
+    "port",
+    "pid",
+    "process",
+    "user",
+    "exe",
+    "cmdline",
+    "service",
+    "exposure",
+    "connections",
+    "remote_connections",
+    "v6only",
+    "owner_unknown",
+    "port_range",
+    "ephemeral",
+    "started",
 )
 
 
@@ -66,8 +81,18 @@ def to_csv(listeners: Iterable[Listener]) -> str:
     return out.getvalue()
 
 
-TABLE_HEADERS = ("PROTO", "ADDRESS", "PORT", "SERVICE", "EXPOSURE", "PID", "PROCESS", "USER",
-                 "CONNS", "REMOTE")
+TABLE_HEADERS = (
+    "PROTO",
+    "ADDRESS",
+    "PORT",
+    "SERVICE",
+    "EXPOSURE",
+    "PID",
+    "PROCESS",
+    "USER",
+    "CONNS",
+    "REMOTE",
+)
 
 
 def table_cells(listener: Listener) -> tuple[str, ...]:

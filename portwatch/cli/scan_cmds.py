@@ -40,7 +40,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("watch", help="print a line for every bind, free or change")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument(
-        "--interval", type=interval_seconds, default=1.0, metavar="S",
+        "--interval",
+        type=interval_seconds,
+        default=1.0,
+        metavar="S",
         help="seconds between scans (default 1)",
     )
     p.set_defaults(func=cmd_watch)
@@ -113,9 +116,7 @@ class _Stop:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     stop = _Stop()
-    previous_handlers = {
-        sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+    previous_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     scanner = Scanner(connection_owners=False)
     try:
         old = scanner.scan()

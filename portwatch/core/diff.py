@@ -124,8 +124,12 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
             continue
         events.extend(Event(EventKind.FREED, row, at) for row in rows)
 
-    order = {EventKind.FREED: 0, EventKind.OWNER_CHANGED: 1, EventKind.EXPOSURE_CHANGED: 2,
-             EventKind.BOUND: 3}
+    order = {
+        EventKind.FREED: 0,
+        EventKind.OWNER_CHANGED: 1,
+        EventKind.EXPOSURE_CHANGED: 2,
+        EventKind.BOUND: 3,
+    }
     events.sort(key=lambda e: (order[e.kind], e.listener.port, e.listener.address))
     return events
 

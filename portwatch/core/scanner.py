@@ -56,8 +56,7 @@ class Scanner:
             (s.family, s.local_address, s.local_port) for s in table.listeners if s.proto == "tcp"
         }
         listeners = tuple(
-            self._listener(raw, counts, listener_endpoints)
-            for raw in table.listeners
+            self._listener(raw, counts, listener_endpoints) for raw in table.listeners
         )
         connections: tuple[Connection, ...] = ()
         if self.connection_owners:
@@ -66,12 +65,8 @@ class Scanner:
         live.update(c.pid for c in connections if c.pid is not None)
         self._processes.prune(live)
 
-        hidden = sum(
-            1 for row in listeners if row.owner_unknown is OwnerUnknown.NEEDS_PRIVILEGES
-        )
-        hint = (
-            f"{hidden} owners hidden: {self.source.privilege_hint}" if hidden else None
-        )
+        hidden = sum(1 for row in listeners if row.owner_unknown is OwnerUnknown.NEEDS_PRIVILEGES)
+        hint = f"{hidden} owners hidden: {self.source.privilege_hint}" if hidden else None
         return Snapshot(
             taken_at=taken_at,
             duration=time.perf_counter() - started,

@@ -17,14 +17,13 @@ CHILD = Path(__file__).with_name("listener_child.py")
 class ListenerProcess:
     """A child that holds sockets until ``stop()``; ports are in ``ports``."""
 
-    def __init__(self, specs: Sequence[str], *, ignore_term: bool = False,
-                 prefix: Sequence[str] = ()) -> None:
+    def __init__(
+        self, specs: Sequence[str], *, ignore_term: bool = False, prefix: Sequence[str] = ()
+    ) -> None:
         cmd = [*prefix, sys.executable, str(CHILD), *specs]
         if ignore_term:
             cmd.append("--ignore-term")
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
@@ -64,8 +63,11 @@ def connect_clients(address: str, port: int, count: int) -> list[socket.socket]:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     clients = []
     for _ in range(count):
-        sock = socket.create_connection((address, port), timeout=5) if family == socket.AF_INET \
+        sock = (
+            socket.create_connection((address, port), timeout=5)
+            if family == socket.AF_INET
             else _connect6(address, port)
+        )
         clients.append(sock)
     return clients
 

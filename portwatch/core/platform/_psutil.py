@@ -8,7 +8,7 @@ from typing import Any
 
 import psutil
 
-from portwatch.core.model import OwnerUnknown
+from portwatch.core.model import OwnerUnknown, Proto
 from portwatch.core.platform.base import RawSocket, RawTable
 
 _FAMILIES = {socket.AF_INET: 4, socket.AF_INET6: 6}
@@ -38,7 +38,7 @@ def classify_connections(
         family = _FAMILIES.get(conn.family)
         if family is None or not conn.laddr:
             continue
-        proto = "tcp" if conn.type == socket.SOCK_STREAM else "udp"
+        proto: Proto = "tcp" if conn.type == socket.SOCK_STREAM else "udp"
         state = _state(conn)
         pid = getattr(conn, "pid", None)
         reason: OwnerUnknown | None = None
@@ -59,14 +59,23 @@ def classify_connections(
             owner_unknown=reason,
         )
         # psutil lists a socket shared by several fds of one process once per fd.
-        dedup_key = (proto, family, raw.local_address, raw.local_port, raw.remote_address,
-                     raw.remote_port, state, pid)
+        dedup_key = (
+            proto,
+            family,
+            raw.local_address,
+            raw.local_port,
+            raw.remote_address,
+            raw.remote_port,
+            state,
+            pid,
+        )
         if dedup_key in seen:
             continue
         seen.add(dedup_key)
-        if proto == "tcp" and state == psutil.CONN_LISTEN:
-            table.listeners.append(raw)
-        elif proto == "udp" and raddr is None:
+        is_listener = (proto == "tcp" and state == psutil.CONN_LISTEN) or (
+            proto == "udp" and raddr is None
+        )
+        if is_listener:
             table.listeners.append(raw)
         elif proto == "tcp" and state == psutil.CONN_ESTABLISHED:
             table.established.append(raw)

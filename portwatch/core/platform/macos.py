@@ -50,7 +50,10 @@ def read_sysctl_range() -> tuple[int, int] | None:
     try:
         out = subprocess.run(
             ["sysctl", "-n", "net.inet.ip.portrange.first", "net.inet.ip.portrange.last"],
-            capture_output=True, text=True, timeout=2, check=True,
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=True,
         ).stdout.split()
         return int(out[0]), int(out[1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):

@@ -40,7 +40,10 @@ class WindowsSource(SocketSource):
 
 
 def parse_netsh_dynamicport(text: str) -> tuple[int, int] | None:
-    """Parse `netsh int ipv4 show dynamicport tcp` ("Start Port : 49152 / Number of Ports : 16384")."""
+    """Parse `netsh int ipv4 show dynamicport tcp`.
+
+    Its output reads "Start Port : 49152" then "Number of Ports : 16384".
+    """
     numbers = [int(tok) for line in text.splitlines() for tok in line.split() if tok.isdigit()]
     if len(numbers) < 2:
         return None
@@ -52,7 +55,10 @@ def read_netsh_range() -> tuple[int, int] | None:
     try:
         out = subprocess.run(
             ["netsh", "int", "ipv4", "show", "dynamicport", "tcp"],
-            capture_output=True, text=True, timeout=3, check=True,
+            capture_output=True,
+            text=True,
+            timeout=3,
+            check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
