@@ -137,9 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         written = render_all(args.svg, args.out)
     except IconError as exc:
-        print(f"render_icons: {exc}", file=sys.stderr)
+        sys.stderr.write(f"render_icons: {exc}\n")
         return 1
-    print(f"render_icons: {len(written)} files in {args.out}")
+    sys.stdout.write(f"render_icons: {len(written)} files in {args.out}\n")
     return 0
 
 
