@@ -9,10 +9,10 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from portwatch import __version__
-from portwatch.cli import scan_cmds
+from portwatch.cli import autostart_cmds, scan_cmds
 
 # Each module adds its subcommands; the order is the order of `--help`.
-COMMAND_MODULES = (scan_cmds,)
+COMMAND_MODULES = (scan_cmds, autostart_cmds)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"portwatch {__version__}")
     parser.add_argument("--debug", action="store_true", help="verbose logging to stderr")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="load Qt, the icon and the app, run one scan, print one line and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in COMMAND_MODULES:
         module.register(sub)
@@ -45,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.self_test:
+        from portwatch.selftest import run_self_test
+
+        return run_self_test()
     if args.command is None:
         return _start_app(app_args, debug=args.debug)
     if app_args:

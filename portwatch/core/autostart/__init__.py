@@ -1,0 +1,107 @@
+"""Start portwatch at login: one module per system behind one interface.
+
+The operating system's own record (an XDG autostart file, a LaunchAgent, a
+registry value) is the only state: ``is_enabled()`` reads it back, so a user
+who removes the entry by hand is never contradicted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from portwatch.core.paths import APP_ID, APP_NAME
+
+__all__ = [
+    "APP_ID",
+    "AutostartError",
+    "AutostartManager",
+    "LaunchCommand",
+    "autostart_manager",
+    "launch_command",
+]
+
+
+class AutostartError(Exception):
+    """Start at login could not be read or changed; the message says why and where."""
+
+
+class AutostartManager(Protocol):
+    def is_enabled(self) -> bool: ...
+
+    def enable(self) -> None: ...
+
+    def disable(self) -> None: ...
+
+    def location(self) -> str:
+        """Where the entry lives, for a person to read (a path or a registry key)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchCommand:
+    """How the login session should start the tray app."""
+
+    argv: tuple[str, ...]
+    # Set only when portwatch runs from a source checkout that is not installed:
+    # ``python -m portwatch`` then needs the checkout as its working folder.
+    cwd: str | None = None
+
+
+def launch_command() -> LaunchCommand:
+    """The command that starts this very install of portwatch."""
+    if getattr(sys, "frozen", False):
+        # A PyInstaller bundle: the executable is the app.
+        return LaunchCommand((str(Path(sys.executable).resolve()),))
+    entry_point = shutil.which(APP_NAME)
+    if entry_point:
+        return LaunchCommand((str(Path(entry_point).absolute()),))
+    # From a source checkout, ``python -m portwatch`` needs the checkout as its
+    # working folder; an installed package is importable from anywhere.
+    package_parent = Path(__file__).resolve().parents[3]
+    checkout = (package_parent / "pyproject.toml").is_file()
+    return LaunchCommand(
+        (sys.executable, "-m", APP_NAME), str(package_parent) if checkout else None
+    )
+
+
+def autostart_manager(platform: str = sys.platform) -> AutostartManager:
+    """The manager for ``platform`` (a ``sys.platform`` value)."""
+    command = launch_command()
+    if platform == "win32":
+        from portwatch.core.autostart.windows import RunKeyAutostart
+
+        return RunKeyAutostart(command)
+    if platform == "darwin":
+        from portwatch.core.autostart.macos import LaunchAgentAutostart
+
+        return LaunchAgentAutostart(command)
+    # Linux and the BSDs follow the XDG autostart specification.
+    from portwatch.core.autostart.linux import XdgAutostart
+
+    return XdgAutostart(command)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old or the new file, never half."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            partial.write_bytes(data)
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
+    except OSError as exc:
+        raise AutostartError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise AutostartError(f"cannot remove {path}: {exc.strerror or exc}") from exc
