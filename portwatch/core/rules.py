@@ -1,0 +1,542 @@
+"""Alert rules: from what changed between two scans to what the user should hear.
+
+Pure logic: :meth:`AlertRules.evaluate` takes the previous and new snapshot,
+the diff events between them and the settings, and returns :class:`Alert`
+values. The only state (when each port last alerted, which listeners already
+had a remote client) lives in the :class:`AlertRules` object; the clock is
+injected so tests can drive time.
+
+Noise control, in order:
+
+1. The first snapshot gives one start-up summary, never one alert per listener.
+2. Several listeners of one process on one port (0.0.0.0 and :: of the same
+   server) make one alert.
+3. Quiet period: a port alerts at most once per ``settings.quiet_period`` per
+   kind of news (in use/free, owner, exposure, remote client); later alerts
+   are kept for the Alerts list but not notified.
+4. Batching: when ``settings.summary_threshold`` or more alerts would be
+   notified from one scan, one summary is notified instead ("6 ports opened
+   by node") and the single alerts go to the Alerts list only.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import IntEnum, StrEnum
+
+from portwatch.core.diff import Event, EventKind
+from portwatch.core.exposure import is_loopback_peer
+from portwatch.core.model import Exposure, Listener, ListenerKey, Snapshot
+from portwatch.core.portspec import matches_any
+from portwatch.core.settings import Settings, WatchedPort
+
+
+class AlertKind(StrEnum):
+    STARTUP = "startup"
+    OCCUPIED = "occupied"
+    FREED = "freed"
+    UNEXPECTED_OWNER = "unexpected_owner"
+    EXPOSURE_POLICY = "exposure_policy"  # a watched port bound wider than allowed
+    EXPOSED = "exposed"  # the global alert: a new bind reachable from the network
+    REMOTE_CLIENT = "remote_client"
+    SUMMARY = "summary"
+    NOTICE = "notice"  # portwatch itself has something to say (settings reset, delivery)
+
+
+class Urgency(IntEnum):
+    """The freedesktop notification urgency levels (the ``urgency`` hint byte)."""
+
+    LOW = 0
+    NORMAL = 1
+    CRITICAL = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: AlertKind
+    at: float  # wall-clock time of the scan (seconds since the epoch)
+    title: str
+    body: str
+    port: int | None = None
+    proto: str | None = None
+    process: str | None = None
+    pid: int | None = None
+    urgency: Urgency = Urgency.NORMAL
+    # False: for the Alerts list only (part of a summary, a quiet start-up, a quiet period).
+    notify: bool = True
+    suppressed: bool = False  # held back by the quiet period
+    ports: tuple[int, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}: {self.body}" if self.body else self.title
+
+
+_QUIET_GROUP = {
+    AlertKind.OCCUPIED: "occupancy",
+    AlertKind.FREED: "occupancy",
+    AlertKind.UNEXPECTED_OWNER: "owner",
+    AlertKind.EXPOSURE_POLICY: "exposure",
+    AlertKind.EXPOSED: "exposure",
+    AlertKind.REMOTE_CLIENT: "remote",
+}
+
+_VERB = {
+    AlertKind.OCCUPIED: "opened",
+    AlertKind.FREED: "freed",
+    AlertKind.EXPOSED: "opened to the network",
+    AlertKind.UNEXPECTED_OWNER: "taken unexpectedly",
+    AlertKind.EXPOSURE_POLICY: "bound too widely",
+    AlertKind.REMOTE_CLIENT: "reached from the network",
+}
+
+_LIST_LIMIT = 6
+
+
+def who(listener: Listener) -> str:
+    """'node (pid 4242)' or 'owner unknown: needs privileges'."""
+    if listener.pid is None:
+        return listener.owner_label
+    return f"{listener.process or '?'} (pid {listener.pid})"
+
+
+def _owner_name(listener: Listener) -> str:
+    if listener.pid is None:
+        return "unknown owner"
+    return listener.process or f"pid {listener.pid}"
+
+
+def owner_matches(listener: Listener, expected: str) -> bool | None:
+    """Whether the listener's process is ``expected`` (name or executable path).
+
+    None when the owner is not visible (no privileges): that is not evidence
+    of a stranger, so it does not alert.
+    """
+    if listener.pid is None:
+        return None
+    wanted = expected.strip()
+    if not wanted:
+        return True
+    names = {n.lower() for n in (listener.process, _basename(listener.exe)) if n}
+    if wanted.lower() in names:
+        return True
+    return bool(listener.exe) and os.path.normpath(wanted) == os.path.normpath(listener.exe or "")
+
+
+def _basename(path: str | None) -> str | None:
+    if not path:
+        return None
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def is_ignored(listener: Listener, settings: Settings) -> bool:
+    """The ignore list: by process name (or executable name) or by port."""
+    if matches_any(settings.ignore_ports, listener.port, listener.proto):
+        return True
+    ignored = {name.lower() for name in settings.ignore_processes}
+    names = {n.lower() for n in (listener.process, _basename(listener.exe)) if n}
+    return bool(ignored & names)
+
+
+def watch_for(settings: Settings, port: int, proto: str) -> WatchedPort | None:
+    for watch in settings.watched_ports:
+        if watch.ports.contains(port, proto):
+            return watch
+    return None
+
+
+def _alerts_for_exposure(listener: Listener, settings: Settings) -> bool:
+    return (
+        settings.exposure_alert
+        and listener.exposure.rank >= settings.exposure_level.rank
+        and not is_ignored(listener, settings)
+    )
+
+
+def _reach(exposure: Exposure) -> str:
+    return "the local network" if exposure is Exposure.LAN else "the network"
+
+
+def _ports_text(ports: Sequence[int]) -> str:
+    unique = list(dict.fromkeys(ports))
+    shown = ", ".join(str(p) for p in unique[:_LIST_LIMIT])
+    if len(unique) > _LIST_LIMIT:
+        shown += f" and {len(unique) - _LIST_LIMIT} more"
+    return shown
+
+
+def _widest(rows: Iterable[Listener]) -> Listener:
+    return max(rows, key=lambda r: (r.exposure.rank, r.family == 4))
+
+
+class AlertRules:
+    """Turns scans into alerts; holds the quiet-period timers and seen remote clients."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last_alert: dict[tuple[str, int], float] = {}
+        self._remote_seen: set[ListenerKey] = set()
+        self._started = False
+
+    def reset(self) -> None:
+        """Forget everything: the next snapshot is treated as a start-up."""
+        self._last_alert.clear()
+        self._remote_seen.clear()
+        self._started = False
+
+    def evaluate(
+        self,
+        previous: Snapshot | None,
+        new: Snapshot,
+        events: Sequence[Event],
+        settings: Settings,
+    ) -> list[Alert]:
+        if previous is None or not self._started:
+            self._started = True
+            self._remote_seen = {row.key for row in new.listeners if row.remote_connections > 0}
+            return [self._startup(new, settings)]
+
+        candidates: list[Alert] = []
+        bound: dict[tuple[str, int, int | None], list[Listener]] = defaultdict(list)
+        freed: dict[tuple[str, int], list[Listener]] = defaultdict(list)
+        for event in events:
+            row = event.listener
+            if event.kind is EventKind.BOUND:
+                bound[(row.proto, row.port, row.pid)].append(row)
+            elif event.kind is EventKind.FREED:
+                freed[(row.proto, row.port)].append(row)
+            elif event.kind is EventKind.OWNER_CHANGED:
+                candidates.extend(self._owner_changed(event, settings))
+            else:
+                candidates.extend(self._exposure_changed(event, settings))
+        for rows in bound.values():
+            candidates.extend(self._bound(rows, new.taken_at, settings))
+        for (proto, port), rows in freed.items():
+            still_held = any(r.proto == proto for r in new.on_port(port))
+            if not still_held:
+                candidates.extend(self._freed(rows, new.taken_at, settings))
+        candidates.extend(self._remote_clients(new, settings))
+
+        alerts = self._apply_quiet_period(candidates, settings)
+        return self._batch(alerts, new.taken_at, settings)
+
+    # --- one kind of event each ---
+
+    def _bound(self, rows: list[Listener], at: float, settings: Settings) -> list[Alert]:
+        row = _widest(rows)
+        watch = watch_for(settings, row.port, row.proto)
+        exposed = _alerts_for_exposure(row, settings)
+        endpoints = ", ".join(dict.fromkeys(r.endpoint for r in rows))
+        policy = self._policy(row, watch, at, f"{who(row)} listens on {row.proto} {endpoints}")
+        if policy is not None:
+            if exposed and policy.kind is AlertKind.UNEXPECTED_OWNER:
+                body = f"{policy.body} · reachable from {_reach(row.exposure)}"
+                policy = replace(policy, body=body)
+            return [policy]
+        if exposed:
+            in_use = " (a watched port)" if watch is not None and watch.notify_occupied else ""
+            return [
+                self._alert(
+                    AlertKind.EXPOSED,
+                    row,
+                    at,
+                    f"Port {row.port} is open to {_reach(row.exposure)}{in_use}",
+                    body=f"{who(row)} listens on {row.proto} {endpoints} ({row.exposure})",
+                    urgency=Urgency.CRITICAL if row.exposure is Exposure.PUBLIC else Urgency.NORMAL,
+                )
+            ]
+        if watch is not None and watch.notify_occupied:
+            return [
+                self._alert(
+                    AlertKind.OCCUPIED,
+                    row,
+                    at,
+                    f"Port {row.port} is in use",
+                    body=f"{who(row)} listens on {row.proto} {endpoints}",
+                )
+            ]
+        return []
+
+    def _policy(
+        self, row: Listener, watch: WatchedPort | None, at: float, context: str
+    ) -> Alert | None:
+        """A watched port's policy broken: a stranger owns it, or it is bound too widely."""
+        if watch is None:
+            return None
+        if watch.expected_owner and owner_matches(row, watch.expected_owner) is False:
+            return self._alert(
+                AlertKind.UNEXPECTED_OWNER,
+                row,
+                at,
+                f"Port {row.port}: unexpected owner {_owner_name(row)}",
+                body=f"{context}; expected {watch.expected_owner}",
+                urgency=Urgency.CRITICAL,
+            )
+        allowed = watch.allowed_exposure
+        if allowed is not None and row.exposure.rank > allowed.rank:
+            return self._alert(
+                AlertKind.EXPOSURE_POLICY,
+                row,
+                at,
+                f"Port {row.port} is {row.exposure}, allowed {allowed} only",
+                body=context,
+                urgency=Urgency.CRITICAL,
+            )
+        return None
+
+    def _freed(self, rows: list[Listener], at: float, settings: Settings) -> list[Alert]:
+        row = _widest(rows)
+        watch = watch_for(settings, row.port, row.proto)
+        if watch is None or not watch.notify_freed:
+            return []
+        endpoints = ", ".join(dict.fromkeys(r.endpoint for r in rows))
+        return [
+            self._alert(
+                AlertKind.FREED,
+                row,
+                at,
+                f"Port {row.port} is free",
+                body=f"{who(row)} stopped listening on {row.proto} {endpoints}",
+                urgency=Urgency.LOW,
+            )
+        ]
+
+    def _owner_changed(self, event: Event, settings: Settings) -> list[Alert]:
+        row, before = event.listener, event.previous
+        was = who(before) if before is not None else "?"
+        context = f"{who(row)} now holds {row.proto} {row.endpoint} (was {was})"
+        watch = watch_for(settings, row.port, row.proto)
+        policy = self._policy(row, watch, event.at, context)
+        if policy is not None:
+            return [policy]
+        if _alerts_for_exposure(row, settings):
+            return [
+                self._alert(
+                    AlertKind.EXPOSED,
+                    row,
+                    event.at,
+                    f"Port {row.port} is open to {_reach(row.exposure)}",
+                    body=context,
+                    urgency=Urgency.CRITICAL if row.exposure is Exposure.PUBLIC else Urgency.NORMAL,
+                )
+            ]
+        if watch is not None and watch.notify_occupied:
+            return [
+                self._alert(
+                    AlertKind.OCCUPIED,
+                    row,
+                    event.at,
+                    f"Port {row.port} changed owner",
+                    body=context,
+                )
+            ]
+        return []
+
+    def _exposure_changed(self, event: Event, settings: Settings) -> list[Alert]:
+        row, before = event.listener, event.previous
+        if before is None or row.exposure.rank <= before.exposure.rank:
+            return []  # narrower is good news; not worth a notification
+        context = (
+            f"{who(row)} moved from {before.endpoint} ({before.exposure}) "
+            f"to {row.endpoint} ({row.exposure})"
+        )
+        policy = self._policy(row, watch_for(settings, row.port, row.proto), event.at, context)
+        if policy is not None:
+            return [policy]
+        crossed = before.exposure.rank < settings.exposure_level.rank
+        if crossed and _alerts_for_exposure(row, settings):
+            return [
+                self._alert(
+                    AlertKind.EXPOSED,
+                    row,
+                    event.at,
+                    f"Port {row.port} is now open to {_reach(row.exposure)}",
+                    body=context,
+                    urgency=Urgency.CRITICAL if row.exposure is Exposure.PUBLIC else Urgency.NORMAL,
+                )
+            ]
+        return []
+
+    def _remote_clients(self, new: Snapshot, settings: Settings) -> list[Alert]:
+        live = {row.key for row in new.listeners}
+        self._remote_seen &= live
+        alerts: list[Alert] = []
+        for row in new.listeners:
+            if row.remote_connections <= 0 or row.key in self._remote_seen:
+                continue
+            self._remote_seen.add(row.key)
+            if not settings.first_remote_client_alert or is_ignored(row, settings):
+                continue
+            peers = [
+                conn.remote
+                for conn in new.connections
+                if conn.local_port == row.port
+                and conn.proto == row.proto
+                and (row.pid is None or conn.pid in (None, row.pid))
+                and not is_loopback_peer(conn.remote_address)
+            ]
+            peer = peers[0] if peers else "a machine on the network"
+            alerts.append(
+                self._alert(
+                    AlertKind.REMOTE_CLIENT,
+                    row,
+                    new.taken_at,
+                    f"First remote client on port {row.port}",
+                    body=f"{peer} connected to {who(row)} on {row.proto} {row.endpoint}",
+                )
+            )
+        return alerts
+
+    # --- start-up, quiet period, batching ---
+
+    def _startup(self, new: Snapshot, settings: Settings) -> Alert:
+        lines: list[str] = []
+        busy: list[str] = []
+        problems: list[str] = []
+        for watch in settings.watched_ports:
+            held: dict[tuple[str, int], list[Listener]] = defaultdict(list)
+            for row in new.listeners:
+                if watch.ports.contains(row.port, row.proto):
+                    held[(row.proto, row.port)].append(row)
+            for (_, port), rows in sorted(held.items(), key=lambda kv: kv[0][1]):
+                row = _widest(rows)
+                busy.append(f"{port} ({_owner_name(row)})")
+                policy = self._policy(row, watch, new.taken_at, "")
+                if policy is not None:
+                    problems.append(policy.title)
+        exposed_rows: dict[tuple[str, int], Listener] = {}
+        for row in new.listeners:
+            if _alerts_for_exposure(row, settings):
+                exposed_rows.setdefault((row.proto, row.port), row)
+        if settings.watched_ports:
+            lines.append(
+                f"Watched ports in use: {_ports_list(busy)}"
+                if busy
+                else "No watched port is in use"
+            )
+        if exposed_rows:
+            described = [
+                f"{port} ({_owner_name(row)})"
+                for (_, port), row in sorted(exposed_rows.items(), key=lambda kv: kv[0][1])
+            ]
+            lines.append(f"Open to {_reach(settings.exposure_level)}: {_ports_list(described)}")
+        lines.extend(problems)
+        count = len(new.listeners)
+        ports = tuple(sorted({row.port for row in exposed_rows.values()}))
+        return Alert(
+            kind=AlertKind.STARTUP,
+            at=new.taken_at,
+            title=f"portwatch is watching {count} listening socket{'s' if count != 1 else ''}",
+            body="\n".join(lines),
+            urgency=Urgency.NORMAL if problems else Urgency.LOW,
+            # Say it out loud only if there is something the user may want to act on.
+            notify=bool(busy or exposed_rows or problems),
+            ports=ports,
+            port=ports[0] if len(ports) == 1 else None,
+        )
+
+    def _apply_quiet_period(self, alerts: list[Alert], settings: Settings) -> list[Alert]:
+        now = self._clock()
+        result: list[Alert] = []
+        for alert in alerts:
+            group = _QUIET_GROUP.get(alert.kind)
+            if group is None or alert.port is None:
+                result.append(alert)
+                continue
+            key = (group, alert.port)
+            last = self._last_alert.get(key)
+            if last is not None and now - last < settings.quiet_period:
+                result.append(replace(alert, notify=False, suppressed=True))
+                continue
+            self._last_alert[key] = now
+            result.append(alert)
+        # Forget timers that can no longer matter, so the dict stays small.
+        horizon = now - settings.quiet_period
+        for key in [k for k, t in self._last_alert.items() if t < horizon]:
+            del self._last_alert[key]
+        return result
+
+    def _batch(self, alerts: list[Alert], at: float, settings: Settings) -> list[Alert]:
+        loud = [a for a in alerts if a.notify]
+        if len(loud) < settings.summary_threshold:
+            return alerts
+        quiet = [replace(a, notify=False) if a.notify else a for a in alerts]
+        return [*quiet, summarize(loud, at)]
+
+    def _alert(
+        self,
+        kind: AlertKind,
+        row: Listener,
+        at: float,
+        title: str,
+        *,
+        body: str,
+        urgency: Urgency = Urgency.NORMAL,
+    ) -> Alert:
+        return Alert(
+            kind=kind,
+            at=at,
+            title=title,
+            body=body,
+            port=row.port,
+            proto=row.proto,
+            process=row.process,
+            pid=row.pid,
+            urgency=urgency,
+            ports=(row.port,),
+        )
+
+
+def _ports_list(items: list[str]) -> str:
+    shown = ", ".join(items[:_LIST_LIMIT])
+    if len(items) > _LIST_LIMIT:
+        shown += f" and {len(items) - _LIST_LIMIT} more"
+    return shown
+
+
+def summarize(alerts: Sequence[Alert], at: float) -> Alert:
+    """One notification for many alerts: '6 ports opened by node'."""
+    by_owner: dict[tuple[str, AlertKind], list[Alert]] = defaultdict(list)
+    for alert in alerts:
+        by_owner[(alert.process or "unknown owner", alert.kind)].append(alert)
+    ports = tuple(dict.fromkeys(a.port for a in alerts if a.port is not None))
+    urgency = max(a.urgency for a in alerts)
+    processes = {owner for owner, _ in by_owner}
+    kinds = {kind for _, kind in by_owner}
+    if len(by_owner) == 1:
+        (owner, kind), group = next(iter(by_owner.items()))
+        count = len({a.port for a in group})
+        title = f"{count} port{'s' if count != 1 else ''} {_VERB.get(kind, 'changed')} by {owner}"
+        body = f"Ports {_ports_text(ports)}"
+    elif len(processes) == 1:
+        owner = next(iter(processes))
+        title = f"{len(ports)} ports changed by {owner}"
+        body = "; ".join(
+            f"{len(group)} {_VERB.get(kind, 'changed')}: "
+            + _ports_text([a.port or 0 for a in group])
+            for (_, kind), group in by_owner.items()
+        )
+    else:
+        title = f"{len(alerts)} port alerts"
+        parts = [
+            f"{len(group)} {_VERB.get(kind, 'changed')} by {owner}"
+            for (owner, kind), group in sorted(by_owner.items(), key=lambda kv: -len(kv[1]))
+        ]
+        body = "; ".join(parts[:_LIST_LIMIT])
+        if len(parts) > _LIST_LIMIT:
+            body += f"; and {len(parts) - _LIST_LIMIT} more"
+    only_process = next(iter(processes)) if len(processes) == 1 and kinds else None
+    return Alert(
+        kind=AlertKind.SUMMARY,
+        at=at,
+        title=title,
+        body=body,
+        port=ports[0] if ports else None,
+        process=only_process if only_process != "unknown owner" else None,
+        urgency=urgency,
+        ports=ports,
+    )
