@@ -57,7 +57,7 @@ def _checks() -> str:
         raise SelfTestError(f"the app icon {svg} renders empty")
 
     try:
-        import portwatch.ui.app  # noqa: F401  # type: ignore[import-not-found,unused-ignore]
+        import portwatch.ui.app  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
     except ImportError as exc:
         raise SelfTestError(f"the tray app cannot load: {exc}") from exc
 

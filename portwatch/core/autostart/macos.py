@@ -9,6 +9,7 @@ from __future__ import annotations
 import plistlib
 from pathlib import Path
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 from portwatch.core.autostart import (
     APP_ID,
@@ -53,7 +54,7 @@ class LaunchAgentAutostart:
                 plist = plistlib.load(handle)
         except FileNotFoundError:
             return False
-        except (OSError, plistlib.InvalidFileException, ValueError) as exc:
+        except (OSError, plistlib.InvalidFileException, ExpatError, ValueError) as exc:
             raise AutostartError(f"cannot read {self.path}: {exc}") from exc
         return (
             isinstance(plist, dict)
