@@ -20,15 +20,30 @@ from tests.support.procs import ListenerProcess, is_root
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED_KEYS = {
-    "proto", "family", "address", "port", "pid", "process", "user", "exe", "cmdline",
-    "service", "exposure", "connections", "remote_connections",
+    "proto",
+    "family",
+    "address",
+    "port",
+    "pid",
+    "process",
+    "user",
+    "exe",
+    "cmdline",
+    "service",
+    "exposure",
+    "connections",
+    "remote_connections",
 }
 
 
 def portwatch(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "portwatch", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
     )
 
 
@@ -43,9 +58,10 @@ def test_list_json_has_the_promised_keys_and_our_rows(child: ListenerProcess) ->
     result = portwatch("list", "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert all(REQUIRED_KEYS <= set(row) for row in rows)
-    ours = {(r["proto"], r["family"], r["address"], r["port"]): r for r in rows
-            if r["pid"] == child.pid}
+    assert all(set(row) >= REQUIRED_KEYS for row in rows)
+    ours = {
+        (r["proto"], r["family"], r["address"], r["port"]): r for r in rows if r["pid"] == child.pid
+    }
     tcp_lo = ours[("tcp", 4, "127.0.0.1", child.ports[0])]
     assert tcp_lo["exposure"] == "loopback"
     assert isinstance(tcp_lo["cmdline"], list) and tcp_lo["cmdline"][-1] == "udp:::1:0"
@@ -62,7 +78,7 @@ def test_list_filters_by_protocol_and_exports_csv(child: ListenerProcess) -> Non
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     mine = [r for r in rows if r["pid"] == str(child.pid)]
     assert sorted(int(r["port"]) for r in mine) == sorted(child.ports)
-    assert REQUIRED_KEYS <= set(rows[0])
+    assert set(rows[0]) >= REQUIRED_KEYS
 
 
 def test_list_human_table_is_aligned(child: ListenerProcess) -> None:
@@ -128,7 +144,10 @@ def _read_line(proc: subprocess.Popen[str], deadline: float) -> str:
 def test_watch_prints_bound_and_freed_within_an_interval() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "portwatch", "watch", "--json", "--interval", "0.3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         time.sleep(1.0)  # let it take its first snapshot
@@ -144,7 +163,7 @@ def test_watch_prints_bound_and_freed_within_an_interval() -> None:
                     bound = event
         assert bound["event"] == "bound"
         assert bound["pid"] == child.pid
-        assert REQUIRED_KEYS <= set(bound)
+        assert set(bound) >= REQUIRED_KEYS
         child.stop()
         freed = {}
         deadline = time.monotonic() + 10
@@ -168,7 +187,10 @@ def test_watch_prints_bound_and_freed_within_an_interval() -> None:
 def test_watch_ends_cleanly_on_sigterm() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "portwatch", "watch", "--interval", "0.2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         time.sleep(1.0)
@@ -191,31 +213,59 @@ def _nobody_can_run() -> bool:
     if not is_root() or shutil.which("setpriv") is None or not DEBIAN_PYTHON.exists():
         return False
     probe = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(DEBIAN_PYTHON),
-         "-c", "import psutil, platformdirs"],
-        capture_output=True, check=False,
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            str(DEBIAN_PYTHON),
+            "-c",
+            "import psutil, platformdirs",
+        ],
+        capture_output=True,
+        check=False,
     )
     return probe.returncode == 0
 
 
 @pytest.mark.privileged
-@pytest.mark.skipif(not _nobody_can_run(),
-                    reason="needs root, setpriv and Debian's python3-psutil/platformdirs")
+@pytest.mark.skipif(
+    not _nobody_can_run(), reason="needs root, setpriv and Debian's python3-psutil/platformdirs"
+)
 def test_non_root_view_hides_other_users_owners(child: ListenerProcess) -> None:
     """As nobody, root's sockets are listed without owners, and the user is told why."""
     copy = Path(tempfile.mkdtemp(prefix="portwatch-nobody-"))
     try:
         copy.chmod(0o755)
-        shutil.copytree(ROOT / "portwatch", copy / "portwatch",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "portwatch", copy / "portwatch", ignore=shutil.ignore_patterns("__pycache__")
+        )
         for path in copy.rglob("*"):
             path.chmod(0o755 if path.is_dir() else 0o644)
-        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(copy), "HOME": str(copy),
-               "PORTWATCH_BACKEND": os.environ.get("PORTWATCH_BACKEND", "")}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(copy),
+            "HOME": str(copy),
+            "PORTWATCH_BACKEND": os.environ.get("PORTWATCH_BACKEND", ""),
+        }
         result = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(DEBIAN_PYTHON),
-             "-m", "portwatch", "list", "--json"],
-            capture_output=True, text=True, env=env, cwd=str(copy), timeout=60, check=False,
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                str(DEBIAN_PYTHON),
+                "-m",
+                "portwatch",
+                "list",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=str(copy),
+            timeout=60,
+            check=False,
         )
         assert result.returncode == 0, result.stderr
         rows = json.loads(result.stdout)
