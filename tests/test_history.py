@@ -1,0 +1,221 @@
+"""History: events stored, holding intervals paired, retention bounded, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from portwatch.core import Scanner, paths
+from portwatch.core.diff import Event, EventKind, diff
+from portwatch.core.history import History, parse_since
+from portwatch.core.model import Snapshot
+from tests.support.procs import ListenerProcess, wait_until
+from tests.test_rules import listener
+
+
+def snap(at: float, *rows: object) -> Snapshot:
+    return Snapshot(at, 0.0, tuple(rows))  # type: ignore[arg-type]
+
+
+def test_database_is_in_the_data_folder_in_wal_mode(isolated_user_dirs: Path) -> None:
+    with History() as history:
+        assert history.path == paths.history_db()
+        assert str(history.path).startswith(str(isolated_user_dirs / "data"))
+        assert history.journal_mode == "wal"
+
+
+def test_bound_freed_pairs_into_an_interval() -> None:
+    with History() as history:
+        s0 = snap(1000.0)
+        s1 = snap(1010.0, listener(3000, pid=5, process="node"))
+        s2 = snap(1070.0)
+        history.record_start(s0)
+        history.record_events(diff(s0, s1))
+        history.record_events(diff(s1, s2))
+        [hold] = history.holdings(port=3000)
+        assert (hold.pid, hold.process, hold.start, hold.end) == (5, "node", 1010.0, 1070.0)
+        assert hold.duration == 60.0
+        assert hold.cmdline == "node serve"
+        assert hold.addresses == ("127.0.0.1",)
+        assert [e.kind for e in history.events(port=3000)] == ["bound", "freed"]
+
+
+def test_still_held_and_across_restarts() -> None:
+    with History() as history:
+        a = listener(3000, pid=5, process="node")
+        b = listener(4000, pid=6, process="ruby")
+        history.record_start(snap(100.0, a, b))
+        # portwatch stops; ruby quits meanwhile; portwatch starts again.
+        history.record_start(snap(500.0, a))
+        holds = {h.port: h for h in history.holdings()}
+        assert (holds[3000].start, holds[3000].end) == (100.0, None)
+        assert (holds[4000].start, holds[4000].end, holds[4000].end_known) == (100.0, 500.0, False)
+
+
+def test_owner_change_and_exposure_change() -> None:
+    with History() as history:
+        s0 = snap(0.0, listener(3000, pid=1, process="node"))
+        s1 = snap(10.0, listener(3000, pid=2, process="deno"))
+        s2 = snap(20.0, listener(3000, "0.0.0.0", pid=2, process="deno"))
+        history.record_start(s0)
+        history.record_events(diff(s0, s1))
+        history.record_events(diff(s1, s2))
+        holds = sorted(history.holdings(port=3000), key=lambda h: h.start or 0)
+        assert [(h.process, h.start, h.end) for h in holds] == [
+            ("node", 0.0, 10.0),
+            ("deno", 10.0, None),
+        ]
+        assert holds[1].exposure == "public"
+        kinds = [e.kind for e in history.events(port=3000)]
+        assert kinds == ["present", "owner_changed", "exposure_changed"]
+
+
+def test_search_by_process_and_since() -> None:
+    now = time.time()
+    with History() as history:
+        s0 = snap(now - 7200)
+        s1 = snap(
+            now - 7100,
+            listener(3000, pid=1, process="node"),
+            listener(8000, pid=2, process="python3"),
+        )
+        s2 = snap(now - 7000, listener(8000, pid=2, process="python3"))
+        history.record_start(s0)
+        history.record_events(diff(s0, s1))
+        history.record_events(diff(s1, s2))
+        assert [h.port for h in history.holdings(process="PYTH")] == [8000]
+        assert [h.port for h in history.holdings(process="node serve")] == [3000]
+        # The node interval ended 7000 s ago; since 1 h ago only the open one is left.
+        assert [h.port for h in history.holdings(since=parse_since("1h", now))] == [8000]
+        assert [e.port for e in history.events(process="node")] == [3000, 3000]
+        assert history.events(process="%") == []  # LIKE wildcards are escaped
+
+
+def test_parse_since() -> None:
+    now = 1_000_000.0
+    assert parse_since("2h", now) == now - 7200
+    assert parse_since("30m", now) == now - 1800
+    assert parse_since("1d", now) == now - 86400
+    assert parse_since("2026-11-21T14:00+00:00") == 1_795_269_600.0
+    with pytest.raises(ValueError, match="is not a time"):
+        parse_since("yesterday")
+
+
+def test_alerts_are_recorded() -> None:
+    with History() as history:
+        history.record_alert(
+            at=5.0,
+            title="Port 3000 is in use",
+            body="node listens",
+            kind="occupied",
+            port=3000,
+            proto="tcp",
+            pid=1,
+            process="node",
+            delivery="dbus",
+        )
+        [row] = history.events(kinds=["alert"])
+        assert row.port == 3000
+        assert row.detail is not None
+        assert '"delivery": "dbus"' in row.detail
+
+
+def test_retention_by_age_and_rows() -> None:
+    now = time.time()
+    with History(retention_days=1, max_rows=1000) as history:
+        old = [Event(EventKind.BOUND, listener(p), now - 3 * 86400) for p in range(1, 11)]
+        new = [Event(EventKind.BOUND, listener(p), now - 60) for p in range(100, 1300)]
+        history.record_events(old)
+        history.record_events(new)
+        history.prune(now)
+        rows = history.events()
+        assert len(rows) == 1000
+        assert min(r.at for r in rows) >= now - 86400
+        # The newest rows are the ones kept.
+        assert max(r.port or 0 for r in rows) == 1299
+        assert min(r.port or 0 for r in rows) == 300
+
+
+def test_retention_runs_by_itself_while_recording() -> None:
+    with History(max_rows=1000) as history:
+        for batch in range(6):
+            history.record_events(
+                Event(EventKind.BOUND, listener(p), 1e9 + batch)
+                for p in range(batch * 300, batch * 300 + 300)
+            )
+        assert history.count() <= 1000 + 500
+
+
+def test_one_connection_per_thread() -> None:
+    with History() as history:
+        errors: list[BaseException] = []
+
+        def writer(base: int) -> None:
+            try:
+                history.record_events(
+                    Event(EventKind.BOUND, listener(base + i), time.time()) for i in range(50)
+                )
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=writer, args=(n * 100,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert errors == []
+        assert history.count() == 200
+
+
+def test_csv_export(tmp_path: Path) -> None:
+    with History() as history:
+        s0 = snap(1000.0)
+        s1 = snap(1010.0, listener(3000, pid=5, process="node"))
+        history.record_start(s0)
+        history.record_events(diff(s0, s1))
+        target = tmp_path / "out.csv"
+        assert history.export_holdings_csv(target, port=3000) == 1
+        rows = list(csv.DictReader(target.open()))
+        assert rows[0]["port"] == "3000"
+        assert rows[0]["process"] == "node"
+        assert rows[0]["command"] == "node serve"
+        assert rows[0]["end"] == ""
+
+
+def test_real_process_history() -> None:
+    """A real child binds and exits; the history says who held the port, with its command."""
+    scanner = Scanner(connection_owners=False)
+    with History() as history:
+        first = scanner.scan()
+        history.record_start(first)
+        child = ListenerProcess(["tcp:127.0.0.1:0"])
+        port = child.ports[0]
+        previous = first
+        try:
+
+            def seen(present: bool) -> bool:
+                nonlocal previous
+                new = scanner.scan()
+                history.record_events(diff(previous, new))
+                previous = new
+                return any(r.pid == child.pid for r in new.on_port(port)) == present
+
+            assert wait_until(lambda: seen(True), timeout=10)
+        finally:
+            child.stop()
+        assert wait_until(lambda: seen(False), timeout=10)
+        scanner.close()
+        [hold] = history.holdings(port=port)
+        assert hold.pid == child.pid
+        assert hold.end is not None
+        assert hold.cmdline is not None
+        assert "listener_child.py" in hold.cmdline
+        raw = sqlite3.connect(paths.history_db()).execute(
+            "SELECT kind FROM events WHERE port = ? ORDER BY id", (port,)
+        )
+        assert [k for (k,) in raw] == ["bound", "freed"]

@@ -1,0 +1,305 @@
+"""Alert rules: watched ports, exposure, policies, quiet period, batching, start-up."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from portwatch.core.diff import diff
+from portwatch.core.exposure import classify
+from portwatch.core.model import Connection, Exposure, Listener, PortRange, Snapshot
+from portwatch.core.portspec import PortSpec
+from portwatch.core.rules import Alert, AlertKind, AlertRules, Urgency
+from portwatch.core.settings import Settings, WatchedPort
+
+
+def listener(
+    port: int,
+    address: str = "127.0.0.1",
+    *,
+    pid: int | None = 100,
+    process: str | None = "node",
+    proto: str = "tcp",
+    remote: int = 0,
+) -> Listener:
+    return Listener(
+        proto=proto,  # type: ignore[arg-type]
+        family=6 if ":" in address else 4,
+        address=address,
+        port=port,
+        pid=pid,
+        process=process if pid is not None else None,
+        exe=f"/usr/bin/{process}" if process and pid is not None else None,
+        cmdline=(process or "?", "serve") if pid is not None else None,
+        user="dev",
+        started=1.0,
+        service=None,
+        port_range=PortRange.REGISTERED,
+        ephemeral=False,
+        exposure=classify(address),
+        remote_connections=remote,
+        connections=remote,
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Run:
+    """Feeds snapshots through diff + rules like the app does."""
+
+    def __init__(self, settings: Settings, *initial: Listener) -> None:
+        self.settings = settings
+        self.clock = Clock()
+        self.rules = AlertRules(self.clock)
+        self.t = 1_700_000_000.0
+        self.previous: Snapshot | None = None
+        self.startup = self.step(*initial)
+
+    def step(self, *rows: Listener, connections: tuple[Connection, ...] = ()) -> list[Alert]:
+        self.t += 2
+        new = Snapshot(self.t, 0.01, tuple(rows), connections)
+        alerts = self.rules.evaluate(self.previous, new, diff(self.previous, new), self.settings)
+        self.previous = new
+        return alerts
+
+
+WATCH_3000 = Settings(watched_ports=(WatchedPort(PortSpec(3000, 3000)),), quiet_period=30)
+
+
+def loud(alerts: list[Alert]) -> list[Alert]:
+    return [a for a in alerts if a.notify]
+
+
+def test_startup_is_one_summary_not_one_alert_per_listener() -> None:
+    run = Run(
+        WATCH_3000,
+        listener(3000),
+        listener(22, "0.0.0.0", pid=1, process="sshd"),
+        listener(631, "127.0.0.1", pid=2, process="cupsd"),
+        listener(8080, "::", pid=3, process="java"),
+    )
+    assert len(run.startup) == 1
+    summary = run.startup[0]
+    assert summary.kind is AlertKind.STARTUP
+    assert summary.title == "portwatch is watching 4 listening sockets"
+    assert "Watched ports in use: 3000 (node)" in summary.body
+    assert "Open to the network: 22 (sshd), 8080 (java)" in summary.body
+    assert summary.notify
+    # Nothing changed: nothing to say.
+    assert run.step(*run.previous.listeners) == []  # type: ignore[union-attr]
+
+
+def test_quiet_startup_is_not_notified() -> None:
+    run = Run(Settings(), listener(631, pid=2, process="cupsd"))
+    assert [a.notify for a in run.startup] == [False]
+
+
+def test_watched_port_occupied_then_freed() -> None:
+    run = Run(replace(WATCH_3000, quiet_period=0))
+    alerts = run.step(listener(3000))
+    assert [(a.kind, a.port, a.process) for a in alerts] == [(AlertKind.OCCUPIED, 3000, "node")]
+    assert alerts[0].title == "Port 3000 is in use"
+    assert alerts[0].body == "node (pid 100) listens on tcp 127.0.0.1:3000"
+    freed = run.step()
+    assert [(a.kind, a.port) for a in freed] == [(AlertKind.FREED, 3000)]
+    assert freed[0].urgency is Urgency.LOW
+    assert freed[0].body == "node (pid 100) stopped listening on tcp 127.0.0.1:3000"
+
+
+def test_unwatched_loopback_port_is_silent() -> None:
+    run = Run(WATCH_3000)
+    assert run.step(listener(4000)) == []
+
+
+def test_dual_stack_server_is_one_alert() -> None:
+    run = Run(WATCH_3000)
+    alerts = run.step(listener(3000, "127.0.0.1"), listener(3000, "::1"))
+    assert len(alerts) == 1
+    assert "127.0.0.1:3000, [::1]:3000" in alerts[0].body
+
+
+def test_notify_switches_per_watch() -> None:
+    settings = Settings(
+        watched_ports=(WatchedPort(PortSpec(3000, 3000), notify_occupied=False),), quiet_period=0
+    )
+    run = Run(settings)
+    assert run.step(listener(3000)) == []
+    assert [a.kind for a in run.step()] == [AlertKind.FREED]
+    settings = Settings(
+        watched_ports=(WatchedPort(PortSpec(3000, 3000), notify_freed=False),), quiet_period=0
+    )
+    run = Run(settings, listener(3000))
+    assert run.step() == []
+
+
+def test_protocol_specific_watch() -> None:
+    settings = Settings(watched_ports=(WatchedPort(PortSpec(5353, 5353, "udp")),))
+    run = Run(settings)
+    assert run.step(listener(5353, proto="tcp")) == []
+    run = Run(settings)
+    assert [a.kind for a in run.step(listener(5353, proto="udp"))] == [AlertKind.OCCUPIED]
+
+
+def test_public_bind_alerts_globally_and_names_port_and_process() -> None:
+    run = Run(Settings())
+    alerts = run.step(listener(8000, "0.0.0.0", pid=7, process="python3"))
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert.kind is AlertKind.EXPOSED
+    assert alert.title == "Port 8000 is open to the network"
+    assert alert.body == "python3 (pid 7) listens on tcp 0.0.0.0:8000 (public)"
+    assert alert.urgency is Urgency.CRITICAL
+
+
+def test_lan_level_and_ignore_list() -> None:
+    run = Run(Settings())
+    assert run.step(listener(8000, "192.168.1.5")) == []
+    run = Run(Settings(exposure_level=Exposure.LAN))
+    assert [a.kind for a in run.step(listener(8000, "192.168.1.5"))] == [AlertKind.EXPOSED]
+    run = Run(Settings(ignore_processes=("NODE",)))
+    assert run.step(listener(8000, "0.0.0.0")) == []
+    run = Run(Settings(ignore_ports=(PortSpec(8000, 8010, "tcp"),)))
+    assert run.step(listener(8005, "0.0.0.0")) == []
+    run = Run(Settings(exposure_alert=False))
+    assert run.step(listener(8000, "0.0.0.0")) == []
+
+
+def test_expected_owner_policy() -> None:
+    settings = Settings(
+        watched_ports=(
+            WatchedPort(
+                PortSpec(5432, 5432),
+                expected_owner="postgres",
+                allowed_exposure=Exposure.LOOPBACK,
+            ),
+        )
+    )
+    run = Run(settings)
+    assert [a.kind for a in run.step(listener(5432, pid=9, process="postgres"))] == [
+        AlertKind.OCCUPIED
+    ]
+    run = Run(settings)
+    alerts = run.step(listener(5432, pid=9, process="nc"))
+    assert [(a.kind, a.urgency) for a in alerts] == [
+        (AlertKind.UNEXPECTED_OWNER, Urgency.CRITICAL)
+    ]
+    assert alerts[0].title == "Port 5432: unexpected owner nc"
+    assert alerts[0].body.endswith("expected postgres")
+    # The right owner bound too widely.
+    run = Run(settings)
+    alerts = run.step(listener(5432, "0.0.0.0", pid=9, process="postgres"))
+    assert [a.kind for a in alerts] == [AlertKind.EXPOSURE_POLICY]
+    assert alerts[0].title == "Port 5432 is public, allowed loopback only"
+    # By executable path, too; an owner we cannot see is not accused.
+    by_exe = replace(
+        settings,
+        watched_ports=(WatchedPort(PortSpec(5432, 5432), expected_owner="/usr/bin/postgres"),),
+    )
+    assert [a.kind for a in Run(by_exe).step(listener(5432, process="postgres"))] == [
+        AlertKind.OCCUPIED
+    ]
+    assert [a.kind for a in Run(by_exe).step(listener(5432, pid=None))] == [AlertKind.OCCUPIED]
+
+
+def test_owner_change_on_watched_port() -> None:
+    settings = Settings(
+        watched_ports=(WatchedPort(PortSpec(3000, 3000), expected_owner="node"),), quiet_period=0
+    )
+    run = Run(settings, listener(3000, pid=1, process="node"))
+    alerts = run.step(listener(3000, pid=2, process="ruby"))
+    assert [a.kind for a in alerts] == [AlertKind.UNEXPECTED_OWNER]
+    assert "was node (pid 1)" in alerts[0].body
+
+
+def test_exposure_widening_alerts_and_narrowing_does_not() -> None:
+    run = Run(Settings(quiet_period=0), listener(3000))
+    alerts = run.step(listener(3000, "0.0.0.0"))
+    assert [a.kind for a in alerts] == [AlertKind.EXPOSED]
+    assert alerts[0].title == "Port 3000 is now open to the network"
+    assert "moved from 127.0.0.1:3000 (loopback) to 0.0.0.0:3000 (public)" in alerts[0].body
+    assert run.step(listener(3000)) == []
+
+
+def test_flapping_port_alerts_once_per_quiet_period() -> None:
+    run = Run(WATCH_3000)
+    notified = []
+    for _ in range(5):
+        notified += loud(run.step(listener(3000)))
+        notified += loud(run.step())
+        run.clock.now += 2
+    assert [a.kind for a in notified] == [AlertKind.OCCUPIED]
+    # The held-back alerts still exist, marked, for the Alerts list.
+    run.clock.now += 31
+    again = run.step(listener(3000))
+    assert [(a.kind, a.notify, a.suppressed) for a in again] == [
+        (AlertKind.OCCUPIED, True, False)
+    ]
+    held = run.step()
+    assert [(a.kind, a.notify, a.suppressed) for a in held] == [(AlertKind.FREED, False, True)]
+
+
+def test_quiet_period_does_not_hide_a_worse_kind_of_news() -> None:
+    run = Run(WATCH_3000)
+    assert loud(run.step(listener(3000)))
+    run.step()
+    alerts = run.step(listener(3000, "0.0.0.0"))
+    assert [(a.kind, a.notify) for a in alerts] == [(AlertKind.EXPOSED, True)]
+
+
+def test_many_events_in_one_scan_become_one_summary() -> None:
+    settings = Settings(
+        watched_ports=(WatchedPort(PortSpec(3000, 3010)),),
+    )
+    run = Run(settings)
+    alerts = run.step(*(listener(port, pid=50) for port in range(3000, 3006)))
+    notified = loud(alerts)
+    assert len(notified) == 1
+    summary = notified[0]
+    assert summary.kind is AlertKind.SUMMARY
+    assert summary.title == "6 ports opened by node"
+    assert summary.body == "Ports 3000, 3001, 3002, 3003, 3004, 3005"
+    assert summary.ports == (3000, 3001, 3002, 3003, 3004, 3005)
+    # Each single alert is still there for the Alerts list.
+    assert sum(1 for a in alerts if a.kind is AlertKind.OCCUPIED and not a.notify) == 6
+
+
+def test_summary_of_mixed_processes() -> None:
+    run = Run(Settings(summary_threshold=3))
+    alerts = run.step(
+        listener(8000, "0.0.0.0", pid=1, process="node"),
+        listener(8001, "0.0.0.0", pid=1, process="node"),
+        listener(9000, "0.0.0.0", pid=2, process="python3"),
+    )
+    summary = loud(alerts)[0]
+    assert summary.title == "3 port alerts"
+    assert summary.body == "2 opened to the network by node; 1 opened to the network by python3"
+    assert summary.urgency is Urgency.CRITICAL
+
+
+def test_below_threshold_stays_individual() -> None:
+    run = Run(Settings())
+    alerts = run.step(listener(8000, "0.0.0.0"), listener(8001, "0.0.0.0"))
+    assert [a.kind for a in loud(alerts)] == [AlertKind.EXPOSED, AlertKind.EXPOSED]
+
+
+def test_first_remote_client() -> None:
+    settings = Settings(first_remote_client_alert=True, exposure_alert=False)
+    run = Run(settings, listener(3000, "0.0.0.0"), listener(4000, "0.0.0.0", remote=1))
+    peer = Connection("tcp", 4, "192.168.1.20", 3000, "192.168.1.77", 51000, "ESTABLISHED", 100)
+    alerts = run.step(
+        listener(3000, "0.0.0.0", remote=1),
+        listener(4000, "0.0.0.0", remote=1),
+        connections=(peer,),
+    )
+    # 4000 already had a remote client at start-up: not "first".
+    assert [(a.kind, a.port) for a in alerts] == [(AlertKind.REMOTE_CLIENT, 3000)]
+    assert alerts[0].body == "192.168.1.77:51000 connected to node (pid 100) on tcp 0.0.0.0:3000"
+    # The second client is not news.
+    assert run.step(listener(3000, "0.0.0.0", remote=2), listener(4000, "0.0.0.0")) == []
+    off = Run(replace(settings, first_remote_client_alert=False), listener(3000, "0.0.0.0"))
+    assert off.step(listener(3000, "0.0.0.0", remote=1)) == []
