@@ -185,9 +185,7 @@ def test_expected_owner_policy() -> None:
     ]
     run = Run(settings)
     alerts = run.step(listener(5432, pid=9, process="nc"))
-    assert [(a.kind, a.urgency) for a in alerts] == [
-        (AlertKind.UNEXPECTED_OWNER, Urgency.CRITICAL)
-    ]
+    assert [(a.kind, a.urgency) for a in alerts] == [(AlertKind.UNEXPECTED_OWNER, Urgency.CRITICAL)]
     assert alerts[0].title == "Port 5432: unexpected owner nc"
     assert alerts[0].body.endswith("expected postgres")
     # The right owner bound too widely.
@@ -236,9 +234,7 @@ def test_flapping_port_alerts_once_per_quiet_period() -> None:
     # The held-back alerts still exist, marked, for the Alerts list.
     run.clock.now += 31
     again = run.step(listener(3000))
-    assert [(a.kind, a.notify, a.suppressed) for a in again] == [
-        (AlertKind.OCCUPIED, True, False)
-    ]
+    assert [(a.kind, a.notify, a.suppressed) for a in again] == [(AlertKind.OCCUPIED, True, False)]
     held = run.step()
     assert [(a.kind, a.notify, a.suppressed) for a in held] == [(AlertKind.FREED, False, True)]
 
