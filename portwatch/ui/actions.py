@@ -1,0 +1,496 @@
+"""Actions on the selected listeners: free, open in a browser, copy, reveal, export.
+
+``ListenerActions`` owns the QActions; the window adds them to its toolbar and
+context menu (``populate_menu``) and feeds it the selection. Freeing a port is
+a small state machine of non-modal dialogs (``FreePortFlow``) so the window
+keeps updating while a process takes its time to exit; the wait itself runs
+on Qt's thread pool, never on the UI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QStandardPaths, Qt, QThreadPool, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QAbstractButton, QFileDialog, QMenu, QMessageBox, QWidget
+
+from portwatch.core.actions import (
+    KILL_WAIT_SECONDS,
+    TERMINATE_WAIT_SECONDS,
+    FreePlan,
+    Holder,
+    StopResult,
+    browser_url,
+    command_lines_text,
+    endpoints_text,
+    export_format_for,
+    export_listeners,
+    kill_command,
+    pids_text,
+    plan_free,
+    reveal_in_file_manager,
+    rows_text,
+    stop_processes,
+)
+from portwatch.core.model import Listener, OwnerUnknown
+
+log = logging.getLogger(__name__)
+
+EXPORT_FILTERS = "CSV (*.csv);;JSON (*.json)"
+# More tabs than this from one click is a mistake, not a wish.
+MAX_BROWSER_TABS = 5
+
+
+class _Relay(QObject):
+    """Carries a pool task's result back to the UI thread (queued by Qt)."""
+
+    done = Signal(object)
+
+
+class _Task(QRunnable):
+    def __init__(self, work: Callable[[], object], relay: _Relay) -> None:
+        super().__init__()
+        self.work = work
+        self.relay = relay
+
+    def run(self) -> None:
+        self.relay.done.emit(self.work())
+
+
+def run_in_pool(owner: QObject, work: Callable[[], object], done: Callable[[Any], None]) -> None:
+    """Run ``work`` on the global thread pool and call ``done(result)`` on the UI thread."""
+    relay = _Relay(owner)
+
+    def finish(result: object) -> None:
+        relay.deleteLater()
+        done(result)
+
+    relay.done.connect(finish, Qt.ConnectionType.QueuedConnection)
+    QThreadPool.globalInstance().start(_Task(work, relay))
+
+
+def describe_holder(holder: Holder) -> str:
+    lines = [
+        f"{holder.name or 'unknown process'}",
+        f"    PID {holder.pid}   user {holder.user or 'unknown'}",
+    ]
+    sockets = ", ".join(f"{row.proto} {row.endpoint}" for row in holder.listeners)
+    if sockets:
+        lines.append(f"    holds {sockets}")
+    if holder.command_text:
+        lines.append(f"    {holder.command_text}")
+    return "\n".join(lines)
+
+
+class FreePortFlow(QObject):
+    """Confirm → (confirm again) → terminate → wait → (offer force kill) → report.
+
+    Every dialog is opened non-modally with ``open()`` and announced through
+    ``dialog_opened`` so a test (or the window) can see and answer it.
+    """
+
+    dialog_opened = Signal(QMessageBox)
+    message = Signal(str)  # one line for the status bar
+    finished = Signal(object)  # the last StopResult, or None when nothing was ended
+
+    def __init__(
+        self,
+        parent_widget: QWidget,
+        listeners: Sequence[Listener],
+        *,
+        terminate_wait: float = TERMINATE_WAIT_SECONDS,
+    ) -> None:
+        super().__init__(parent_widget)
+        self.parent_widget = parent_widget
+        self.listeners = list(listeners)
+        self.terminate_wait = terminate_wait
+        self.plan: FreePlan | None = None
+        self.dialog: QMessageBox | None = None
+        self.results: list[StopResult] = []
+        self._pending_second: list[Holder] = []
+
+    # --- steps ----------------------------------------------------------------
+
+    def start(self) -> None:
+        self.plan = plan = plan_free(self.listeners)
+        port_text = f"port {plan.port}" if plan.port is not None else "these ports"
+        if not plan.allowed:
+            problems = plan.problems() or ["No process owns the selected sockets."]
+            self._show(
+                QMessageBox.Icon.Warning,
+                f"Cannot free {port_text}",
+                f"portwatch will not end anything to free {port_text}.",
+                "\n\n".join(problems),
+                accept=None,
+                reject="Close",
+                on_answer=lambda _yes: self._finish(None),
+            )
+            return
+        count = len(plan.allowed)
+        text = (
+            f"End {'this process' if count == 1 else f'these {count} processes'} "
+            f"to free {port_text}?"
+        )
+        details = "\n\n".join(describe_holder(h) for h in plan.allowed)
+        problems = plan.problems()
+        if problems:
+            details += "\n\n" + "\n".join(problems)
+        details += "\n\nThey are asked to terminate first, so they can shut down cleanly."
+        self._show(
+            QMessageBox.Icon.Question,
+            f"Free {port_text}?",
+            text,
+            details,
+            accept="End process" if count == 1 else "End processes",
+            reject="Cancel",
+            on_answer=self._confirmed,
+        )
+
+    def _confirmed(self, yes: bool) -> None:
+        if not yes:
+            self._cancelled()
+            return
+        assert self.plan is not None
+        self._pending_second = list(self.plan.needs_second_confirmation)
+        self._next_second_confirmation()
+
+    def _next_second_confirmation(self) -> None:
+        if not self._pending_second:
+            self._terminate()
+            return
+        holder = self._pending_second[0]
+        self._show(
+            QMessageBox.Icon.Warning,
+            "Really end it?",
+            f"{holder.label}: {holder.second_confirmation}.",
+            "Ending a system service or another user's program can break things "
+            "that rely on it.\n\n" + describe_holder(holder),
+            accept="End it anyway",
+            reject="Cancel",
+            on_answer=self._second_answered,
+        )
+
+    def _second_answered(self, yes: bool) -> None:
+        if not yes:
+            self._cancelled()
+            return
+        self._pending_second.pop(0)
+        self._next_second_confirmation()
+
+    def _terminate(self) -> None:
+        assert self.plan is not None
+        holders, port, wait = self.plan.allowed, self.plan.port, self.terminate_wait
+        self.message.emit(
+            f"Asked {_labels(holders)} to terminate; waiting up to {wait:g} s for it to exit…"
+        )
+        run_in_pool(
+            self,
+            lambda: stop_processes(holders, timeout=wait, port=port),
+            self._terminated,
+        )
+
+    def _terminated(self, result: StopResult) -> None:
+        self.results.append(result)
+        if not result.alive:
+            self._report(result)
+            return
+        assert self.plan is not None
+        stuck = [h for h in self.plan.allowed if h.pid in result.alive]
+        self._show(
+            QMessageBox.Icon.Warning,
+            "Still running",
+            f"{_labels(stuck)} did not exit within {self.terminate_wait:g} s.",
+            "Force kill ends it at once, without a chance to save or clean up.",
+            accept="Force kill",
+            reject="Leave it running",
+            on_answer=lambda yes: self._force(stuck) if yes else self._report(result),
+        )
+
+    def _force(self, stuck: list[Holder]) -> None:
+        assert self.plan is not None
+        port = self.plan.port
+        run_in_pool(
+            self,
+            lambda: stop_processes(stuck, force=True, timeout=KILL_WAIT_SECONDS, port=port),
+            self._killed,
+        )
+
+    def _killed(self, result: StopResult) -> None:
+        self.results.append(result)
+        self._report(result)
+
+    def _report(self, result: StopResult) -> None:
+        if result.denied or result.errors or result.refused:
+            self._show(
+                QMessageBox.Icon.Critical,
+                "Could not free the port",
+                "The operating system refused to end the process."
+                if result.denied
+                else "Some processes could not be ended.",
+                result.message(),
+                accept=None,
+                reject="Close",
+                on_answer=lambda _yes: self._finish(result),
+            )
+            return
+        self._finish(result)
+
+    def _cancelled(self) -> None:
+        self.message.emit("Cancelled: nothing was ended.")
+        self._finish(None)
+
+    def _finish(self, result: StopResult | None) -> None:
+        if result is not None:
+            text = result.message()
+            if not result.alive:
+                text += " The table shows the result on the next scan."
+            self.message.emit(text)
+        self.dialog = None
+        self.finished.emit(result)
+
+    # --- dialogs --------------------------------------------------------------
+
+    def _show(
+        self,
+        icon: QMessageBox.Icon,
+        title: str,
+        text: str,
+        details: str,
+        *,
+        accept: str | None,
+        reject: str,
+        on_answer: Callable[[bool], None],
+    ) -> None:
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.NoButton)
+        box.setParent(self.parent_widget, box.windowFlags())
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setInformativeText(details)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        yes_button = None
+        if accept is not None:
+            yes_button = box.addButton(accept, QMessageBox.ButtonRole.AcceptRole)
+            yes_button.setObjectName("accept")
+        no_button = box.addButton(reject, QMessageBox.ButtonRole.RejectRole)
+        no_button.setObjectName("reject")
+        box.setDefaultButton(no_button)
+        box.setEscapeButton(no_button)
+        answered = False
+
+        def answer(button: QAbstractButton | None) -> None:
+            nonlocal answered
+            if answered:
+                return
+            answered = True
+            on_answer(button is not None and button is yes_button)
+
+        box.buttonClicked.connect(answer)
+        # Closing the window (Esc, the title bar) counts as "no".
+        box.finished.connect(lambda _code: answer(box.clickedButton()))
+        self.dialog = box
+        box.open()
+        self.dialog_opened.emit(box)
+
+
+def _labels(holders: Sequence[Holder]) -> str:
+    return ", ".join(h.label for h in holders)
+
+
+class ListenerActions(QObject):
+    """The actions on selected listeners, enabled for what the selection allows.
+
+    ``rows_provider`` returns the rows the table shows now (after search and
+    filters): Export writes those. ``terminate_wait`` is how long a graceful
+    terminate gets before Force kill is offered.
+    """
+
+    message = Signal(str)  # status bar text
+    flow_started = Signal(FreePortFlow)
+    browser_opened = Signal(str)
+    exported = Signal(object)  # ExportResult
+
+    def __init__(
+        self,
+        parent: QWidget,
+        *,
+        rows_provider: Callable[[], Sequence[Listener]] | None = None,
+        terminate_wait: float = TERMINATE_WAIT_SECONDS,
+    ) -> None:
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.rows_provider = rows_provider
+        self.terminate_wait = terminate_wait
+        self.selection: list[Listener] = []
+        self.flow: FreePortFlow | None = None
+        self.export_failed_dialog: QMessageBox | None = None
+
+        self.free_action = self._action(
+            "Free port…", self.free_selected, QKeySequence.StandardKey.Delete
+        )
+        self.free_action.setToolTip("End the process holding the port (asks first)")
+        self.open_action = self._action("Open in browser", self.open_selected)
+        self.copy_endpoint_action = self._action("address:port", self.copy_endpoint)
+        self.copy_pid_action = self._action("PID", self.copy_pid)
+        self.copy_command_action = self._action("Command line", self.copy_command_line)
+        self.copy_row_action = self._action(
+            "Row as text", self.copy_row, QKeySequence.StandardKey.Copy
+        )
+        self.copy_kill_action = self._action("Command to free the port", self.copy_kill_command)
+        self.copy_menu = QMenu("Copy", parent)
+        for action in (
+            self.copy_endpoint_action,
+            self.copy_pid_action,
+            self.copy_command_action,
+            self.copy_row_action,
+            self.copy_kill_action,
+        ):
+            self.copy_menu.addAction(action)
+        self.reveal_action = self._action("Reveal executable", self.reveal_selected)
+        self.export_action = self._action("Export…", self.export_rows)
+        self.export_action.setToolTip("Save the table as shown (search and filters) to CSV or JSON")
+        self.set_selection([])
+
+    def _action(
+        self,
+        text: str,
+        slot: Callable[[], None],
+        shortcut: QKeySequence.StandardKey | Any = None,
+    ) -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(slot)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            # Delete and Ctrl+C belong to the table, not the search field.
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        return action
+
+    # --- wiring -----------------------------------------------------------------
+
+    @property
+    def shortcut_actions(self) -> list[QAction]:
+        """Add these to the table view (``view.addActions``) so Delete and Ctrl+C work there."""
+        return [self.free_action, self.copy_row_action]
+
+    @property
+    def toolbar_actions(self) -> list[QAction]:
+        return [self.free_action, self.open_action, self.export_action]
+
+    def set_selection(self, listeners: Sequence[Listener]) -> None:
+        self.selection = list(listeners)
+        rows = self.selection
+        has_pid = any(r.pid is not None for r in rows)
+        hidden = any(r.owner_unknown is OwnerUnknown.NEEDS_PRIVILEGES for r in rows)
+        # Rows with hidden owners keep Free enabled: the dialog says how to do it with sudo.
+        self.free_action.setEnabled(has_pid or hidden)
+        self.open_action.setEnabled(any(r.proto == "tcp" for r in rows))
+        self.copy_endpoint_action.setEnabled(bool(rows))
+        self.copy_pid_action.setEnabled(has_pid)
+        self.copy_command_action.setEnabled(any(r.cmdline for r in rows))
+        self.copy_row_action.setEnabled(bool(rows))
+        self.copy_kill_action.setEnabled(has_pid)
+        self.copy_menu.setEnabled(bool(rows))
+        self.reveal_action.setEnabled(any(r.exe for r in rows))
+        self.export_action.setEnabled(self.rows_provider is not None or bool(rows))
+
+    def populate_menu(self, menu: QMenu, listeners: Sequence[Listener]) -> None:
+        """Add the actions for ``listeners`` to a context menu about to show."""
+        self.set_selection(listeners)
+        if not menu.isEmpty():
+            menu.addSeparator()
+        menu.addAction(self.free_action)
+        menu.addAction(self.open_action)
+        menu.addMenu(self.copy_menu)
+        menu.addAction(self.reveal_action)
+        menu.addSeparator()
+        menu.addAction(self.export_action)
+
+    # --- the actions ---------------------------------------------------------------
+
+    def free_selected(self) -> None:
+        if not self.selection:
+            return
+        if self.flow is not None:
+            # One flow at a time: bring its dialog back instead of stacking another.
+            if self.flow.dialog is not None:
+                self.flow.dialog.raise_()
+                self.flow.dialog.activateWindow()
+            return
+        flow = FreePortFlow(self.parent_widget, self.selection, terminate_wait=self.terminate_wait)
+        flow.message.connect(self.message)
+        flow.finished.connect(self._flow_finished)
+        self.flow = flow
+        self.flow_started.emit(flow)
+        flow.start()
+
+    def _flow_finished(self, _result: object) -> None:
+        if self.flow is not None:
+            self.flow.deleteLater()
+        self.flow = None
+
+    def open_selected(self) -> None:
+        urls = list(dict.fromkeys(u for u in map(browser_url, self.selection) if u))
+        for url in urls[:MAX_BROWSER_TABS]:
+            if QDesktopServices.openUrl(QUrl(url)):
+                self.browser_opened.emit(url)
+                self.message.emit(f"Opened {url}")
+            else:
+                self.message.emit(f"No browser could open {url}")
+
+    def _copy(self, text: str, what: str) -> None:
+        if not text:
+            self.message.emit(f"Nothing to copy: no {what} for the selection.")
+            return
+        QGuiApplication.clipboard().setText(text)
+        self.message.emit(f"Copied {what}.")
+
+    def copy_endpoint(self) -> None:
+        self._copy(endpoints_text(self.selection), "address:port")
+
+    def copy_pid(self) -> None:
+        self._copy(pids_text(self.selection), "PID")
+
+    def copy_command_line(self) -> None:
+        self._copy(command_lines_text(self.selection), "command line")
+
+    def copy_row(self) -> None:
+        self._copy(rows_text(self.selection, header=len(self.selection) > 1), "rows")
+
+    def copy_kill_command(self) -> None:
+        self._copy(kill_command(self.selection) or "", "command to free the port")
+
+    def reveal_selected(self) -> None:
+        exe = next((r.exe for r in self.selection if r.exe), None)
+        result = reveal_in_file_manager(exe)
+        if result.error:
+            self.message.emit(result.error)
+
+    def export_rows(self) -> None:
+        rows = list(self.rows_provider()) if self.rows_provider is not None else self.selection
+        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        suggested = str(Path(folder or Path.home()) / "portwatch-listeners.csv")
+        path, chosen_filter = QFileDialog.getSaveFileName(
+            self.parent_widget, "Export listeners", suggested, EXPORT_FILTERS
+        )
+        if not path:
+            return
+        result = export_listeners(rows, path, export_format_for(path, chosen_filter))
+        self.exported.emit(result)
+        if result.error:
+            # Non-modal, so nothing waits on it; nothing was written, the rows stay on screen.
+            box = QMessageBox(
+                QMessageBox.Icon.Warning,
+                "Export failed",
+                result.message(),
+                QMessageBox.StandardButton.Close,
+                self.parent_widget,
+            )
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+            self.export_failed_dialog = box
+        self.message.emit(result.message())
+
+
+__all__ = ["FreePortFlow", "ListenerActions", "run_in_pool"]

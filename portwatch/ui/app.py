@@ -1,0 +1,224 @@
+"""The tray application: `portwatch` with no command starts it here.
+
+``PortwatchApp`` wires the scan service (worker thread), the tray icon, the
+main window and the single-instance server. Other parts of the app plug in:
+
+- ``PortwatchApp.snapshot_ready(Snapshot)``: every scan, on the UI thread.
+- ``PortwatchApp.latest``: the last Snapshot (None before the first scan).
+- ``PortwatchApp.settings_requested``: "Settings…" in the tray or the window.
+- ``PortwatchApp.window`` (MainWindow) and ``PortwatchApp.tray`` (TrayIcon or
+  None without a system tray); ``tray.set_watched_busy(n)`` for the tooltip.
+- ``PortwatchApp.show_port(port)``: the window, searching for that port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from PySide6.QtCore import SIGNAL, QObject, Signal
+from PySide6.QtWidgets import QApplication
+
+from portwatch import __version__
+from portwatch.cli.common import interval_seconds
+from portwatch.core.model import Snapshot
+from portwatch.core.paths import APP_ID
+from portwatch.core.scanner import Scanner
+from portwatch.ui.icons import app_icon
+from portwatch.ui.main_window import MainWindow
+from portwatch.ui.runtime import SignalWatcher, setup_logging
+from portwatch.ui.single_instance import InstanceServer, send_request
+from portwatch.ui.tray import TrayIcon
+from portwatch.ui.worker import DEFAULT_INTERVAL, ScanService
+
+log = logging.getLogger(__name__)
+
+
+class PortwatchApp(QObject):
+    snapshot_ready = Signal(object)  # Snapshot
+    settings_requested = Signal()
+
+    def __init__(
+        self,
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        show_window: bool = False,
+        tray_available: bool | None = None,
+        scanner_factory: Callable[[], Scanner] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.service = ScanService(self, interval=interval, scanner_factory=scanner_factory)
+        self.window = MainWindow()
+        if tray_available is None:
+            tray_available = TrayIcon.available()
+        self.tray: TrayIcon | None = TrayIcon(self) if tray_available else None
+        self.instance: InstanceServer | None = None
+        self._quitting = False
+
+        self.service.snapshot_ready.connect(self._on_snapshot)
+        self.service.scan_failed.connect(self._on_scan_failed)
+        self.window.pause_toggled.connect(self.set_paused)
+        self.window.settings_requested.connect(self.request_settings)
+        self.window.connections_visible_changed.connect(self.service.set_connection_owners)
+        self.window.closed.connect(self.quit)
+
+        if self.tray is not None:
+            self.tray.open_requested.connect(self.show_window)
+            self.tray.port_requested.connect(self.show_port)
+            self.tray.pause_toggled.connect(self.set_paused)
+            self.tray.settings_requested.connect(self.request_settings)
+            self.tray.quit_requested.connect(self.quit)
+            self.tray.show()
+            if show_window:
+                self.show_window()
+        else:
+            # Without a tray the window is the app: it opens now, says why
+            # once, and closing it quits.
+            log.info("no system tray: running in the window")
+            self.window.hide_on_close = False
+            self.window.show_no_tray_notice()
+            self.show_window()
+
+    @property
+    def latest(self) -> Snapshot | None:
+        return self.service.latest
+
+    @property
+    def paused(self) -> bool:
+        return self.service.paused
+
+    def start(self) -> None:
+        self.service.start()
+
+    def show_window(self) -> None:
+        self.window.bring_to_front()
+
+    def show_port(self, port: int) -> None:
+        self.window.show_port(port)
+
+    def set_paused(self, paused: bool) -> None:
+        log.info("monitoring %s", "paused" if paused else "resumed")
+        self.service.set_paused(paused)
+        self.window.set_paused(paused)
+        if self.tray is not None:
+            self.tray.set_paused(paused)
+
+    def request_settings(self) -> None:
+        if self.receivers(SIGNAL("settings_requested()")) > 0:
+            self.settings_requested.emit()
+            return
+        self.show_window()
+        self.window.statusBar().showMessage("No settings dialog is installed in this build.", 5000)
+
+    def status(self) -> dict[str, Any]:
+        """What the single-instance ``status`` request reports (tests, scripts)."""
+        latest = self.latest
+        model = self.window.listener_model
+        ports = sorted({listener.port for listener in model.items()})
+        return {
+            "pid": os.getpid(),
+            "window_visible": self.window.isVisible(),
+            "tray": self.tray is not None,
+            "tray_visible": bool(self.tray and self.tray.icon.isVisible()),
+            "paused": self.paused,
+            "interval": self.service.interval,
+            "scans": latest is not None,
+            "listeners": len(latest.listeners) if latest else 0,
+            "table_ports": ports,
+            "no_tray_notice": self.window.notice.isVisible(),
+        }
+
+    def _on_snapshot(self, snapshot: Snapshot) -> None:
+        self.window.apply_snapshot(snapshot)
+        if self.tray is not None:
+            self.tray.update_snapshot(snapshot)
+        self.snapshot_ready.emit(snapshot)
+
+    def _on_scan_failed(self, message: str) -> None:
+        self.window.statusBar().showMessage(message, 10_000)
+
+    def quit(self) -> None:
+        """Stop the worker (joined), save the window, leave the event loop."""
+        if self._quitting:
+            return
+        self._quitting = True
+        log.info("quitting")
+        self.window.save_state()
+        self.service.stop()
+        if self.tray is not None:
+            self.tray.hide()
+        if self.instance is not None:
+            self.instance.close()
+        app = QApplication.instance()
+        if app is not None:
+            app.quit()
+
+
+class _ArgParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message.removeprefix('argument ')} (see `portwatch --help`)\n")
+
+
+def parse_app_args(app_args: Sequence[str]) -> argparse.Namespace:
+    parser = _ArgParser(prog="portwatch", add_help=False)
+    parser.add_argument("--interval", type=interval_seconds, default=DEFAULT_INTERVAL)
+    parser.add_argument("--show", action="store_true")
+    args, unknown = parser.parse_known_args(list(app_args))
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
+def run_app(app_args: list[str], *, debug: bool) -> int:
+    """Start the tray app (or hand over to the running one); the process exit code."""
+    args = parse_app_args(app_args)
+    setup_logging(debug=debug)
+    qapp = QApplication.instance()
+    if not isinstance(qapp, QApplication):
+        qapp = QApplication([sys.argv[0] if sys.argv else "portwatch"])
+    qapp.setApplicationName("portwatch")
+    qapp.setApplicationVersion(__version__)
+    qapp.setOrganizationName("portwatch")
+    qapp.setDesktopFileName(APP_ID)
+    qapp.setQuitOnLastWindowClosed(False)
+    qapp.setWindowIcon(app_icon())
+
+    if send_request("show") is not None:
+        log.info("portwatch is already running: asked it to show its window")
+        return 0
+
+    app = PortwatchApp(interval=args.interval, show_window=args.show)
+    server = InstanceServer(app.status, app)
+    if not server.listen():
+        # Another instance won the race to start.
+        send_request("show")
+        app.service.stop()
+        return 0
+    app.instance = server
+    server.show_requested.connect(app.show_window)
+
+    watcher = SignalWatcher(lambda _number: app.quit(), app)
+    watcher.install()
+    app.start()
+    log.info(
+        "portwatch %s started (pid %d, interval %.1f s)", __version__, os.getpid(), args.interval
+    )
+    try:
+        qapp.exec()
+    finally:
+        app.quit()  # no-op if already quitting; joins the worker otherwise
+        watcher.uninstall()
+    log.info("portwatch stopped")
+    return 0
+
+
+def main() -> int:
+    """Entry point of the `portwatch-gui` launcher (no console)."""
+    argv = sys.argv[1:]
+    debug = "--debug" in argv
+    return run_app([arg for arg in argv if arg != "--debug"], debug=debug)

@@ -1,0 +1,205 @@
+"""The details pane under the listener table: everything about one listener."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+import psutil
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from portwatch.core.exposure import is_wildcard
+from portwatch.core.model import Connection, Listener, format_endpoint
+from portwatch.ui.icons import EXPOSURE_WORDS
+
+log = logging.getLogger(__name__)
+
+UNREADABLE = "not readable (needs privileges)"
+
+
+def connections_of(listener: Listener, connections: Sequence[Connection]) -> list[Connection]:
+    """The established connections that arrived at this listener."""
+    if listener.proto != "tcp":
+        return []
+    wildcard = is_wildcard(listener.address)
+    return [
+        conn
+        for conn in connections
+        if conn.local_port == listener.port
+        and conn.family == listener.family
+        and (wildcard or conn.local_address == listener.address)
+        and (listener.pid is None or conn.pid is None or conn.pid == listener.pid)
+    ]
+
+
+def read_cwd(pid: int | None) -> str:
+    if pid is None:
+        return "unknown"
+    try:
+        return psutil.Process(pid).cwd() or "unknown"
+    except psutil.NoSuchProcess:
+        return "process exited"
+    except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        return UNREADABLE
+
+
+def format_started(started: float | None) -> str:
+    if started is None:
+        return "unknown"
+    moment = dt.datetime.fromtimestamp(started).astimezone()
+    age = dt.datetime.now().astimezone() - moment
+    return f"{moment:%Y-%m-%d %H:%M:%S} ({_age(age)} ago)"
+
+
+def _age(delta: dt.timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+
+
+class DetailsPane(QWidget):
+    """Shows one listener; ``show_listener(None, ...)`` shows a hint instead."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.listener: Listener | None = None
+        self._cwd_for: tuple[int | None, float | None] | None = None
+        self._cwd = ""
+
+        self.placeholder = QLabel("Select a listener to see its process and connections.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setEnabled(False)
+
+        self.fields: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        for name in (
+            "Endpoint",
+            "Process",
+            "Command line",
+            "Executable",
+            "Working directory",
+            "User",
+            "Started",
+            "Connections",
+        ):
+            label = QLabel()
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setWordWrap(True)
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            self.fields[name] = label
+            form.addRow(f"{name}:", label)
+
+        self.connections = QTableWidget(0, 3)
+        self.connections.setHorizontalHeaderLabels(["Remote address", "Remote port", "State"])
+        self.connections.verticalHeader().hide()
+        self.connections.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.connections.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        header = self.connections.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+
+        self.body = QWidget()
+        body_layout = QVBoxLayout(self.body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.addLayout(form)
+        body_layout.addWidget(self.connections, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.placeholder)
+        layout.addWidget(self.body)
+        self.show_listener(None, ())
+
+    def field_text(self, name: str) -> str:
+        return self.fields[name].text()
+
+    def connection_rows(self) -> list[tuple[str, str, str]]:
+        rows = []
+        for row in range(self.connections.rowCount()):
+            cells = [self.connections.item(row, col) for col in range(3)]
+            address, port, state = (cell.text() if cell else "" for cell in cells)
+            rows.append((address, port, state))
+        return rows
+
+    def show_listener(
+        self,
+        listener: Listener | None,
+        connections: Sequence[Connection],
+        *,
+        connections_known: bool = True,
+    ) -> None:
+        self.listener = listener
+        self.placeholder.setVisible(listener is None)
+        self.body.setVisible(listener is not None)
+        if listener is None:
+            return
+        stack = f" ({listener.stack})" if listener.stack else ""
+        self.fields["Endpoint"].setText(
+            f"{listener.proto.upper()} {listener.endpoint}{stack} · "
+            f"{EXPOSURE_WORDS[listener.exposure]}"
+            + (f" · {listener.service}" if listener.service else "")
+        )
+        pid = f" (PID {listener.pid})" if listener.pid is not None else ""
+        self.fields["Process"].setText(f"{listener.owner_label}{pid}")
+        if listener.cmdline:
+            self.fields["Command line"].setText(" ".join(listener.cmdline))
+        else:
+            self.fields["Command line"].setText(
+                UNREADABLE if listener.pid is not None else "unknown"
+            )
+        self.fields["Executable"].setText(
+            listener.exe or (UNREADABLE if listener.pid is not None else "unknown")
+        )
+        # The working directory is read here (psutil, this process only), once
+        # per process, not on every poll.
+        identity = (listener.pid, listener.started)
+        if identity != self._cwd_for:
+            self._cwd_for = identity
+            self._cwd = read_cwd(listener.pid)
+        self.fields["Working directory"].setText(self._cwd)
+        self.fields["User"].setText(listener.user or "unknown")
+        self.fields["Started"].setText(format_started(listener.started))
+
+        mine = connections_of(listener, connections)
+        if listener.proto != "tcp":
+            summary = "UDP has no connections"
+        elif not connections_known:
+            summary = f"{listener.connections} established (details while the window is open)"
+        else:
+            summary = (
+                f"{len(mine)} established, {listener.remote_connections} from other hosts"
+                if mine
+                else "none established"
+            )
+        self.fields["Connections"].setText(summary)
+        self.connections.setVisible(bool(mine))
+        self.connections.setRowCount(len(mine))
+        for row, conn in enumerate(sorted(mine, key=lambda c: (c.remote_address, c.remote_port))):
+            remote = format_endpoint(conn.remote_address, conn.remote_port, conn.family)
+            address = remote.rsplit(":", 1)[0]
+            for col, text in enumerate((address, str(conn.remote_port), conn.state)):
+                cell = QTableWidgetItem(text)
+                if col == 1:
+                    cell.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                self.connections.setItem(row, col, cell)

@@ -1,0 +1,461 @@
+"""The main window: listeners, details, connections, status.
+
+Extension points for the other parts of the app (keep them small):
+
+- ``MainWindow.add_tab(widget, title) -> int``: add a tab (alerts, history...).
+- ``MainWindow.toolbar``: a ``QToolBar``; add actions that work on
+  ``MainWindow.selected_listeners()``, and follow ``selection_changed(list)``
+  to enable them.
+- ``MainWindow.context_menu_requested(QMenu, list)``: emitted with the menu and
+  the selected ``Listener`` objects just before the listener table's context
+  menu shows; connect and ``menu.addAction(...)``.
+- ``MainWindow.show_port(port)``: bring the window up with the search set to
+  that port.
+- ``MainWindow.settings_requested``: the "Settings…" action was chosen.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QItemSelection, QPoint, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from portwatch.core.model import Exposure, Listener, Snapshot
+from portwatch.core.paths import state_dir
+from portwatch.ui.details import DetailsPane
+from portwatch.ui.icons import app_icon
+from portwatch.ui.models import (
+    ConnectionColumn,
+    ConnectionProxy,
+    ConnectionTableModel,
+    ListenerColumn,
+    ListenerProxy,
+    ListenerTableModel,
+)
+from portwatch.ui.widgets import ExposureBadgeDelegate, NoticeBar
+
+log = logging.getLogger(__name__)
+
+SEARCH_DEBOUNCE_MS = 150
+HEADLESS_PLATFORMS = frozenset({"offscreen", "minimal"})
+NO_TRAY_TEXT = (
+    "<b>No system tray was found</b>, so portwatch runs in this window; closing it quits. "
+    "To get a tray icon: on GNOME install and enable the "
+    '<a href="https://extensions.gnome.org/extension/615/appindicator-support/">'
+    "AppIndicator and KStatusNotifierItem Support</a> extension; on other desktops "
+    "run a StatusNotifierItem host (most panels have a “system tray” applet)."
+)
+
+# Starting widths (px) before the user's own are restored.
+LISTENER_WIDTHS = {
+    ListenerColumn.PROTO: 58,
+    ListenerColumn.ADDRESS: 150,
+    ListenerColumn.PORT: 64,
+    ListenerColumn.SERVICE: 110,
+    ListenerColumn.EXPOSURE: 96,
+    ListenerColumn.PROCESS: 150,
+    ListenerColumn.PID: 70,
+    ListenerColumn.USER: 90,
+    ListenerColumn.CONNECTIONS: 64,
+    ListenerColumn.REMOTE: 70,
+}
+CONNECTION_WIDTHS = {
+    ConnectionColumn.PROTO: 58,
+    ConnectionColumn.LOCAL: 170,
+    ConnectionColumn.LOCAL_PORT: 84,
+    ConnectionColumn.REMOTE: 170,
+    ConnectionColumn.REMOTE_PORT: 96,
+    ConnectionColumn.STATE: 110,
+    ConnectionColumn.PROCESS: 150,
+    ConnectionColumn.PID: 70,
+}
+
+
+def window_settings() -> QSettings:
+    return QSettings(str(state_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
+def _table(widths: dict[int, int]) -> QTableView:
+    view = QTableView()
+    view.setSortingEnabled(True)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    view.setAlternatingRowColors(True)
+    view.setShowGrid(False)
+    view.setWordWrap(False)
+    view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    view.verticalHeader().hide()
+    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 10)
+    view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    header = view.horizontalHeader()
+    header.setStretchLastSection(True)
+    header.setSectionsMovable(True)
+    header.setHighlightSections(False)
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    for column, width in widths.items():
+        view.setColumnWidth(column, width)
+    return view
+
+
+class MainWindow(QMainWindow):
+    settings_requested = Signal()
+    context_menu_requested = Signal(QMenu, list)  # (menu, list[Listener])
+    selection_changed = Signal(list)  # list[Listener]
+    pause_toggled = Signal(bool)
+    connections_visible_changed = Signal(bool)
+    closed = Signal()  # closed for good (no tray to hide into)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("portwatch")
+        self.setWindowIcon(app_icon())
+        self.hide_on_close = True
+        self.snapshot: Snapshot | None = None
+
+        # models
+        self.listener_model = ListenerTableModel(self)
+        self.listener_proxy = ListenerProxy(self)
+        self.listener_proxy.setSourceModel(self.listener_model)
+        self.connection_model = ConnectionTableModel(self)
+        self.connection_proxy = ConnectionProxy(self)
+        self.connection_proxy.setSourceModel(self.connection_model)
+
+        # toolbar: search, toggles, pause
+        self.toolbar = QToolBar("Main")
+        self.toolbar.setObjectName("mainToolbar")
+        self.toolbar.setMovable(False)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(self.toolbar)
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText("Search: port, process, address, service (e.g. postgres)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(340)
+        self.toolbar.addWidget(self.search)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
+        self._search_timer.timeout.connect(self.apply_search)
+        self.search.textChanged.connect(lambda _text: self._search_timer.start())
+        focus_search = QAction("Find", self)
+        focus_search.setShortcut(QKeySequence.StandardKey.Find)
+        focus_search.triggered.connect(self.search.setFocus)
+        self.addAction(focus_search)
+
+        self.toolbar.addSeparator()
+        self.tcp_action = self._toggle("TCP", True, "Show TCP listeners")
+        self.udp_action = self._toggle("UDP", True, "Show UDP sockets")
+        self.hide_loopback_action = self._toggle(
+            "Hide loopback-only", False, "Hide sockets reachable only from this machine"
+        )
+        self.only_public_action = self._toggle(
+            "Only public", False, "Show only sockets reachable on every interface or publicly"
+        )
+        for action in (
+            self.tcp_action,
+            self.udp_action,
+            self.hide_loopback_action,
+            self.only_public_action,
+        ):
+            action.toggled.connect(self._apply_toggles)
+        self.toolbar.addSeparator()
+        self.pause_action = self._toggle("Pause", False, "Pause monitoring")
+        self.pause_action.toggled.connect(self.pause_toggled)
+        self.settings_action = QAction("Settings…", self)
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.settings_requested)
+        self.toolbar.addAction(self.settings_action)
+
+        # listeners tab: table over details
+        self.listener_view = _table(LISTENER_WIDTHS)
+        self.listener_view.setObjectName("listenerTable")
+        self.listener_view.setModel(self.listener_proxy)
+        self.listener_view.setItemDelegateForColumn(
+            ListenerColumn.EXPOSURE, ExposureBadgeDelegate(self.listener_view)
+        )
+        self.listener_view.sortByColumn(ListenerColumn.PORT, Qt.SortOrder.AscendingOrder)
+        self.listener_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.listener_view.customContextMenuRequested.connect(self._show_context_menu)
+        self.listener_view.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.details = DetailsPane()
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.listener_view)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+
+        # connections tab
+        self.connection_view = _table(CONNECTION_WIDTHS)
+        self.connection_view.setObjectName("connectionTable")
+        self.connection_view.setModel(self.connection_proxy)
+        self.connection_view.sortByColumn(ConnectionColumn.LOCAL_PORT, Qt.SortOrder.AscendingOrder)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.splitter, "Listeners")
+        self.tabs.addTab(self.connection_view, "Connections")
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+        self.notice = NoticeBar(NO_TRAY_TEXT)
+        self.notice.hide()
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        # status bar
+        self.scan_label = QLabel("Waiting for the first scan…")
+        self.counts_label = QLabel()
+        self.hint_label = QLabel()
+        self.hint_label.setStyleSheet("color: #8a5a00;")
+        self.hint_label.setWordWrap(False)
+        status = self.statusBar()
+        status.addWidget(self.scan_label)
+        status.addWidget(self.counts_label)
+        status.addWidget(self.hint_label, 1)
+
+        self.resize(1100, 680)
+        self.restore_state()
+
+    # --- extension points ------------------------------------------------------------
+
+    def add_tab(self, widget: QWidget, title: str) -> int:
+        """Add a tab after the built-in ones; returns its index."""
+        return self.tabs.addTab(widget, title)
+
+    def selected_listeners(self) -> list[Listener]:
+        rows = self.listener_view.selectionModel().selectedRows()
+        return [self.listener_proxy.listener_at(index) for index in rows]
+
+    def show_port(self, port: int) -> None:
+        """Bring the window up, on the Listeners tab, searching for ``port``."""
+        self.tabs.setCurrentIndex(0)
+        self.search.setText(str(port))
+        self._search_timer.stop()
+        self.apply_search()
+        self.bring_to_front()
+
+    def bring_to_front(self) -> None:
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        # Headless platforms (offscreen, minimal) cannot raise and say so in a warning.
+        if QGuiApplication.platformName() not in HEADLESS_PLATFORMS:
+            self.raise_()
+            self.activateWindow()
+
+    def show_no_tray_notice(self) -> None:
+        self.notice.show()
+
+    def set_paused(self, paused: bool) -> None:
+        """Reflect the monitoring state (without emitting pause_toggled again)."""
+        self.pause_action.blockSignals(True)
+        self.pause_action.setChecked(paused)
+        self.pause_action.setText("Resume" if paused else "Pause")
+        self.pause_action.blockSignals(False)
+        self._update_scan_label()
+
+    @property
+    def connections_visible(self) -> bool:
+        """True while the window shows something that needs connection owners."""
+        return self.isVisible() and (
+            self.tabs.currentWidget() is self.connection_view or self.details.listener is not None
+        )
+
+    # --- snapshots -------------------------------------------------------------------
+
+    def apply_snapshot(self, snapshot: Snapshot) -> None:
+        started = time.perf_counter()
+        self.snapshot = snapshot
+        self.listener_model.apply(snapshot.listeners)
+        if self._connections_collected(snapshot):
+            self.connection_model.apply(snapshot.connections)
+        self._refresh_details()
+        self._update_scan_label()
+        self._update_counts(snapshot)
+        log.debug(
+            "snapshot applied: %d listeners, %d connections in %.1f ms",
+            len(snapshot.listeners),
+            len(snapshot.connections),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _connections_collected(self, snapshot: Snapshot) -> bool:
+        """Whether this scan listed connections (the scanner skips them while hidden)."""
+        if snapshot.connections:
+            return True
+        if any(listener.connections for listener in snapshot.listeners):
+            return False  # counted but not listed: owners were off for this scan
+        return self.connections_visible
+
+    def _update_scan_label(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        when = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))
+        paused = " · paused" if self.pause_action.isChecked() else ""
+        self.scan_label.setText(f"Last scan {when} ({snapshot.duration * 1000:.0f} ms){paused}")
+
+    def _update_counts(self, snapshot: Snapshot) -> None:
+        public = snapshot.count(Exposure.PUBLIC)
+        lan = snapshot.count(Exposure.LAN)
+        parts = [f"{len(snapshot.listeners)} listening"]
+        if public:
+            parts.append(f"{public} public")
+        if lan:
+            parts.append(f"{lan} LAN")
+        if snapshot.connections:
+            parts.append(f"{len(snapshot.connections)} connections")
+        self.counts_label.setText(" · ".join(parts))
+        notes = []
+        if snapshot.hint:
+            notes.append(snapshot.hint)
+        notes.extend(snapshot.warnings)
+        self.hint_label.setText(" · ".join(notes))
+        self.hint_label.setToolTip("\n".join(notes))
+
+    # --- internals --------------------------------------------------------------------
+
+    def _toggle(self, text: str, checked: bool, tip: str) -> QAction:
+        action = QAction(text, self)
+        action.setCheckable(True)
+        action.setChecked(checked)
+        action.setToolTip(tip)
+        self.toolbar.addAction(action)
+        return action
+
+    def apply_search(self) -> None:
+        text = self.search.text()
+        self.listener_proxy.set_search(text)
+        self.connection_proxy.set_search(text)
+
+    def _apply_toggles(self) -> None:
+        self.listener_proxy.set_toggles(
+            tcp=self.tcp_action.isChecked(),
+            udp=self.udp_action.isChecked(),
+            hide_loopback=self.hide_loopback_action.isChecked(),
+            only_public=self.only_public_action.isChecked(),
+        )
+
+    def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self._refresh_details()
+        self.selection_changed.emit(self.selected_listeners())
+        self.connections_visible_changed.emit(self.connections_visible)
+
+    def _refresh_details(self) -> None:
+        current = self.listener_view.selectionModel().currentIndex()
+        selected = self.listener_view.selectionModel().isRowSelected(current.row())
+        listener = (
+            self.listener_proxy.listener_at(current) if current.isValid() and selected else None
+        )
+        connections: Sequence[Any] = self.snapshot.connections if self.snapshot else ()
+        known = bool(self.snapshot and self.snapshot.connections) or not (
+            listener and listener.connections
+        )
+        self.details.show_listener(listener, connections, connections_known=known)
+
+    def _show_context_menu(self, position: QPoint) -> None:
+        listeners = self.selected_listeners()
+        if not listeners:
+            return
+        menu = QMenu(self)
+        copy_endpoint = menu.addAction("Copy address:port")
+        copy_endpoint.triggered.connect(
+            lambda: QGuiApplication.clipboard().setText(
+                "\n".join(listener.endpoint for listener in listeners)
+            )
+        )
+        commands = [" ".join(x.cmdline) for x in listeners if x.cmdline]
+        copy_command = menu.addAction("Copy command line")
+        copy_command.setEnabled(bool(commands))
+        copy_command.triggered.connect(
+            lambda: QGuiApplication.clipboard().setText("\n".join(commands))
+        )
+        self.context_menu_requested.emit(menu, listeners)
+        menu.exec(self.listener_view.viewport().mapToGlobal(position))
+
+    def _tab_changed(self, _index: int) -> None:
+        self.connections_visible_changed.emit(self.connections_visible)
+
+    # --- window state ------------------------------------------------------------------
+
+    def save_state(self) -> None:
+        settings = window_settings()
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("listeners/header", self.listener_view.horizontalHeader().saveState())
+        settings.setValue("connections/header", self.connection_view.horizontalHeader().saveState())
+        settings.setValue("splitter", self.splitter.saveState())
+        settings.setValue("tab", self.tabs.currentIndex())
+        for key, action in self._persisted_toggles().items():
+            settings.setValue(f"filters/{key}", action.isChecked())
+        settings.sync()
+
+    def restore_state(self) -> None:
+        settings = window_settings()
+        geometry = settings.value("geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        for key, view in (
+            ("listeners/header", self.listener_view),
+            ("connections/header", self.connection_view),
+        ):
+            state = settings.value(key)
+            if isinstance(state, QByteArray) and not state.isEmpty():
+                header = view.horizontalHeader()
+                header.restoreState(state)
+                # restoreState sets the indicator; make the proxy follow it.
+                view.sortByColumn(header.sortIndicatorSection(), header.sortIndicatorOrder())
+        splitter = settings.value("splitter")
+        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
+            self.splitter.restoreState(splitter)
+        for key, action in self._persisted_toggles().items():
+            value = settings.value(f"filters/{key}")
+            if value is not None:
+                action.setChecked(str(value).lower() == "true")
+        self._apply_toggles()
+
+    def _persisted_toggles(self) -> dict[str, QAction]:
+        return {
+            "tcp": self.tcp_action,
+            "udp": self.udp_action,
+            "hide_loopback": self.hide_loopback_action,
+            "only_public": self.only_public_action,
+        }
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.connections_visible_changed.emit(self.connections_visible)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        if self.hide_on_close:
+            event.ignore()
+            self.hide()
+            self.connections_visible_changed.emit(False)
+            return
+        event.accept()
+        self.closed.emit()
