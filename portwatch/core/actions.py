@@ -586,13 +586,11 @@ class ExportFormat(StrEnum):
 
 
 def export_format_for(path: str | Path, chosen_filter: str = "") -> ExportFormat:
-    """The file's format: from the dialog's chosen filter, else from the suffix (CSV default)."""
-    text = chosen_filter.lower()
-    if "json" in text:
-        return ExportFormat.JSON
-    if "csv" in text:
-        return ExportFormat.CSV
-    return ExportFormat.JSON if Path(path).suffix.lower() == ".json" else ExportFormat.CSV
+    """The file's format: a .csv/.json suffix, else the dialog's chosen filter, else CSV."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".json"):
+        return ExportFormat(suffix[1:])
+    return ExportFormat.JSON if "json" in chosen_filter.lower() else ExportFormat.CSV
 
 
 def export_text(listeners: Iterable[Listener], fmt: ExportFormat) -> str:
