@@ -1,0 +1,120 @@
+"""Notifications over a real private D-Bus, to a stub server that records calls."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from portwatch.notify import probe, set_windows_app_id
+from portwatch.notify.dbus import DBusNotifier, NotifyError
+from tests.support.notify_stub import StubServer, private_bus
+from tests.support.procs import wait_until
+
+pytestmark = pytest.mark.skipif(shutil.which("dbus-daemon") is None, reason="needs dbus-daemon")
+
+
+@pytest.fixture
+def bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with private_bus() as address:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        yield address
+
+
+@pytest.fixture
+def stub(bus: str) -> Iterator[StubServer]:
+    server = StubServer(bus)
+    yield server
+    server.close()
+
+
+def test_notify_sends_the_documented_call(stub: StubServer) -> None:
+    with DBusNotifier(lambda port: None) as notifier:
+        assert notifier.info.name == "stubd"
+        assert notifier.info.actions
+        nid = notifier.notify("Port 3000 is in use", "node (pid 1) listens", urgency=2, port=3000)
+    assert nid == 1
+    [call] = stub.calls
+    assert call.app_name == "portwatch"
+    assert call.summary == "Port 3000 is in use"
+    assert call.body == "node (pid 1) listens"
+    assert call.actions == ["show", "Show"]
+    assert call.hints["urgency"] == ("y", 2)
+    assert call.icon.endswith("portwatch.svg")
+    assert call.timeout == -1
+
+
+def test_no_show_action_without_the_capability(bus: str) -> None:
+    server = StubServer(bus, capabilities=["body"])
+    try:
+        with DBusNotifier(lambda port: None) as notifier:
+            assert not notifier.info.actions
+            notifier.notify("t", "b", port=3000)
+        assert server.calls[0].actions == []
+    finally:
+        server.close()
+
+
+def test_show_action_calls_back_with_the_port(stub: StubServer) -> None:
+    clicked: list[int] = []
+    done = threading.Event()
+
+    def on_action(port: int) -> None:
+        clicked.append(port)
+        done.set()
+
+    with DBusNotifier(on_action) as notifier:
+        first = notifier.notify("a", "b", port=3000)
+        second = notifier.notify("c", "d", port=5173)
+        stub.invoke_action(second, "show")
+        assert done.wait(5)
+        stub.invoke_action(first, "something-else")
+        stub.invoke_action(first, "show")
+        assert wait_until(lambda: len(clicked) == 2, timeout=5)
+    assert clicked == [5173, 3000]
+
+
+def test_body_markup_is_escaped(bus: str) -> None:
+    server = StubServer(bus, capabilities=["body", "body-markup"])
+    try:
+        with DBusNotifier() as notifier:
+            notifier.notify("t", "a <b> & c")
+        assert server.calls[0].body == "a &lt;b&gt; &amp; c"
+    finally:
+        server.close()
+
+
+def test_probe_finds_the_server(stub: StubServer) -> None:
+    result = probe()
+    assert result.method == "dbus"
+    assert result.server == "stubd 1.0 (portwatch-tests)"
+    assert result.actions
+    assert (
+        result.detail
+        == "Desktop notifications via stubd 1.0 (portwatch-tests), with a Show button."
+    )
+    assert result.fix is None
+
+
+def test_probe_without_a_server(bus: str) -> None:
+    result = probe()
+    assert result.method == "none"
+    assert "no notification service on the session bus" in result.detail
+    assert result.fix is not None
+    assert "dunst" in result.fix
+    with pytest.raises(NotifyError, match="no notification service"):
+        DBusNotifier()
+
+
+def test_probe_without_a_bus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    result = probe()
+    assert result.method == "none"
+    assert result.detail == "No D-Bus session bus: desktop notifications cannot be sent."
+    assert result.fix is not None
+
+
+def test_windows_app_id_is_a_no_op_elsewhere() -> None:
+    assert set_windows_app_id() is False
