@@ -1,0 +1,382 @@
+"""The listener actions and the port check box, offscreen, against real children and sockets."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+import pytest
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QTableView,
+    QWidget,
+)
+from pytestqt.qtbot import QtBot
+
+from portwatch.core import Scanner
+from portwatch.core.actions import ExportResult, StopResult
+from portwatch.core.model import Exposure, Listener, PortRange
+from portwatch.ui.actions import FreePortFlow, ListenerActions
+from portwatch.ui.port_check import ERROR_STYLE, PortCheckBox
+from tests.support.procs import ListenerProcess, is_root, wait_until
+
+
+def scan_port(port: int) -> list[Listener]:
+    scanner = Scanner(connection_owners=False)
+    try:
+        return scanner.scan().on_port(port)
+    finally:
+        scanner.close()
+
+
+def fake_listener(**fields: object) -> Listener:
+    base = Listener(
+        proto="tcp",
+        family=4,
+        address="0.0.0.0",
+        port=3000,
+        pid=4242,
+        process="node",
+        exe="/usr/bin/node",
+        cmdline=("node", "dev server.js"),
+        user="dev",
+        started=None,
+        service=None,
+        port_range=PortRange.REGISTERED,
+        ephemeral=False,
+        exposure=Exposure.PUBLIC,
+    )
+    return replace(base, **fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> QWidget:
+    widget = QWidget()
+    qtbot.addWidget(widget)
+    widget.resize(400, 300)
+    return widget
+
+
+@pytest.fixture
+def child() -> Iterator[ListenerProcess]:
+    proc = ListenerProcess(["tcp:127.0.0.1:0"])
+    yield proc
+    proc.stop()
+
+
+class DialogAnswerer:
+    """Answers each dialog a flow opens, in order, and keeps what they said."""
+
+    def __init__(self, flow: FreePortFlow, answers: list[str]) -> None:
+        self.answers = list(answers)
+        self.seen: list[tuple[str, str, str]] = []
+        flow.dialog_opened.connect(self.on_dialog)
+
+    def on_dialog(self, box: QMessageBox) -> None:
+        self.seen.append((box.windowTitle(), box.text(), box.informativeText()))
+        name = self.answers.pop(0) if self.answers else "reject"
+        button = box.findChild(QPushButton, name)
+        assert button is not None, f"no {name} button on {box.windowTitle()!r}"
+        # Answer from the event loop, as a person would, after open() returned.
+        QTimer.singleShot(0, button.click)
+
+
+def run_flow(
+    qtbot: QtBot, actions: ListenerActions, answers: list[str]
+) -> tuple[StopResult | None, DialogAnswerer]:
+    answerers: list[DialogAnswerer] = []
+    actions.flow_started.connect(lambda flow: answerers.append(DialogAnswerer(flow, answers)))
+    with qtbot.waitSignal(actions.flow_started, timeout=2000) as started:
+        actions.free_action.trigger()
+    flow: FreePortFlow = started.args[0]
+    with qtbot.waitSignal(flow.finished, timeout=20000) as done:
+        pass
+    result: StopResult | None = done.args[0]
+    return result, answerers[0]
+
+
+# --- free ------------------------------------------------------------------------
+
+
+def test_free_flow_ends_a_real_child(qtbot: QtBot, window: QWidget, child: ListenerProcess) -> None:
+    port = child.ports[0]
+    actions = ListenerActions(window, terminate_wait=5)
+    actions.set_selection(scan_port(port))
+    assert actions.free_action.isEnabled()
+    messages: list[str] = []
+    actions.message.connect(messages.append)
+    answers = ["accept", "accept"] if is_root() else ["accept"]
+    result, answerer = run_flow(qtbot, actions, answers)
+    assert result is not None
+    assert result.ended == (child.pid,)
+    assert not result.force
+    title, text, details = answerer.seen[0]
+    assert title == f"Free port {port}?"
+    assert "End this process" in text
+    assert f"PID {child.pid}" in details
+    assert "listener_child.py" in details  # the full command line
+    assert "user " in details
+    if is_root():
+        assert answerer.seen[1][0] == "Really end it?"
+        assert "root" in answerer.seen[1][1]
+    assert wait_until(lambda: child.proc.poll() is not None, 5)
+    assert scan_port(port) == []
+    assert any("ended" in m and "next scan" in m for m in messages)
+    assert actions.flow is None
+
+
+def test_free_flow_offers_force_kill_for_a_stubborn_child(qtbot: QtBot, window: QWidget) -> None:
+    with ListenerProcess(["tcp:127.0.0.1:0"], ignore_term=True) as stubborn:
+        actions = ListenerActions(window, terminate_wait=0.5)
+        actions.set_selection(scan_port(stubborn.ports[0]))
+        confirmations = ["accept", "accept"] if is_root() else ["accept"]
+        result, answerer = run_flow(qtbot, actions, [*confirmations, "accept"])
+        assert answerer.seen[-1][0] == "Still running"
+        assert result is not None
+        assert result.force
+        assert result.ended == (stubborn.pid,)
+        assert wait_until(lambda: stubborn.proc.poll() is not None, 5)
+
+
+def test_leaving_a_stubborn_child_running(qtbot: QtBot, window: QWidget) -> None:
+    with ListenerProcess(["tcp:127.0.0.1:0"], ignore_term=True) as stubborn:
+        actions = ListenerActions(window, terminate_wait=0.3)
+        actions.set_selection(scan_port(stubborn.ports[0]))
+        confirmations = ["accept", "accept"] if is_root() else ["accept"]
+        result, _ = run_flow(qtbot, actions, [*confirmations, "reject"])
+        assert result is not None
+        assert result.alive == (stubborn.pid,)
+        assert stubborn.proc.poll() is None
+
+
+def test_cancel_keeps_the_process(qtbot: QtBot, window: QWidget, child: ListenerProcess) -> None:
+    actions = ListenerActions(window)
+    actions.set_selection(scan_port(child.ports[0]))
+    result, answerer = run_flow(qtbot, actions, ["reject"])
+    assert result is None
+    assert len(answerer.seen) == 1
+    assert child.proc.poll() is None
+
+
+def test_pid_1_is_refused_with_an_explanation(qtbot: QtBot, window: QWidget) -> None:
+    actions = ListenerActions(window)
+    actions.set_selection([fake_listener(pid=1, process="systemd", user="root")])
+    result, answerer = run_flow(qtbot, actions, ["reject"])
+    assert result is None
+    title, _text, details = answerer.seen[0]
+    assert title == "Cannot free port 3000"
+    assert "init" in details
+    assert psutil.pid_exists(1)
+
+
+def test_free_is_disabled_without_an_owner(window: QWidget) -> None:
+    actions = ListenerActions(window)
+    actions.set_selection([fake_listener(pid=None, process=None, exe=None, cmdline=None)])
+    assert not actions.free_action.isEnabled()
+    assert not actions.copy_pid_action.isEnabled()
+    assert not actions.reveal_action.isEnabled()
+    assert actions.copy_endpoint_action.isEnabled()
+
+
+# --- open, copy, menu ----------------------------------------------------------------
+
+
+def test_open_in_browser_uses_the_bound_host(
+    window: QWidget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+
+    def fake_open(url: QUrl) -> bool:
+        opened.append(url.toString())
+        return True
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(fake_open))
+    actions = ListenerActions(window)
+    actions.set_selection(
+        [
+            fake_listener(address="0.0.0.0", port=3000),
+            fake_listener(address="::1", family=6, port=8443),
+            fake_listener(address="127.0.0.1", port=5353, proto="udp"),
+        ]
+    )
+    actions.open_action.trigger()
+    assert opened == ["http://localhost:3000/", "https://[::1]:8443/"]
+    actions.set_selection([fake_listener(proto="udp")])
+    assert not actions.open_action.isEnabled()
+
+
+def test_copy_actions_fill_the_clipboard(window: QWidget) -> None:
+    actions = ListenerActions(window)
+    row = fake_listener(address="127.0.0.1", port=5173, user="nobody-else")
+    actions.set_selection([row])
+    clipboard = QGuiApplication.clipboard()
+    actions.copy_endpoint_action.trigger()
+    assert clipboard.text() == "127.0.0.1:5173"
+    actions.copy_pid_action.trigger()
+    assert clipboard.text() == "4242"
+    actions.copy_command_action.trigger()
+    assert clipboard.text() == "node 'dev server.js'"
+    actions.copy_kill_action.trigger()
+    assert clipboard.text() == "sudo kill 4242"
+    actions.copy_row_action.trigger()
+    assert clipboard.text().split("\t")[:3] == ["tcp4", "127.0.0.1", "5173"]
+
+
+def test_ctrl_c_copies_the_row_and_delete_frees(qtbot: QtBot, window: QWidget) -> None:
+    actions = ListenerActions(window)
+    table = QTableView(window)
+    # As the main window does: the shortcuts live on the listeners table.
+    table.addActions(actions.shortcut_actions)
+    actions.set_selection([fake_listener(pid=1, process="init")])
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
+    table.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is table, timeout=2000)
+    qtbot.keyClick(table, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text().startswith("tcp4\t0.0.0.0\t3000")
+    with qtbot.waitSignal(actions.flow_started, timeout=2000) as started:
+        qtbot.keyClick(table, Qt.Key.Key_Delete)
+    flow: FreePortFlow = started.args[0]
+    assert flow.dialog is not None
+    with qtbot.waitSignal(flow.finished, timeout=2000):
+        close = flow.dialog.findChild(QPushButton, "reject")
+        assert close is not None
+        close.click()
+
+
+def test_populate_menu_adds_the_actions(window: QWidget) -> None:
+    actions = ListenerActions(window)
+    menu = QMenu(window)
+    menu.addAction("Details")
+    actions.populate_menu(menu, [fake_listener()])
+    texts = [a.text() for a in menu.actions()]
+    assert texts[:2] == ["Details", ""]
+    assert "Free port…" in texts
+    assert "Open in browser" in texts
+    assert "Copy" in texts
+    assert "Export…" in texts
+    assert actions.selection == [fake_listener()]
+    copy_texts = [a.text() for a in actions.copy_menu.actions()]
+    assert copy_texts == [
+        "address:port",
+        "PID",
+        "Command line",
+        "Row as text",
+        "Command to free the port",
+    ]
+
+
+# --- export ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "chosen"), [("table", "JSON (*.json)"), ("t.csv", "")])
+def test_export_writes_the_rows_given(
+    qtbot: QtBot,
+    window: QWidget,
+    child: ListenerProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    chosen: str,
+) -> None:
+    rows = [*scan_port(child.ports[0]), fake_listener(pid=None, process=None)]
+    target = tmp_path / name
+
+    def fake_dialog(*_args: object, **_kwargs: object) -> tuple[str, str]:
+        return str(target), chosen or "CSV (*.csv)"
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(fake_dialog))
+    actions = ListenerActions(window, rows_provider=lambda: rows)
+    assert actions.export_action.isEnabled()
+    with qtbot.waitSignal(actions.exported, timeout=2000) as done:
+        actions.export_action.trigger()
+    result: ExportResult = done.args[0]
+    assert result.error is None
+    if chosen:
+        assert result.path == tmp_path / "table.json"
+        data = json.loads(result.path.read_text())
+        assert [(d["port"], d["pid"], d["address"], d["proto"]) for d in data] == [
+            (r.port, r.pid, r.address, r.proto) for r in rows
+        ]
+        assert data[0]["cmdline"] == list(rows[0].cmdline or [])
+    else:
+        parsed = list(csv.DictReader(io.StringIO(result.path.read_text())))
+        assert [(r["port"], r["pid"], r["process"]) for r in parsed] == [
+            (str(r.port), str(r.pid) if r.pid else "", r.process or "") for r in rows
+        ]
+
+
+def test_export_cancelled_writes_nothing(
+    window: QWidget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: ("", "")))
+    actions = ListenerActions(window, rows_provider=lambda: [fake_listener()])
+    actions.export_action.trigger()
+    assert list(tmp_path.iterdir()) == [tmp_path / "home"]
+
+
+# --- port check box ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("0", "out of range"), ("70000", "out of range"), ("abc", "not a port number"), ("", "Enter")],
+)
+def test_port_check_rejects_bad_input_inline(
+    qtbot: QtBot, window: QWidget, text: str, message: str
+) -> None:
+    box = PortCheckBox(window)
+    box.port_edit.setText(text)
+    with qtbot.waitSignal(box.invalid, timeout=1000):
+        box.check_button.click()
+    assert message in box.answer_label.text()
+    assert box.answer_label.styleSheet() == ERROR_STYLE
+    assert box.last_check is None
+
+
+def test_port_check_names_the_holder_and_suggests(
+    qtbot: QtBot, window: QWidget, child: ListenerProcess
+) -> None:
+    box = PortCheckBox(window)
+    port = child.ports[0]
+    box.port_edit.setText(str(port))
+    with qtbot.waitSignal(box.answered, timeout=10000) as done:
+        qtbot.keyClick(box.port_edit, Qt.Key.Key_Return)
+    check = done.args[0]
+    assert not check.free
+    assert f"PID {child.pid}" in box.answer_label.text()
+    assert "Nearest free port:" in box.answer_label.text()
+    assert check.suggestion.port > port
+    assert not box.show_button.isHidden()
+    assert box.copy_suggestion_button.text() == f"Copy {check.suggestion.port}"
+    box.copy_suggestion_button.click()
+    assert QGuiApplication.clipboard().text() == str(check.suggestion.port)
+    with qtbot.waitSignal(box.show_port_requested, timeout=1000) as shown:
+        box.show_button.click()
+    assert shown.args == [port]
+
+
+def test_port_check_says_free(qtbot: QtBot, window: QWidget) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    box = PortCheckBox(window, snapshot_provider=lambda: None)
+    box.port_edit.setText(str(port))
+    with qtbot.waitSignal(box.answered, timeout=10000):
+        box.check_button.click()
+    assert box.answer_label.text() == f"TCP port {port} is free."
+    assert box.show_button.isHidden()
+    assert box.copy_suggestion_button.isHidden()
