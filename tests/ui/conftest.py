@@ -15,5 +15,8 @@ def _application(qapp: QApplication) -> QApplication:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The offscreen platform warns that it cannot raise windows or propagate
     # size hints; that is the platform, not our code.
+    # pytest-qt reads only the closest qt_log_ignore marker: merge with a test's own.
     for item in items:
-        item.add_marker(pytest.mark.qt_log_ignore("This plugin does not support"))
+        own = item.get_closest_marker("qt_log_ignore")
+        patterns = [*(own.args if own else ()), "This plugin does not support"]
+        item.add_marker(pytest.mark.qt_log_ignore(*patterns), append=False)
