@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,10 +67,8 @@ def test_details_pane_shows_a_real_process_and_its_connections(
             details = window.details
             assert details.listener == chosen
             assert "listener_child.py" in details.field_text("Command line")
-            assert details.field_text("Executable").endswith(
-                os.path.basename(chosen.exe or "python")
-            )
-            assert details.field_text("Working directory") == os.getcwd()
+            assert details.field_text("Executable").endswith(Path(chosen.exe or "python").name)
+            assert details.field_text("Working directory") == str(Path.cwd())
             assert details.field_text("User") == chosen.user
             assert "ago" in details.field_text("Started")
             rows = details.connection_rows()

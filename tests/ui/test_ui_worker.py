@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -137,7 +138,7 @@ def test_a_slow_scan_never_overlaps_and_never_blocks_the_ui(qtbot: QtBot) -> Non
         qtbot.waitUntil(lambda: scanner.scans >= 4, timeout=10_000)
         timer.stop()
         assert scanner.max_active == 1
-        gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(ticks)]
         assert gaps and max(gaps) < 0.25
     finally:
         assert service.stop()
