@@ -1,0 +1,153 @@
+"""`history`: who held which port, when, for how long, with which command."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+
+from portwatch.cli.common import format_table, format_time, port_number
+from portwatch.core import paths
+from portwatch.core.history import History, HistoryError, holdings_to_csv, parse_since
+
+
+def since_time(text: str) -> float:
+    """argparse type: 2h, 30m, 1d, 2w or an ISO date/time."""
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "history",
+        help="who held which port, when and for how long (recorded by the tray app)",
+    )
+    p.add_argument("--port", type=port_number, metavar="N", help="only this port")
+    p.add_argument(
+        "--since",
+        type=since_time,
+        metavar="WHEN",
+        help="only since then: 30m, 2h, 1d, 2w, or a date/time like 2026-11-21T14:00",
+    )
+    p.add_argument("--process", metavar="NAME", help="process name or command line contains NAME")
+    p.add_argument(
+        "--events", action="store_true", help="the raw events instead of holding intervals"
+    )
+    p.add_argument("--limit", type=int, default=500, metavar="N", help="at most N rows (500)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="a JSON array of objects")
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+    p.set_defaults(func=cmd_history)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        print("portwatch history: --limit must be at least 1", file=sys.stderr)
+        return 2
+    db = paths.history_db()
+    if not db.exists():
+        if args.json:
+            print("[]")
+        elif not args.csv:
+            print("No history yet: the tray app records it while it runs.")
+        return 0
+    try:
+        with History(db) as history:
+            return _print(history, args)
+    except HistoryError as exc:
+        print(f"portwatch history: {exc}", file=sys.stderr)
+        return 1
+
+
+def _print(history: History, args: argparse.Namespace) -> int:
+    filters = {"port": args.port, "process": args.process, "since": args.since}
+    if args.events:
+        events = history.events(**filters, limit=args.limit)
+        if args.json:
+            print(json.dumps([e.to_json() for e in events], indent=2))
+            return 0
+        rows = [
+            (
+                format_time(e.at),
+                e.kind,
+                e.proto or "-",
+                e.address or "-",
+                str(e.port) if e.port is not None else "-",
+                str(e.pid) if e.pid is not None else "-",
+                e.process or "-",
+            )
+            for e in events
+        ]
+        if args.csv:
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(("time", "event", "proto", "address", "port", "pid", "process"))
+            writer.writerows(rows)
+        elif rows:
+            print(
+                format_table(("TIME", "EVENT", "PROTO", "ADDRESS", "PORT", "PID", "PROCESS"), rows)
+            )
+        else:
+            print("No matching events.")
+        return 0
+
+    holdings = history.holdings(**filters, limit=args.limit)
+    if args.json:
+        print(json.dumps([h.to_json() for h in holdings], indent=2))
+        return 0
+    if args.csv:
+        holdings_to_csv(holdings, sys.stdout)
+        return 0
+    if not holdings:
+        print("Nothing matches: no port was held in that time by that process.")
+        return 0
+    now = time.time()
+    table: list[tuple[str, ...]] = []
+    for hold in holdings:
+        until = format_time(hold.end) if hold.end is not None else "still held"
+        if hold.end is not None and not hold.end_known:
+            until = f"before {until}"
+        duration = format_duration(hold.duration if hold.start is not None else None)
+        if hold.end is None and hold.start is not None:
+            duration = format_duration(now - hold.start) + "+"
+        table.append(
+            (
+                str(hold.port),
+                hold.proto,
+                hold.process or "-",
+                str(hold.pid) if hold.pid is not None else "-",
+                format_time(hold.start) if hold.start is not None else "(before history)",
+                until,
+                duration,
+                _short(hold.cmdline),
+            )
+        )
+    print(
+        format_table(("PORT", "PROTO", "PROCESS", "PID", "FROM", "UNTIL", "HELD", "COMMAND"), table)
+    )
+    return 0
+
+
+def _short(command: str | None, width: int = 60) -> str:
+    if not command:
+        return "-"
+    return command if len(command) <= width else command[: width - 1] + "…"
