@@ -9,10 +9,10 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from portwatch import __version__
-from portwatch.cli import action_cmds, autostart_cmds, scan_cmds
+from portwatch.cli import action_cmds, autostart_cmds, history_cmds, scan_cmds, settings_cmds
 
 # Each module adds its subcommands; the order is the order of `--help`.
-COMMAND_MODULES = (scan_cmds, action_cmds, autostart_cmds)
+COMMAND_MODULES = (scan_cmds, action_cmds, autostart_cmds, settings_cmds, history_cmds)
 
 
 class _Parser(argparse.ArgumentParser):
