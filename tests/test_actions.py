@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import textwrap
 from collections.abc import Iterator
@@ -328,6 +329,29 @@ def test_check_port_free_after_release() -> None:
     check = check_port(port)
     assert check.free, check.message()
     assert check.message() == f"TCP port {port} is free."
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TIME_WAIT probe is Linux-only")
+def test_time_wait_leftovers_are_lingering_not_held() -> None:
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    accepted, _ = server.accept()
+    # The server side closes first, so its end of the connection waits in TIME_WAIT.
+    accepted.close()
+    server.close()
+    client.close()
+    assert try_bind("127.0.0.1", port) is BindStatus.LINGERING
+    check = check_port(port)
+    assert check.free
+    assert check.lingering
+    assert "TIME_WAIT" in check.message()
+    # A suggestion wants a clean port.
+    suggestion = suggest_free_port(port)
+    assert suggestion.port != port
 
 
 def test_a_listener_on_ipv6_loopback_makes_the_port_busy() -> None:

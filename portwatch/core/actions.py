@@ -651,6 +651,10 @@ CHECK_ADDRESSES = ("127.0.0.1", "0.0.0.0", "::1", "::")  # noqa: S104 - a probe,
 
 class BindStatus(StrEnum):
     FREE = "free"
+    # Linux only: nothing listens, but connections closed in the last minute
+    # (TIME_WAIT) still name the port. Servers that set SO_REUSEADDR (Node,
+    # Python's http.server, most dev servers) can bind it; a plain bind cannot.
+    LINGERING = "lingering"
     IN_USE = "in use"
     NOT_PERMITTED = "not permitted"
     UNAVAILABLE = "unavailable"  # e.g. no IPv6 on this machine
@@ -661,10 +665,18 @@ def try_bind(address: str, port: int, proto: Proto = "tcp") -> BindStatus:
 
     SO_REUSEADDR stays off: with it, BSD and macOS let a wildcard bind share
     a port a specific address listens on, and Windows lets it steal the port.
-    The cost is that on Linux a port whose last connections are still in
-    TIME_WAIT counts as in use for a minute; for a suggestion that is the
-    safe side.
+    On Linux, where SO_REUSEADDR still refuses a port something listens on,
+    a refused port is probed again with it to tell TIME_WAIT leftovers
+    (LINGERING) from a real holder.
     """
+    status = _bind_once(address, port, proto, reuse=False)
+    if status is BindStatus.IN_USE and proto == "tcp" and sys.platform.startswith("linux"):
+        if _bind_once(address, port, proto, reuse=True) is BindStatus.FREE:
+            return BindStatus.LINGERING
+    return status
+
+
+def _bind_once(address: str, port: int, proto: Proto, *, reuse: bool) -> BindStatus:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     try:
@@ -676,7 +688,9 @@ def try_bind(address: str, port: int, proto: Proto = "tcp") -> BindStatus:
             # Test the IPv6 side alone; 0.0.0.0 tests the IPv4 side.
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        if IS_WINDOWS:
+        if reuse:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        elif IS_WINDOWS:
             with contextlib.suppress(OSError, AttributeError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined,unused-ignore]
         try:
@@ -762,12 +776,18 @@ class PortCheck:
 
     @property
     def free(self) -> bool:
+        """Free for a development server: nothing holds it, it binds (SO_REUSEADDR allowed)."""
+        usable = (BindStatus.FREE, BindStatus.LINGERING)
         values = self.statuses.values()
         return (
             not any(r.proto == self.proto for r in self.holders)
-            and all(s in (BindStatus.FREE, BindStatus.UNAVAILABLE) for s in values)
-            and any(s is BindStatus.FREE for s in values)
+            and all(s in (*usable, BindStatus.UNAVAILABLE) for s in values)
+            and any(s in usable for s in values)
         )
+
+    @property
+    def lingering(self) -> bool:
+        return any(s is BindStatus.LINGERING for s in self.statuses.values())
 
     @property
     def not_permitted(self) -> bool:
@@ -789,8 +809,16 @@ class PortCheck:
 
     def message(self) -> str:
         name = f"{self.proto.upper()} port {self.port}"
+        if self.free and self.lingering:
+            return (
+                f"{name} is free for servers that set SO_REUSEADDR (Node, Python and most "
+                "development servers do): only connections closed in the last minute "
+                "(TIME_WAIT) remain on it."
+            )
         if self.free:
             return f"{name} is free."
+        if not any(s is not BindStatus.UNAVAILABLE for s in self.statuses.values()):
+            return f"Could not test {name}: no address could be bound (is networking up?)."
         held = self.held_by()
         if held:
             text = f"{name} is in use by " + "; ".join(held) + "."

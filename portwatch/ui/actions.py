@@ -58,7 +58,12 @@ class _Task(QRunnable):
         self.relay = relay
 
     def run(self) -> None:
-        self.relay.done.emit(self.work())
+        result = self.work()
+        try:
+            self.relay.done.emit(result)
+        except RuntimeError:
+            # The window that asked was closed meanwhile: nobody waits for the answer.
+            log.debug("a pool task finished after its owner was deleted")
 
 
 def run_in_pool(owner: QObject, work: Callable[[], object], done: Callable[[Any], None]) -> None:

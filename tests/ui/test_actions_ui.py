@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from portwatch.core import Scanner
-from portwatch.core.actions import ExportResult, StopResult
-from portwatch.core.model import Exposure, Listener, PortRange
+from portwatch.core.actions import ExportResult, Holder, StopResult
+from portwatch.core.model import Exposure, Listener, OwnerUnknown, PortRange
 from portwatch.ui.actions import FreePortFlow, ListenerActions
 from portwatch.ui.port_check import ERROR_STYLE, PortCheckBox
 from tests.support.procs import ListenerProcess, is_root, wait_until
@@ -179,6 +179,39 @@ def test_pid_1_is_refused_with_an_explanation(qtbot: QtBot, window: QWidget) -> 
     assert title == "Cannot free port 3000"
     assert "init" in details
     assert psutil.pid_exists(1)
+
+
+def test_hidden_owner_explains_how_to_use_privileges(qtbot: QtBot, window: QWidget) -> None:
+    actions = ListenerActions(window)
+    actions.set_selection(
+        [fake_listener(pid=None, process=None, owner_unknown=OwnerUnknown.NEEDS_PRIVILEGES)]
+    )
+    assert actions.free_action.isEnabled()
+    result, answerer = run_flow(qtbot, actions, ["reject"])
+    assert result is None
+    assert "sudo portwatch free 3000" in answerer.seen[0][2]
+
+
+def test_permission_refused_shows_how_to_do_it_with_privileges(
+    qtbot: QtBot, window: QWidget, child: ListenerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The OS refusal itself is tested as nobody in tests/test_actions.py; a
+    # Qt app cannot run as nobody here, so the refusal is handed to the flow.
+    def refused(holders: list[Holder], **kwargs: object) -> StopResult:
+        return StopResult(force=False, denied=tuple(h.pid for h in holders), port=child.ports[0])
+
+    monkeypatch.setattr("portwatch.ui.actions.stop_processes", refused)
+    actions = ListenerActions(window)
+    actions.set_selection(scan_port(child.ports[0]))
+    confirmations = ["accept", "accept"] if is_root() else ["accept"]
+    result, answerer = run_flow(qtbot, actions, [*confirmations, "reject"])
+    assert result is not None
+    assert result.denied == (child.pid,)
+    title, text, details = answerer.seen[-1]
+    assert title == "Could not free the port"
+    assert "refused" in text
+    assert f"sudo portwatch free {child.ports[0]}" in details
+    assert child.proc.poll() is None
 
 
 def test_free_is_disabled_without_an_owner(window: QWidget) -> None:
