@@ -76,6 +76,25 @@ class Desktop:
         )
         return reply.returncode == 0 and "boolean true" in reply.stdout
 
+    def connection_pid(self, bus_name: str) -> int | None:
+        """The PID behind a bus name (unique ':1.N' or well-known), or None."""
+        name = bus_name.split("/", 1)[0]  # items may be registered as 'name/path'
+        reply = self.run(
+            [
+                "dbus-send",
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.GetConnectionUnixProcessID",
+                f"string:{name}",
+            ]
+        )
+        for word in reply.stdout.split():
+            if word.isdigit():
+                return int(word)
+        return None
+
     def registered_status_notifier_items(self) -> list[str]:
         """The watcher's RegisteredStatusNotifierItems (empty if no watcher)."""
         reply = self.run(
