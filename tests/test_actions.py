@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -23,6 +24,7 @@ from portwatch.core import Scanner
 from portwatch.core.actions import (
     BindStatus,
     ExportFormat,
+    FreePlan,
     Holder,
     browser_url,
     check_port,
@@ -125,6 +127,48 @@ def test_udp_and_tcp_on_every_address_are_found() -> None:
             assert protos == {("tcp", 4), ("udp", 4), ("tcp", 6)}
             outcome = free_port(port, timeout=5)
             assert outcome.free_after, outcome.message()
+
+
+PREFORK_SERVER = textwrap.dedent(
+    """
+    import json, os, socket, sys, time
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    worker = os.fork()
+    if worker:
+        print(json.dumps([server.getsockname()[1], worker]), flush=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+    """
+)
+
+
+def test_a_socket_shared_by_master_and_worker_is_freed_in_rounds() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PREFORK_SERVER], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    port, worker = json.loads(proc.stdout.readline())
+    try:
+        asked: list[set[int]] = []
+
+        def confirm(plan: FreePlan) -> bool:
+            asked.append({h.pid for h in plan.allowed})
+            return True
+
+        outcome = free_port(port, confirm=confirm, timeout=5)
+        assert outcome.free_after, outcome.message()
+        # The scan names one process per socket: the other one comes in a second round.
+        assert len(asked) == 2
+        assert set().union(*asked) == {proc.pid, worker}
+        assert proc.wait(5) is not None
+    finally:
+        for pid in (proc.pid, worker):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                psutil.Process(pid).kill()
+        proc.wait(5)
 
 
 def test_a_child_that_ignores_sigterm_needs_force() -> None:
