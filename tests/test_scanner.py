@@ -6,6 +6,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 
 import psutil
@@ -81,6 +82,9 @@ def test_wildcard_v6_tells_dual_stack_from_v6_only_when_os_says(child: ListenerP
     dual = _find(snapshot.listeners, "tcp", 6, "::", child.ports[4])
     only = _find(snapshot.listeners, "tcp", 6, "::", child.ports[5])
     assert dual is not None and only is not None
+    if sys.platform.startswith("linux") and snapshot.backend == "linux-netlink":
+        # sock_diag reports IPV6_V6ONLY: on Linux the flag must be known.
+        assert dual.v6only is not None and only.v6only is not None
     if dual.v6only is None:  # the psutil path cannot see IPV6_V6ONLY
         assert only.v6only is None
         assert dual.stack is None

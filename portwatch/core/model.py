@@ -37,6 +37,7 @@ class OwnerUnknown(StrEnum):
     KERNEL = "kernel-owned"
     EXITED = "process exited"
     NOT_FOUND = "not found"
+    PENDING = "looking up"  # the owner walk has not reached this socket yet
 
 
 ListenerKey = tuple[str, int, str, int, int | None]

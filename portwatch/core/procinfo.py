@@ -7,6 +7,9 @@ time): a reused PID gets a fresh lookup instead of the old process's name.
 from __future__ import annotations
 
 import logging
+import os
+import sys
+from pathlib import Path
 
 import psutil
 
@@ -14,13 +17,36 @@ from portwatch.core.model import ProcessInfo
 
 log = logging.getLogger(__name__)
 
+_LINUX = sys.platform.startswith("linux")
+
+
+def read_start_ticks(pid: int, proc_root: str = "/proc") -> int | None:
+    """A process's start time in clock ticks since boot (/proc/PID/stat field 22).
+
+    One small read: ``psutil.Process(pid)`` reads the same file and /proc/stat
+    (for the boot time) on every call. None if the process is gone.
+    """
+    try:
+        with open(f"{proc_root}/{pid}/stat", "rb") as f:  # noqa: PTH123 - once per pid per poll
+            data = f.read()
+        # The name (field 2) may hold spaces and parentheses: split after the last ")".
+        return int(data[data.rindex(b")") + 2 :].split(None, 20)[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
 
 class ProcessCache:
     def __init__(self) -> None:
         self._by_pid: dict[int, ProcessInfo] = {}
+        # pid -> start ticks of the cached entry (Linux): a reused pid differs.
+        self._ticks: dict[int, int] = {}
+        self._boot_time: float | None = None
+        self._clock_ticks = os.sysconf("SC_CLK_TCK") if _LINUX else 100
 
     def get(self, pid: int) -> ProcessInfo | None:
         """Details for a live process; None if it has exited."""
+        if _LINUX:
+            return self._get_linux(pid)
         try:
             proc = psutil.Process(pid)
             started = proc.create_time()
@@ -38,10 +64,40 @@ class ProcessCache:
             self._by_pid[pid] = info
         return info
 
+    def _get_linux(self, pid: int) -> ProcessInfo | None:
+        ticks = read_start_ticks(pid)
+        if ticks is None:
+            self._by_pid.pop(pid, None)
+            self._ticks.pop(pid, None)
+            return ProcessInfo(pid=pid) if Path(f"/proc/{pid}").exists() else None
+        cached = self._by_pid.get(pid)
+        if cached is not None and self._ticks.get(pid) == ticks and not cached.zombie:
+            return cached
+        if self._boot_time is None:
+            try:
+                self._boot_time = psutil.boot_time()
+            except (psutil.Error, OSError):
+                self._boot_time = 0.0
+        started = ticks / self._clock_ticks + self._boot_time
+        try:
+            info = read_process(psutil.Process(pid), started)
+        except psutil.NoSuchProcess:
+            info = None
+        except (psutil.AccessDenied, OSError):
+            info = ProcessInfo(pid=pid, started=started)
+        if info is None:
+            self._by_pid.pop(pid, None)
+            self._ticks.pop(pid, None)
+            return None
+        self._by_pid[pid] = info
+        self._ticks[pid] = ticks
+        return info
+
     def prune(self, live_pids: set[int]) -> None:
         """Forget processes no longer seen, so the cache cannot grow forever."""
         for pid in [p for p in self._by_pid if p not in live_pids]:
             del self._by_pid[pid]
+            self._ticks.pop(pid, None)
 
     def __len__(self) -> int:
         return len(self._by_pid)

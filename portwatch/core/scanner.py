@@ -38,6 +38,12 @@ class Scanner:
         self.connection_owners = connection_owners
         self._processes = ProcessCache()
         self._ephemeral: tuple[int, int] | None = None
+        # Per scan: each pid's details are looked up once, however many sockets it holds.
+        self._scan_infos: dict[int, ProcessInfo | None] = {}
+        # Rows of the previous scan by everything they are made of: an unchanged
+        # socket gets the same Listener object back instead of a new one.
+        self._rows: dict[tuple[object, ...], tuple[ProcessInfo | None, Listener]] = {}
+        self._next_rows: dict[tuple[object, ...], tuple[ProcessInfo | None, Listener]] = {}
 
     @property
     def ephemeral_range(self) -> tuple[int, int] | None:
@@ -51,6 +57,8 @@ class Scanner:
         table = self.source.read(connection_owners=self.connection_owners)
         warnings = list(table.warnings)
 
+        self._scan_infos = {}
+        self._next_rows = {}
         counts = EstablishedCounts(table.established)
         listener_endpoints = {
             (s.family, s.local_address, s.local_port) for s in table.listeners if s.proto == "tcp"
@@ -58,9 +66,11 @@ class Scanner:
         listeners = tuple(
             self._listener(raw, counts, listener_endpoints) for raw in table.listeners
         )
+        self._rows = self._next_rows
         connections: tuple[Connection, ...] = ()
         if self.connection_owners:
             connections = tuple(self._connection(raw) for raw in table.established)
+        self._scan_infos = {}
         live = {p for p in (r.pid for r in table.listeners) if p is not None}
         live.update(c.pid for c in connections if c.pid is not None)
         self._processes.prune(live)
@@ -84,7 +94,11 @@ class Scanner:
     def _info(self, pid: int | None) -> ProcessInfo | None:
         if pid is None:
             return None
-        return self._processes.get(pid)
+        try:
+            return self._scan_infos[pid]
+        except KeyError:
+            info = self._scan_infos[pid] = self._processes.get(pid)
+            return info
 
     def _listener(
         self,
@@ -104,6 +118,38 @@ class Scanner:
         total = remote = 0
         if raw.proto == "tcp":
             total, remote = counts.for_listener(raw, listener_endpoints)
+        # ProcessInfo objects come from a cache: the same object means the same
+        # details, so compare by identity rather than hash a command line per row.
+        row_key = (raw, pid, reason, id(info), total, remote, low, high)
+        cached = self._rows.get(row_key)
+        if cached is not None and cached[0] is info:
+            row = cached[1]
+        else:
+            row = self._new_listener(
+                raw,
+                pid=pid,
+                reason=reason,
+                info=info,
+                total=total,
+                remote=remote,
+                low=low,
+                high=high,
+            )
+        self._next_rows[row_key] = (info, row)
+        return row
+
+    @staticmethod
+    def _new_listener(
+        raw: RawSocket,
+        *,
+        pid: int | None,
+        reason: OwnerUnknown | None,
+        info: ProcessInfo | None,
+        total: int,
+        remote: int,
+        low: int,
+        high: int,
+    ) -> Listener:
         return Listener(
             proto=raw.proto,
             family=raw.family,
@@ -151,12 +197,22 @@ class EstablishedCounts:
     def __init__(self, established: Iterable[RawSocket]) -> None:
         # (family, port) -> local address -> [total, from non-loopback peers]
         self._by_port: dict[tuple[int, int], dict[str, list[int]]] = defaultdict(dict)
+        loopback = _LOOPBACK_PEERS
         for conn in established:
             per_address = self._by_port[(conn.family, conn.local_port)]
-            pair = per_address.setdefault(conn.local_address, [0, 0])
+            pair = per_address.get(conn.local_address)
+            if pair is None:
+                pair = per_address[conn.local_address] = [0, 0]
             pair[0] += 1
-            if conn.remote_address and not is_loopback_peer(conn.remote_address):
-                pair[1] += 1
+            peer = conn.remote_address
+            if peer:
+                is_local = loopback.get(peer)
+                if is_local is None:
+                    if len(loopback) > 65536:
+                        loopback.clear()
+                    is_local = loopback[peer] = is_loopback_peer(peer)
+                if not is_local:
+                    pair[1] += 1
 
     def for_listener(self, raw: RawSocket, specific: set[Endpoint]) -> tuple[int, int]:
         """(total, remote) for one listener; ``specific`` are all listener endpoints."""
@@ -175,6 +231,10 @@ class EstablishedCounts:
             total += n
             remote += r
         return total, remote
+
+
+# Peer address -> on this machine's loopback; a few thousand distinct peers at most.
+_LOOPBACK_PEERS: dict[str, bool] = {}
 
 
 def _sort_key(listener: Listener) -> tuple[int, str, int, str]:

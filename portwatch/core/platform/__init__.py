@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
 from portwatch.core.platform.base import RawSocket, RawTable, SocketSource
+
+log = logging.getLogger(__name__)
+
+#: Environment variable that picks the Linux backend: "netlink" (default) or
+#: "psutil" (the portable path), for comparisons and tests.
+BACKEND_ENV = "PORTWATCH_BACKEND"
 
 
 def select_source(platform: str = sys.platform) -> SocketSource:
     """The best socket source for this OS."""
     if platform.startswith("linux"):
-        from portwatch.core.platform.linux import LinuxPsutilSource
-
-        return LinuxPsutilSource()
+        return _linux_source(os.environ.get(BACKEND_ENV, "").strip().lower())
     if platform == "darwin":
         from portwatch.core.platform.macos import MacSource
 
@@ -27,4 +33,21 @@ def select_source(platform: str = sys.platform) -> SocketSource:
     return LinuxPsutilSource()
 
 
-__all__ = ["RawSocket", "RawTable", "SocketSource", "select_source"]
+def _linux_source(choice: str) -> SocketSource:
+    from portwatch.core.platform.linux import LinuxPsutilSource
+
+    if choice == "psutil":
+        return LinuxPsutilSource()
+    if choice not in ("", "netlink"):
+        log.warning("%s=%r is not netlink or psutil; using netlink", BACKEND_ENV, choice)
+    from portwatch.core.platform.linux_netlink import LinuxNetlinkSource, NetlinkRefusedError
+
+    try:
+        return LinuxNetlinkSource(require_netlink=True)
+    except NetlinkRefusedError as exc:
+        # Not even a netlink socket: psutil's walk is the better fallback then.
+        log.info("netlink sock_diag unavailable (%s); using psutil", exc)
+        return LinuxPsutilSource()
+
+
+__all__ = ["BACKEND_ENV", "RawSocket", "RawTable", "SocketSource", "select_source"]

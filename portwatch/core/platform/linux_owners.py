@@ -1,0 +1,287 @@
+"""Linux: which processes hold a socket, found without reading every fd every poll.
+
+The kernel's socket tables name each socket by inode; only ``/proc/PID/fd``
+says which process holds it. Reading every fd link of every process (what
+psutil does on every call) costs ~5 µs per open file on the machine. Instead
+:class:`SocketOwners` keeps an inode → {pid: fd} cache and each poll:
+
+1. re-checks each wanted socket's cached holders with one ``readlink`` each
+   (the link must still read ``socket:[inode]``: a closed or reused fd fails);
+2. reads the fds of processes that appeared since the last poll (a fork that
+   inherits a listener, a new server), newest first;
+3. walks the other processes only for sockets still unexplained (an existing
+   process opened a new socket), stopping as soon as all are found;
+
+all under a CPU budget per poll, resuming on the next poll. Sockets it cannot
+explain go into a negative cache: other users' sockets when not root (their
+fds are unreadable), and, as root, sockets no process holds (the kernel's own:
+NFS, WireGuard …), re-tried now and then. Until a walk finishes, an owner is
+reported as :attr:`OwnerUnknown.PENDING`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from portwatch.core.model import OwnerUnknown
+from portwatch.core.platform.linux_procfs import KernelSocket
+
+Owner = tuple[int, ...] | OwnerUnknown
+
+# How many fds to read between two looks at the clock.
+_FDS_PER_CLOCK_CHECK = 128
+
+
+@dataclass(slots=True)
+class OwnerStats:
+    """Counters for tests and benchmarks: what the lookups cost so far."""
+
+    polls: int = 0
+    checks: int = 0  # readlinks of cached (pid, fd) pairs
+    pids_scanned: int = 0  # fd tables listed
+    fds_read: int = 0  # readlinks while scanning fd tables
+    passes_completed: int = 0  # walks over every process that ran to the end
+    pending: int = 0  # sockets reported as still being looked up, last poll
+
+
+class SocketOwners:
+    """An inode → holders cache over ``/proc``, refreshed incrementally."""
+
+    def __init__(
+        self,
+        *,
+        proc_root: str = "/proc",
+        walk_budget: float | None = 0.05,
+        cold_walk_budget: float | None = None,
+        retry_after: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        cpu_clock: Callable[[], float] = time.thread_time,
+    ) -> None:
+        self._proc = proc_root
+        self.walk_budget = walk_budget
+        self.cold_walk_budget = cold_walk_budget
+        self.retry_after = retry_after
+        self._clock = clock
+        self._cpu_clock = cpu_clock
+        self._euid = os.geteuid()
+        self._holders: dict[int, dict[int, int]] = {}  # inode -> {pid: fd}
+        self._negative: dict[int, tuple[OwnerUnknown, float]] = {}  # inode -> (why, retry at)
+        self._pids: set[int] = set()  # the /proc listing of the previous poll
+        self._unreadable: set[int] = set()  # fd tables we may not list (other users)
+        self._fresh: list[int] = []  # appeared since they were last looked at; pop() = newest
+        self._walk: list[int] = []  # the current pass over older processes
+        self._walk_for: set[int] = set()  # the inodes that pass looks for
+        self._walk_complete = False  # the pass must run to the end (the cold one)
+        self._partial: tuple[int, list[str]] | None = None  # a pid read halfway: fds left
+        self._cold = True
+        self.stats = OwnerStats()
+
+    @property
+    def busy(self) -> bool:
+        """Work is left for later polls (a walk in progress, new processes unread)."""
+        return bool(self._fresh or self._walk or self._partial)
+
+    def resolve(self, sockets: Iterable[KernelSocket]) -> dict[int, Owner]:
+        """Owner of each socket by inode: holder pids, or why there are none."""
+        self.stats.polls += 1
+        wanted: dict[int, int] = {ks.inode: ks.uid for ks in sockets}
+        budget = self.cold_walk_budget if self._cold else self.walk_budget
+        deadline = None if budget is None else self._cpu_clock() + budget
+        now = self._clock()
+        self._refresh_pids()
+
+        # Forget sockets that closed, so the caches follow the tables.
+        for cache in (self._holders, self._negative):
+            for inode in [i for i in cache if i not in wanted]:
+                del cache[inode]
+
+        missing = self._check_cached(wanted, now)
+        if self._cold:
+            self._cold = False
+            # The first pass reads everything: it also learns sockets shared by
+            # several processes (a pre-fork server, systemd socket activation).
+            self._fresh = []
+            self._start_walk(missing, complete=True)
+        elif missing and not missing <= self._walk_for:
+            self._start_walk(missing, complete=False)
+        self._work(wanted, missing, deadline)
+        if not self._walk and not self._partial and self._walk_for:
+            # The pass reached the end: what it did not find, nobody we can see holds.
+            self.stats.passes_completed += 1
+            reason = OwnerUnknown.KERNEL if self._euid == 0 else OwnerUnknown.NEEDS_PRIVILEGES
+            for inode in self._walk_for:
+                if inode in wanted and inode not in self._holders:
+                    self._negative[inode] = (reason, now + self.retry_after)
+            self._walk_for = set()
+            self._walk_complete = False
+        return self._answer(wanted)
+
+    # -- steps of one poll --------------------------------------------------------
+
+    def _refresh_pids(self) -> None:
+        try:
+            names = os.listdir(self._proc)  # noqa: PTH208 - hot path: plain strings, no Path objects
+        except OSError:
+            names = []
+        pids = {int(n) for n in names if n.isdigit()}
+        new = pids - self._pids
+        gone = self._pids - pids
+        self._pids = pids
+        if gone:
+            self._unreadable -= gone
+        if new:
+            self._fresh.extend(sorted(new))
+
+    def _check_cached(self, wanted: dict[int, int], now: float) -> set[int]:
+        """Re-check cached holders; return the inodes that still need looking for."""
+        missing: set[int] = set()
+        readlink = os.readlink
+        proc = self._proc
+        not_root = self._euid != 0
+        for inode, uid in wanted.items():
+            holders = self._holders.get(inode)
+            if holders:
+                link = f"socket:[{inode}]"
+                for pid, fd in list(holders.items()):
+                    self.stats.checks += 1
+                    try:
+                        ok = readlink(f"{proc}/{pid}/fd/{fd}") == link
+                    except OSError:
+                        ok = False
+                    if not ok:
+                        del holders[pid]
+                        if pid in self._pids and pid not in self._fresh:
+                            # It may hold the socket on another fd (dup2): look there first.
+                            self._fresh.append(pid)
+                if holders:
+                    continue
+                del self._holders[inode]
+            if inode == 0:
+                continue  # no file: a socket the kernel itself holds
+            if not_root and uid != self._euid:
+                continue  # another user's: their fd tables are closed to us
+            negative = self._negative.get(inode)
+            if negative is not None:
+                if negative[1] > now:
+                    continue
+                del self._negative[inode]
+            missing.add(inode)
+        return missing
+
+    def _start_walk(self, missing: set[int], *, complete: bool) -> None:
+        if not missing and not complete:
+            return
+        # Pop order: processes already holding sockets first (servers open
+        # more), then newest first.
+        holder_pids = {pid for holders in self._holders.values() for pid in holders}
+        order = sorted(self._pids - holder_pids) + sorted(holder_pids & self._pids)
+        self._walk = order
+        self._walk_for = set(missing) | self._walk_for
+        self._walk_complete = complete or self._walk_complete
+        self._partial = None
+
+    def _work(self, wanted: dict[int, int], missing: set[int], deadline: float | None) -> None:
+        looking = set(missing)
+        holder_pids: set[int] | None = None
+        while True:
+            if deadline is not None and self._cpu_clock() >= deadline:
+                return
+            if self._partial is not None:
+                pid, names = self._partial
+                self._partial = None
+            elif self._fresh:
+                pid, names = self._fresh.pop(), None
+                if not looking and not self._walk_complete:
+                    # Nothing unexplained: a new process matters only if it
+                    # inherited a socket, i.e. its parent holds one (a fork).
+                    if holder_pids is None:
+                        holder_pids = {p for h in self._holders.values() for p in h}
+                    if self._parent(pid) not in holder_pids:
+                        continue
+            elif self._walk and (looking or self._walk_complete):
+                pid, names = self._walk.pop(), None
+            else:
+                if self._walk and not looking and not self._walk_complete:
+                    # Everything found: this pass is over before its end.
+                    self._walk = []
+                    self._walk_for = set()
+                return
+            self._scan(pid, names, wanted, looking, deadline)
+
+    def _parent(self, pid: int) -> int | None:
+        try:
+            with open(f"{self._proc}/{pid}/stat", "rb") as f:  # noqa: PTH123 - hot path
+                data = f.read()
+            return int(data[data.rindex(b")") + 2 :].split(None, 2)[1])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _scan(
+        self,
+        pid: int,
+        names: list[str] | None,
+        wanted: dict[int, int],
+        looking: set[int],
+        deadline: float | None,
+    ) -> None:
+        """Read one process's fd links, recording every wanted socket it holds."""
+        if pid in self._unreadable:
+            return
+        base = f"{self._proc}/{pid}/fd/"
+        if names is None:
+            self.stats.pids_scanned += 1
+            try:
+                names = os.listdir(base)  # noqa: PTH208 - hot path
+            except PermissionError:
+                self._unreadable.add(pid)
+                return
+            except OSError:
+                return  # exited
+            names.reverse()  # pop() from the end reads fds in ascending order
+        readlink = os.readlink
+        since_clock = 0
+        while names:
+            name = names.pop()
+            self.stats.fds_read += 1
+            try:
+                link = readlink(base + name)
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inode = int(link[8:-1])
+                if inode in wanted:
+                    self._holders.setdefault(inode, {})[pid] = int(name)
+                    self._negative.pop(inode, None)
+                    looking.discard(inode)
+            since_clock += 1
+            if since_clock >= _FDS_PER_CLOCK_CHECK and names:
+                since_clock = 0
+                if deadline is not None and self._cpu_clock() >= deadline:
+                    self._partial = (pid, names)
+                    return
+
+    def _answer(self, wanted: dict[int, int]) -> dict[int, Owner]:
+        answer: dict[int, Owner] = {}
+        pending = 0
+        not_root = self._euid != 0
+        for inode, uid in wanted.items():
+            holders = self._holders.get(inode)
+            if holders:
+                answer[inode] = tuple(sorted(holders)) if len(holders) > 1 else (*holders,)
+            elif inode == 0:
+                answer[inode] = OwnerUnknown.KERNEL
+            elif inode in self._negative:
+                answer[inode] = self._negative[inode][0]
+            elif not_root and uid != self._euid:
+                answer[inode] = OwnerUnknown.NEEDS_PRIVILEGES
+            else:
+                answer[inode] = OwnerUnknown.PENDING
+                pending += 1
+        self.stats.pending = pending
+        return answer
+
+
+__all__ = ["Owner", "OwnerStats", "SocketOwners"]

@@ -1,0 +1,114 @@
+"""Linux: the socket tables as the kernel reports them, before owners are attached.
+
+Two readers give the same :class:`KernelSocket` records: ``sock_diag`` netlink
+(:mod:`linux_netlink`, the fast one, with the state filter done in the kernel)
+and the text files under ``/proc/net`` (this module, the fallback where
+netlink is refused, e.g. by a seccomp profile or a hardened container).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+from portwatch.core.model import Proto
+
+# Kernel TCP states (include/net/tcp_states.h); UDP reuses TCP_CLOSE for
+# unconnected sockets and TCP_ESTABLISHED for connected ones.
+TCP_ESTABLISHED = 1
+TCP_CLOSE = 7
+TCP_LISTEN = 10
+
+STATE_NAMES = {TCP_ESTABLISHED: "ESTABLISHED", TCP_CLOSE: "UNCONN", TCP_LISTEN: "LISTEN"}
+
+_LITTLE_ENDIAN = sys.byteorder == "little"
+
+
+class KernelSocket(NamedTuple):
+    """One socket from the kernel's tables: addresses, state, creator uid, inode."""
+
+    proto: Proto
+    family: int  # 4 or 6
+    state: int  # kernel TCP state number
+    local_address: str
+    local_port: int
+    remote_address: str
+    remote_port: int
+    uid: int
+    inode: int
+    # IPV6_V6ONLY of an IPv6 listening or unconnected socket; None if not reported.
+    v6only: bool | None
+
+
+class SocketTables(NamedTuple):
+    """One read: listeners (TCP LISTEN, UDP unconnected) and established TCP."""
+
+    listeners: list[KernelSocket]
+    established: list[KernelSocket]
+
+
+PROC_NET_FILES: tuple[tuple[str, Proto, int], ...] = (
+    ("tcp", "tcp", 4),
+    ("tcp6", "tcp", 6),
+    ("udp", "udp", 4),
+    ("udp6", "udp", 6),
+)
+
+
+def _address(hex_text: str, family: int) -> str:
+    """/proc/net prints addresses as host-order 32-bit words in hex."""
+    raw = bytes.fromhex(hex_text)
+    if _LITTLE_ENDIAN:
+        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return socket.inet_ntop(socket.AF_INET if family == 4 else socket.AF_INET6, raw)
+
+
+def parse_proc_net(text: str, proto: Proto, family: int) -> Iterator[KernelSocket]:
+    """Parse one /proc/net/{tcp,tcp6,udp,udp6} table; malformed lines are skipped."""
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10:
+            continue
+        try:
+            local, remote, state_hex = fields[1], fields[2], fields[3]
+            state = int(state_hex, 16)
+            if proto == "tcp" and state not in (TCP_LISTEN, TCP_ESTABLISHED):
+                continue
+            if proto == "udp" and state != TCP_CLOSE:
+                continue
+            laddr_hex, lport_hex = local.split(":")
+            raddr_hex, rport_hex = remote.split(":")
+            yield KernelSocket(
+                proto=proto,
+                family=family,
+                state=state,
+                local_address=_address(laddr_hex, family),
+                local_port=int(lport_hex, 16),
+                remote_address=_address(raddr_hex, family),
+                remote_port=int(rport_hex, 16),
+                uid=int(fields[7]),
+                inode=int(fields[9]),
+                v6only=None,
+            )
+        except (ValueError, OSError):
+            continue
+
+
+def read_proc_net(root: Path = Path("/proc/net")) -> SocketTables:
+    """All four tables from /proc/net; a missing table (no IPv6) counts as empty."""
+    listeners: list[KernelSocket] = []
+    established: list[KernelSocket] = []
+    for name, proto, family in PROC_NET_FILES:
+        try:
+            text = (root / name).read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue
+        for sock in parse_proc_net(text, proto, family):
+            if sock.state == TCP_ESTABLISHED:
+                established.append(sock)
+            else:
+                listeners.append(sock)
+    return SocketTables(listeners, established)
