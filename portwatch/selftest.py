@@ -51,6 +51,8 @@ def _checks() -> str:
         svg = resource_path("portwatch.svg")
     except FileNotFoundError as exc:
         raise SelfTestError(str(exc)) from exc
+    if not svg.is_file():
+        raise SelfTestError(f"the app icon {svg} is missing")
     if not QtSvg.QSvgRenderer(str(svg)).isValid():
         raise SelfTestError(f"the app icon {svg} is not a readable SVG")
     if QIcon(str(svg)).pixmap(32, 32).isNull():

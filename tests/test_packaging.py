@@ -1,0 +1,249 @@
+"""Packaging: desktop metadata, `--self-test`, and (slow) the Linux bundle and .deb, built."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from portwatch import __version__
+from tests.support.desktop import Desktop, desktop_no_tray
+
+__all__ = ["desktop_no_tray"]  # a fixture used below
+
+REPO = Path(__file__).resolve().parent.parent
+APP_ID = "io.github.portwatch.Portwatch"
+LINUX = REPO / "resources" / "linux"
+SELF_TEST_LINE = re.compile(
+    rf"^portwatch {re.escape(__version__)} self-test ok: (\d+) listeners, (\d+) public, "
+    r"scan \d+ ms, Qt 6\.\d+\.\d+ \((\w+)\), resources ok, \d+ ms total$"
+)
+
+
+def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+
+
+# --- desktop metadata -----------------------------------------------------------
+
+
+@pytest.mark.skipif(not shutil.which("appstreamcli"), reason="appstreamcli is not installed")
+def test_metainfo_is_valid_appstream() -> None:
+    result = run(
+        ["appstreamcli", "validate", "--no-net", str(LINUX / f"{APP_ID}.metainfo.xml")],
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(
+    not shutil.which("desktop-file-validate"), reason="desktop-file-utils is not installed"
+)
+def test_desktop_entry_is_valid() -> None:
+    result = run(["desktop-file-validate", str(LINUX / f"{APP_ID}.desktop")], timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+def test_desktop_entry_and_metainfo_agree() -> None:
+    entry = (LINUX / f"{APP_ID}.desktop").read_text()
+    assert "\nExec=portwatch\n" in entry
+    assert f"\nIcon={APP_ID}\n" in entry
+    metainfo = (LINUX / f"{APP_ID}.metainfo.xml").read_text()
+    assert f"<id>{APP_ID}</id>" in metainfo
+    assert f'<launchable type="desktop-id">{APP_ID}.desktop</launchable>' in metainfo
+    assert f'<release version="{__version__}"' in metainfo
+
+
+# --- --self-test from the source tree ------------------------------------------
+
+
+def test_self_test_from_source_prints_one_line() -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = run([sys.executable, "-m", "portwatch", "--self-test"], cwd=REPO, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    match = SELF_TEST_LINE.match(result.stdout.strip())
+    assert match, result.stdout
+    assert match.group(3) == "offscreen"
+    assert int(match.group(2)) <= int(match.group(1))
+
+
+def test_self_test_without_display_falls_back_to_offscreen() -> None:
+    """A bundle smoke-tested on a headless machine must not abort in the xcb plugin."""
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY")}
+    env.pop("WAYLAND_DISPLAY", None)
+    result = run([sys.executable, "-m", "portwatch", "--self-test"], cwd=REPO, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    match = SELF_TEST_LINE.match(result.stdout.strip())
+    assert match, result.stdout
+    assert match.group(3) == "offscreen"
+
+
+def test_self_test_names_what_failed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from portwatch.core import paths
+    from portwatch.selftest import run_self_test
+
+    monkeypatch.setattr(paths, "resources_dir", lambda: REPO / "no-such-folder")
+    assert run_self_test() == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"portwatch {__version__} self-test FAILED: the app icon ")
+    assert captured.err.rstrip().endswith("is missing")
+    assert "no-such-folder" in captured.err
+
+
+# --- the Linux bundle and .deb, built for real (slow) ----------------------------
+
+
+@dataclass
+class Build:
+    out: Path
+    deb: Path
+    seconds: float
+
+
+@pytest.fixture(scope="module")
+def linux_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    if not sys.platform.startswith("linux") or not shutil.which("dpkg-deb"):
+        pytest.skip("the .deb is built on Debian-like Linux only")
+    out = tmp_path_factory.mktemp("packaging")
+    started = time.monotonic()
+    result = run(
+        [str(REPO / "packaging" / "build_linux.sh"), str(out)],
+        env={**os.environ, "PYTHON": sys.executable},
+        timeout=600,
+    )
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, result.stderr[-4000:]
+    deb = Path(result.stdout.strip().splitlines()[-1])
+    assert deb.is_file(), result.stdout
+    print(f"\nLinux bundle + .deb built in {seconds:.0f} s")
+    return Build(out, deb, seconds)
+
+
+@pytest.fixture(scope="module")
+def unpacked(linux_build: Build, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The .deb's files extracted into a temporary root, as dpkg would install them."""
+    root = tmp_path_factory.mktemp("root")
+    result = run(["dpkg-deb", "-x", str(linux_build.deb), str(root)], timeout=120)
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_deb_control_fields(linux_build: Build) -> None:
+    arch = run(["dpkg", "--print-architecture"]).stdout.strip()
+    assert linux_build.deb.name == f"portwatch_{__version__}_{arch}.deb"
+    info = run(["dpkg-deb", "-I", str(linux_build.deb)], timeout=60).stdout
+    fields = dict(
+        line.strip().split(": ", 1)
+        for line in info.splitlines()
+        if re.match(r"^ [A-Z][\w-]+: ", line)
+    )
+    assert fields["Package"] == "portwatch"
+    assert fields["Version"] == __version__
+    assert fields["Architecture"] == arch
+    depends = set(fields["Depends"].split(", "))
+    assert {
+        "libgl1",
+        "libegl1",
+        "libfontconfig1",
+        "libxkbcommon-x11-0",
+        "libxcb-cursor0",
+    } <= depends
+    # Each dependency is a plain package name that exists on this Debian.
+    for package in depends:
+        assert re.fullmatch(r"[a-z0-9][a-z0-9.+-]+", package), package
+    known = run(["apt-cache", "show", "--no-all-versions", *sorted(depends)], timeout=60)
+    assert known.returncode == 0, known.stderr
+    assert int(fields["Installed-Size"]) > 10_000  # KiB
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_deb_file_list(linux_build: Build) -> None:
+    listing = run(["dpkg-deb", "-c", str(linux_build.deb)], timeout=60).stdout
+    paths = {line.split()[5] for line in listing.splitlines()}
+    expected = {
+        "./opt/portwatch/portwatch",
+        "./opt/portwatch/_internal/resources/portwatch.svg",
+        f"./usr/share/applications/{APP_ID}.desktop",
+        f"./usr/share/metainfo/{APP_ID}.metainfo.xml",
+        f"./usr/share/icons/hicolor/scalable/apps/{APP_ID}.svg",
+        "./usr/share/doc/portwatch/copyright",
+    } | {
+        f"./usr/share/icons/hicolor/{n}x{n}/apps/{APP_ID}.png"
+        for n in (16, 22, 24, 32, 48, 64, 128, 256, 512)
+    }
+    assert expected <= paths, expected - paths
+    assert "./usr/bin/portwatch -> /opt/portwatch/portwatch" in listing
+    # Left out on purpose: Qt translations, the GTK theme, unused Qt modules, the icon script.
+    assert not [p for p in paths if p.endswith(".qm")]
+    assert not [p for p in paths if "qgtk3" in p or "libgtk-3" in p]
+    assert not [p for p in paths if re.search(r"Qt(Qml|Quick|Pdf|WebEngine|Multimedia)", p)]
+    assert not [p for p in paths if p.endswith("render_icons.py")]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_every_library_of_the_bundle_resolves(unpacked: Path) -> None:
+    """ldd over every ELF file: nothing is 'not found' with the bundle's own folders."""
+    internal = unpacked / "opt" / "portwatch" / "_internal"
+    lib_path = f"{internal}:{internal / 'PySide6' / 'Qt' / 'lib'}"
+    missing = []
+    for path in internal.parent.rglob("*"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        with path.open("rb") as handle:
+            if handle.read(4) != b"\x7fELF":
+                continue
+        result = run(["ldd", str(path)], env={**os.environ, "LD_LIBRARY_PATH": lib_path})
+        missing += [
+            f"{path.name}: {line.strip()}"
+            for line in result.stdout.splitlines()
+            if "not found" in line
+        ]
+    assert not missing
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_bundled_binary_self_test_offscreen(unpacked: Path, tmp_path: Path) -> None:
+    binary = unpacked / "opt" / "portwatch" / "portwatch"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "QT_QPA_PLATFORM": "offscreen",
+        **{k: v for k, v in os.environ.items() if k.startswith("XDG_")},
+    }
+    # Run from an unrelated folder with no PYTHONPATH: the bundle must be self-contained.
+    result = run([str(binary), "--self-test"], cwd=tmp_path, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    match = SELF_TEST_LINE.match(result.stdout.strip())
+    assert match, result.stdout
+    assert match.group(3) == "offscreen"
+    assert run([str(binary), "--version"], env=env).stdout.strip() == f"portwatch {__version__}"
+
+
+@pytest.mark.slow
+@pytest.mark.desktop
+@pytest.mark.timeout(600)
+def test_bundled_binary_self_test_on_x11(unpacked: Path, desktop_no_tray: Desktop) -> None:
+    """The xcb platform plugin and the X libraries it needs load from the bundle."""
+    binary = unpacked / "opt" / "portwatch" / "portwatch"
+    env = {k: v for k, v in desktop_no_tray.env.items() if k != "QT_QPA_PLATFORM"}
+    result = run([str(binary), "--self-test"], env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    match = SELF_TEST_LINE.match(result.stdout.strip())
+    assert match, result.stdout
+    assert match.group(3) == "xcb"
