@@ -9,6 +9,7 @@ on Qt's thread pool, never on the UI thread.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -304,8 +305,56 @@ def _labels(holders: Sequence[Holder]) -> str:
     return ", ".join(h.label for h in holders)
 
 
+# The entries of the Copy submenu: (key, label, what the status bar calls it).
+COPY_KINDS = (
+    ("endpoint", "address:port", "address:port"),
+    ("pid", "PID", "PID"),
+    ("command", "Command line", "command line"),
+    ("row", "Row as text", "rows"),
+    ("kill", "Command to free the port", "command to free the port"),
+)
+
+
+def copy_text(kind: str, listeners: Sequence[Listener]) -> str:
+    if kind == "endpoint":
+        return endpoints_text(listeners)
+    if kind == "pid":
+        return pids_text(listeners)
+    if kind == "command":
+        return command_lines_text(listeners)
+    if kind == "row":
+        return rows_text(listeners, header=len(listeners) > 1)
+    if kind == "kill":
+        return kill_command(listeners) or ""
+    raise ValueError(f"unknown copy kind {kind!r}")
+
+
+def enabled_for(listeners: Sequence[Listener]) -> dict[str, bool]:
+    """Which actions make sense for these rows (keys: free, open, reveal, copy kinds)."""
+    has_pid = any(r.pid is not None for r in listeners)
+    hidden = any(r.owner_unknown is OwnerUnknown.NEEDS_PRIVILEGES for r in listeners)
+    return {
+        # Rows with hidden owners keep Free enabled: the dialog says how to use sudo.
+        "free": has_pid or hidden,
+        "open": any(r.proto == "tcp" for r in listeners),
+        "reveal": any(r.exe for r in listeners),
+        "copy": bool(listeners),
+        "endpoint": bool(listeners),
+        "pid": has_pid,
+        "command": any(r.cmdline for r in listeners),
+        "row": bool(listeners),
+        "kill": has_pid,
+    }
+
+
 class ListenerActions(QObject):
-    """The actions on selected listeners, enabled for what the selection allows.
+    """The actions on listeners: shared QActions for the selection, menus for given rows.
+
+    The shared actions (``free_action``, ``open_action``, ``copy_*_action``,
+    ``reveal_action``, ``export_action``) follow ``set_selection`` and belong in
+    the toolbar and on the table (Delete, Ctrl+C). ``populate_menu`` adds fresh
+    actions bound to the rows it is given, so a scan that changes the
+    selection while a menu is open cannot retarget them.
 
     ``rows_provider`` returns the rows the table shows now (after search and
     filters): Export writes those. ``terminate_wait`` is how long a graceful
@@ -332,37 +381,36 @@ class ListenerActions(QObject):
         self.flow: FreePortFlow | None = None
         self.export_failed_dialog: QMessageBox | None = None
 
-        self.free_action = self._action(
-            "Free port…", self.free_selected, QKeySequence.StandardKey.Delete
+        self.free_action = self._shared(
+            "Free port…", lambda: self.free(self.selection), QKeySequence.StandardKey.Delete
         )
         self.free_action.setToolTip("End the process holding the port (asks first)")
-        self.open_action = self._action("Open in browser", self.open_selected)
-        self.copy_endpoint_action = self._action("address:port", self.copy_endpoint)
-        self.copy_pid_action = self._action("PID", self.copy_pid)
-        self.copy_command_action = self._action("Command line", self.copy_command_line)
-        self.copy_row_action = self._action(
-            "Row as text", self.copy_row, QKeySequence.StandardKey.Copy
+        self.open_action = self._shared(
+            "Open in browser", lambda: self.open_in_browser(self.selection)
         )
-        self.copy_kill_action = self._action("Command to free the port", self.copy_kill_command)
+        self.copy_actions: dict[str, QAction] = {}
+        for kind, label, _what in COPY_KINDS:
+            shortcut = QKeySequence.StandardKey.Copy if kind == "row" else None
+            self.copy_actions[kind] = self._shared(
+                label, functools.partial(self._copy_selection, kind), shortcut
+            )
+        self.copy_endpoint_action = self.copy_actions["endpoint"]
+        self.copy_pid_action = self.copy_actions["pid"]
+        self.copy_command_action = self.copy_actions["command"]
+        self.copy_row_action = self.copy_actions["row"]
+        self.copy_kill_action = self.copy_actions["kill"]
         self.copy_menu = QMenu("Copy", parent)
-        for action in (
-            self.copy_endpoint_action,
-            self.copy_pid_action,
-            self.copy_command_action,
-            self.copy_row_action,
-            self.copy_kill_action,
-        ):
-            self.copy_menu.addAction(action)
-        self.reveal_action = self._action("Reveal executable", self.reveal_selected)
-        self.export_action = self._action("Export…", self.export_rows)
+        self.copy_menu.addActions(list(self.copy_actions.values()))
+        self.reveal_action = self._shared("Reveal executable", lambda: self.reveal(self.selection))
+        self.export_action = self._shared("Export…", self.export_rows)
         self.export_action.setToolTip("Save the table as shown (search and filters) to CSV or JSON")
         self.set_selection([])
 
-    def _action(
+    def _shared(
         self,
         text: str,
         slot: Callable[[], None],
-        shortcut: QKeySequence.StandardKey | Any = None,
+        shortcut: QKeySequence.StandardKey | None = None,
     ) -> QAction:
         action = QAction(text, self)
         action.triggered.connect(slot)
@@ -385,37 +433,52 @@ class ListenerActions(QObject):
 
     def set_selection(self, listeners: Sequence[Listener]) -> None:
         self.selection = list(listeners)
-        rows = self.selection
-        has_pid = any(r.pid is not None for r in rows)
-        hidden = any(r.owner_unknown is OwnerUnknown.NEEDS_PRIVILEGES for r in rows)
-        # Rows with hidden owners keep Free enabled: the dialog says how to do it with sudo.
-        self.free_action.setEnabled(has_pid or hidden)
-        self.open_action.setEnabled(any(r.proto == "tcp" for r in rows))
-        self.copy_endpoint_action.setEnabled(bool(rows))
-        self.copy_pid_action.setEnabled(has_pid)
-        self.copy_command_action.setEnabled(any(r.cmdline for r in rows))
-        self.copy_row_action.setEnabled(bool(rows))
-        self.copy_kill_action.setEnabled(has_pid)
-        self.copy_menu.setEnabled(bool(rows))
-        self.reveal_action.setEnabled(any(r.exe for r in rows))
-        self.export_action.setEnabled(self.rows_provider is not None or bool(rows))
+        enabled = enabled_for(self.selection)
+        self.free_action.setEnabled(enabled["free"])
+        self.open_action.setEnabled(enabled["open"])
+        self.reveal_action.setEnabled(enabled["reveal"])
+        self.copy_menu.setEnabled(enabled["copy"])
+        for kind, action in self.copy_actions.items():
+            action.setEnabled(enabled[kind])
+        self.export_action.setEnabled(self.rows_provider is not None or bool(self.selection))
 
     def populate_menu(self, menu: QMenu, listeners: Sequence[Listener]) -> None:
-        """Add the actions for ``listeners`` to a context menu about to show."""
-        self.set_selection(listeners)
+        """Add actions for ``listeners`` to a menu (the table's context menu, a tray submenu)."""
+        rows = list(listeners)
+        enabled = enabled_for(rows)
         if not menu.isEmpty():
             menu.addSeparator()
-        menu.addAction(self.free_action)
-        menu.addAction(self.open_action)
-        menu.addMenu(self.copy_menu)
-        menu.addAction(self.reveal_action)
+
+        def add(target: QMenu, text: str, key: str, slot: Callable[[], None]) -> QAction:
+            action = target.addAction(text)
+            action.setEnabled(enabled.get(key, True))
+            action.triggered.connect(slot)
+            return action
+
+        # "\t" puts the key in the menu's shortcut column without registering
+        # a second shortcut next to the table's.
+        delete = QKeySequence(QKeySequence.StandardKey.Delete).toString(
+            QKeySequence.SequenceFormat.NativeText
+        )
+        add(menu, f"Free port…\t{delete}", "free", lambda: self.free(rows))
+        add(menu, "Open in browser", "open", lambda: self.open_in_browser(rows))
+        copy_menu = menu.addMenu("Copy")
+        copy_menu.setEnabled(enabled["copy"])
+        copy_key = QKeySequence(QKeySequence.StandardKey.Copy).toString(
+            QKeySequence.SequenceFormat.NativeText
+        )
+        for kind, label, _what in COPY_KINDS:
+            text = f"{label}\t{copy_key}" if kind == "row" else label
+            add(copy_menu, text, kind, functools.partial(self.copy, kind, rows))
+        add(menu, "Reveal executable", "reveal", lambda: self.reveal(rows))
         menu.addSeparator()
-        menu.addAction(self.export_action)
+        export = add(menu, "Export…", "export", self.export_rows)
+        export.setEnabled(self.export_action.isEnabled())
 
     # --- the actions ---------------------------------------------------------------
 
-    def free_selected(self) -> None:
-        if not self.selection:
+    def free(self, listeners: Sequence[Listener]) -> None:
+        if not listeners:
             return
         if self.flow is not None:
             # One flow at a time: bring its dialog back instead of stacking another.
@@ -423,7 +486,7 @@ class ListenerActions(QObject):
                 self.flow.dialog.raise_()
                 self.flow.dialog.activateWindow()
             return
-        flow = FreePortFlow(self.parent_widget, self.selection, terminate_wait=self.terminate_wait)
+        flow = FreePortFlow(self.parent_widget, listeners, terminate_wait=self.terminate_wait)
         flow.message.connect(self.message)
         flow.finished.connect(self._flow_finished)
         self.flow = flow
@@ -435,8 +498,8 @@ class ListenerActions(QObject):
             self.flow.deleteLater()
         self.flow = None
 
-    def open_selected(self) -> None:
-        urls = list(dict.fromkeys(u for u in map(browser_url, self.selection) if u))
+    def open_in_browser(self, listeners: Sequence[Listener]) -> None:
+        urls = list(dict.fromkeys(u for u in map(browser_url, listeners) if u))
         for url in urls[:MAX_BROWSER_TABS]:
             if QDesktopServices.openUrl(QUrl(url)):
                 self.browser_opened.emit(url)
@@ -444,30 +507,20 @@ class ListenerActions(QObject):
             else:
                 self.message.emit(f"No browser could open {url}")
 
-    def _copy(self, text: str, what: str) -> None:
+    def _copy_selection(self, kind: str) -> None:
+        self.copy(kind, self.selection)
+
+    def copy(self, kind: str, listeners: Sequence[Listener]) -> None:
+        what = next(w for k, _label, w in COPY_KINDS if k == kind)
+        text = copy_text(kind, listeners)
         if not text:
             self.message.emit(f"Nothing to copy: no {what} for the selection.")
             return
         QGuiApplication.clipboard().setText(text)
         self.message.emit(f"Copied {what}.")
 
-    def copy_endpoint(self) -> None:
-        self._copy(endpoints_text(self.selection), "address:port")
-
-    def copy_pid(self) -> None:
-        self._copy(pids_text(self.selection), "PID")
-
-    def copy_command_line(self) -> None:
-        self._copy(command_lines_text(self.selection), "command line")
-
-    def copy_row(self) -> None:
-        self._copy(rows_text(self.selection, header=len(self.selection) > 1), "rows")
-
-    def copy_kill_command(self) -> None:
-        self._copy(kill_command(self.selection) or "", "command to free the port")
-
-    def reveal_selected(self) -> None:
-        exe = next((r.exe for r in self.selection if r.exe), None)
+    def reveal(self, listeners: Sequence[Listener]) -> None:
+        exe = next((r.exe for r in listeners if r.exe), None)
         result = reveal_in_file_manager(exe)
         if result.error:
             self.message.emit(result.error)

@@ -290,26 +290,63 @@ def test_ctrl_c_copies_the_row_and_delete_frees(qtbot: QtBot, window: QWidget) -
         close.click()
 
 
-def test_populate_menu_adds_the_actions(window: QWidget) -> None:
-    actions = ListenerActions(window)
+def test_populate_menu_binds_its_actions_to_the_rows_given(
+    window: QWidget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr(
+        QDesktopServices, "openUrl", staticmethod(lambda url: opened.append(url.toString()) or True)
+    )
+    actions = ListenerActions(window, rows_provider=list)
     menu = QMenu(window)
     menu.addAction("Details")
-    actions.populate_menu(menu, [fake_listener()])
-    texts = [a.text() for a in menu.actions()]
-    assert texts[:2] == ["Details", ""]
-    assert "Free port…" in texts
-    assert "Open in browser" in texts
-    assert "Copy" in texts
-    assert "Export…" in texts
-    assert actions.selection == [fake_listener()]
-    copy_texts = [a.text() for a in actions.copy_menu.actions()]
-    assert copy_texts == [
+    row = fake_listener(address="127.0.0.1", port=5173)
+    actions.populate_menu(menu, [row])
+    texts = [a.text().split("\t")[0] for a in menu.actions()]
+    assert texts == [
+        "Details",
+        "",
+        "Free port…",
+        "Open in browser",
+        "Copy",
+        "Reveal executable",
+        "",
+        "Export…",
+    ]
+    assert menu.actions()[2].text().endswith("\tDel")
+    # The selection moves on (a scan, a click) while the menu is open: the
+    # menu still acts on the row it was opened for.
+    actions.set_selection([fake_listener(port=9999)])
+    by_text = {a.text().split("\t")[0]: a for a in menu.actions()}
+    by_text["Open in browser"].trigger()
+    assert opened == ["http://127.0.0.1:5173/"]
+    copy_menu = by_text["Copy"].menu()
+    copy_items = {a.text().split("\t")[0]: a for a in copy_menu.actions()}
+    assert list(copy_items) == [
         "address:port",
         "PID",
         "Command line",
         "Row as text",
         "Command to free the port",
     ]
+    copy_items["address:port"].trigger()
+    assert QGuiApplication.clipboard().text() == "127.0.0.1:5173"
+    copy_items["PID"].trigger()
+    assert QGuiApplication.clipboard().text() == "4242"
+
+
+def test_populate_menu_disables_what_the_rows_cannot_do(window: QWidget) -> None:
+    actions = ListenerActions(window)
+    menu = QMenu(window)
+    actions.populate_menu(menu, [fake_listener(proto="udp", pid=None, exe=None, cmdline=None)])
+    state = {a.text().split("\t")[0]: a.isEnabled() for a in menu.actions() if a.text()}
+    assert state == {
+        "Free port…": False,
+        "Open in browser": False,
+        "Copy": True,
+        "Reveal executable": False,
+        "Export…": False,
+    }
 
 
 # --- export ---------------------------------------------------------------------------
