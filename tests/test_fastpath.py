@@ -1,0 +1,329 @@
+"""The Linux fast path (sock_diag + inode owner cache) against psutil, on real load."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchmarks.loadgen import LoadGen
+from portwatch.core import OwnerUnknown, Scanner, Snapshot
+from portwatch.core.platform import select_source
+from portwatch.core.platform.linux import LinuxPsutilSource
+from portwatch.core.platform.linux_procfs import TCP_ESTABLISHED, read_proc_net
+from tests.support.procs import ListenerProcess, wait_until
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux fast path")
+
+netlink = pytest.importorskip("portwatch.core.platform.linux_netlink")
+LinuxNetlinkSource = netlink.LinuxNetlinkSource
+SockDiag = netlink.SockDiag
+
+Row = tuple[str, str, int, int | None]
+Counted = tuple[str, int, str, int, int | None]
+
+
+def _rows(snapshot: Snapshot) -> set[Row]:
+    return {(r.proto, r.address, r.port, r.pid) for r in snapshot.listeners}
+
+
+def _counts(snapshot: Snapshot) -> dict[Counted, int]:
+    return {r.key: r.connections for r in snapshot.listeners if r.proto == "tcp"}
+
+
+def _agree(fast: Scanner, slow: Scanner, attempts: int = 6) -> tuple[Snapshot, Snapshot]:
+    """Scan with both until a psutil read before and after the fast one agree.
+
+    Other programs on the machine open and close sockets between two reads;
+    the fast read is compared with psutil's only when psutil saw no change.
+    """
+    for _ in range(attempts):
+        before = slow.scan()
+        ours = fast.scan()
+        after = slow.scan()
+        if _rows(before) == _rows(after) and _counts(before) == _counts(after):
+            return ours, before
+    return ours, before
+
+
+@pytest.fixture(scope="module")
+def load() -> Iterator[LoadGen]:
+    with LoadGen(listeners=200, udp=40, established=50, procs=20, fds=50, timeout=110) as generator:
+        yield generator
+
+
+def test_same_listeners_and_counts_as_psutil_on_a_loaded_machine(load: LoadGen) -> None:
+    fast = Scanner(LinuxNetlinkSource(), connection_owners=False)
+    slow = Scanner(LinuxPsutilSource(), connection_owners=False)
+    assert fast.source.using_netlink  # type: ignore[attr-defined]
+    ours, theirs = _agree(fast, slow)
+    assert _rows(ours) == _rows(theirs)
+    assert _counts(ours) == _counts(theirs)
+    # The load is part of it: 200 TCP + 40 UDP sockets of the generator, and
+    # the first 50 listeners hold one accepted connection each.
+    mine = [r for r in ours.listeners if r.pid == load.pid]
+    assert len(mine) == 240
+    assert sum(r.connections for r in mine) == 50
+    assert all(r.owner_unknown is None and r.process for r in mine)
+
+
+def test_same_owners_of_connections_when_the_connections_view_is_open(load: LoadGen) -> None:
+    fast = Scanner(LinuxNetlinkSource(), connection_owners=True)
+    slow = Scanner(LinuxPsutilSource(), connection_owners=True)
+    for _ in range(6):
+        theirs = {(c.local_port, c.remote_port, c.pid) for c in slow.scan().connections}
+        ours = {(c.local_port, c.remote_port, c.pid) for c in fast.scan().connections}
+        if ours == theirs:
+            break
+    assert ours == theirs
+    assert len([1 for (_, _, pid) in ours if pid == load.pid]) == 100  # both ends of 50 pairs
+
+
+def test_ipv6_wildcard_tells_dual_stack_from_ipv6_only() -> None:
+    with ListenerProcess(["tcp6dual::::0", "tcp6only::::0", "udp6only::::0"]) as proc:
+        snapshot = Scanner(LinuxNetlinkSource(), connection_owners=False).scan()
+        by_port = {(r.proto, r.port): r for r in snapshot.listeners if r.pid == proc.pid}
+        dual = by_port[("tcp", proc.ports[0])]
+        only = by_port[("tcp", proc.ports[1])]
+        udp_only = by_port[("udp", proc.ports[2])]
+        assert (dual.v6only, dual.stack) == (False, "dual-stack")
+        assert (only.v6only, only.stack) == (True, "IPv6 only")
+        assert (udp_only.v6only, udp_only.stack) == (True, "IPv6 only")
+
+
+def test_proc_net_fallback_gives_the_same_set_and_warns_once(load: LoadGen) -> None:
+    fast = Scanner(LinuxNetlinkSource(), connection_owners=False)
+    fallback = Scanner(LinuxNetlinkSource(use_netlink=False), connection_owners=False)
+    first = fallback.scan()
+    assert any("/proc/net" in w for w in first.warnings)
+    assert not fallback.scan().warnings
+    for _ in range(6):
+        ours, theirs = fast.scan(), fallback.scan()
+        if _rows(ours) == _rows(theirs) and _counts(ours) == _counts(theirs):
+            break
+    assert _rows(ours) == _rows(theirs)
+    assert _counts(ours) == _counts(theirs)
+    assert len([r for r in theirs.listeners if r.pid == load.pid]) == 240
+    # /proc/net has no IPV6_V6ONLY: the fallback says "unknown", not a guess.
+    assert all(r.v6only is None for r in theirs.listeners)
+
+
+def test_proc_net_parser_reads_the_tables() -> None:
+    with ListenerProcess(["tcp:127.0.0.2:0", "udp:::1:0", "tcp6dual::::0"]) as proc:
+        tables = read_proc_net()
+        found = {(s.proto, s.local_address, s.local_port) for s in tables.listeners}
+        assert ("tcp", "127.0.0.2", proc.ports[0]) in found
+        assert ("udp", "::1", proc.ports[1]) in found
+        assert ("tcp", "::", proc.ports[2]) in found
+        assert all(s.state != TCP_ESTABLISHED for s in tables.listeners)
+        assert all(s.inode > 0 for s in tables.listeners if s.local_port in proc.ports)
+
+
+def test_kernel_port_filter_keeps_exactly_the_listening_ports(load: LoadGen) -> None:
+    diag = SockDiag()
+    try:
+        listening = {(s.family, s.local_port) for s in diag.dump("tcp", 1 << 10)}
+        # A small set goes to the kernel as bytecode; compare with filtering here.
+        few = set(sorted(listening)[:37])
+        in_kernel = diag.dump("tcp", 1 << TCP_ESTABLISHED, only_local_ports=few)
+        assert diag.filter_supported
+        diag.filter_supported = False
+        here = diag.dump("tcp", 1 << TCP_ESTABLISHED, only_local_ports=few)
+        everything = diag.dump("tcp", 1 << TCP_ESTABLISHED)
+    finally:
+        diag.close()
+    assert {s.inode for s in in_kernel} == {s.inode for s in here}
+    expected = {s.inode for s in everything if (s.family, s.local_port) in few}
+    assert {s.inode for s in in_kernel} == expected
+
+
+def test_a_new_process_on_the_same_port_is_seen_within_one_poll() -> None:
+    scanner = Scanner(LinuxNetlinkSource(), connection_owners=False)
+    first = ListenerProcess(["tcp:127.0.0.1:0"])
+    port = first.ports[0]
+    try:
+        rows = [r for r in scanner.scan().listeners if r.port == port]
+        assert [r.pid for r in rows] == [first.pid]
+        scanner.scan()  # steady state: the owner now comes from the cache
+    finally:
+        first.stop()
+    with ListenerProcess([f"tcp:127.0.0.1:{port}"]) as second:
+        rows = [r for r in scanner.scan().listeners if r.port == port]
+        assert [r.pid for r in rows] == [second.pid]
+
+
+def test_a_socket_shared_after_fork_lists_both_processes() -> None:
+    scanner = Scanner(LinuxNetlinkSource(), connection_owners=False)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    try:
+        scanner.scan()
+        # A child that inherits the listening socket (a pre-fork server).
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.read()"],
+            stdin=subprocess.PIPE,
+            pass_fds=[server.fileno()],
+        )
+        try:
+            assert wait_until(
+                lambda: (
+                    {r.pid for r in scanner.scan().listeners if r.port == port}
+                    == {os.getpid(), child.pid}
+                ),
+                timeout=10,
+            )
+        finally:
+            assert child.stdin is not None
+            child.stdin.close()
+            child.wait(10)
+    finally:
+        server.close()
+
+
+def test_a_process_opening_many_files_does_not_make_polls_walk_again() -> None:
+    source = LinuxNetlinkSource()
+    scanner = Scanner(source, connection_owners=False)
+    opener = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import os, resource, sys
+                resource.setrlimit(resource.RLIMIT_NOFILE, (6000, resource.getrlimit(
+                    resource.RLIMIT_NOFILE)[1]))
+                sys.stdin.readline()
+                held = [os.open(os.devnull, os.O_RDONLY) for _ in range(5000)]
+                print("open", flush=True)
+                sys.stdin.readline()
+                """
+            ),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert opener.stdin is not None and opener.stdout is not None
+    try:
+        for _ in range(3):
+            scanner.scan()
+        opener.stdin.write("go\n")
+        opener.stdin.flush()
+        assert opener.stdout.readline() == "open\n"
+        before = source.owners.stats.fds_read
+        for _ in range(3):
+            snapshot = scanner.scan()
+        # Other programs on this machine may start processes; none of them is
+        # our 5,000-file process, which must not have been read.
+        assert source.owners.stats.fds_read - before < 5000
+        assert not [r for r in snapshot.listeners if r.owner_unknown is OwnerUnknown.PENDING]
+    finally:
+        opener.stdin.close()
+        opener.wait(10)
+
+
+def test_owners_not_found_within_the_budget_are_pending_then_found() -> None:
+    with LoadGen(listeners=20, procs=30, fds=300, timeout=60) as load:
+        source = LinuxNetlinkSource(walk_budget=0.0, cold_walk_budget=0.0)
+        scanner = Scanner(source, connection_owners=False)
+        first = [r for r in scanner.scan().listeners if r.port in load.info["ports"]]
+        assert {r.owner_unknown for r in first} == {OwnerUnknown.PENDING}
+        assert {r.owner_label for r in first} == {"owner unknown: looking up"}
+        source.owners.walk_budget = 0.002
+        assert wait_until(
+            lambda: (
+                {r.pid for r in scanner.scan().listeners if r.port in load.info["ports"]}
+                == {load.pid}
+            ),
+            timeout=30,
+            step=0,
+        )
+
+
+def test_select_source_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTWATCH_BACKEND", "psutil")
+    assert select_source().name == "linux-psutil"
+    monkeypatch.setenv("PORTWATCH_BACKEND", "netlink")
+    assert select_source().name == "linux-netlink"
+    monkeypatch.delenv("PORTWATCH_BACKEND")
+    assert select_source().name == "linux-netlink"
+
+
+NOBODY_SCRIPT = """
+import json, socket, sys
+from portwatch.core import Scanner
+from portwatch.core.platform.linux_netlink import LinuxNetlinkSource
+root_port = int(sys.argv[1])
+mine = socket.socket()
+mine.bind(("127.0.0.1", 0))
+mine.listen()
+my_port = mine.getsockname()[1]
+source = LinuxNetlinkSource()
+scanner = Scanner(source, connection_owners=False)
+rows = []
+for _ in range(3):
+    snap = scanner.scan()
+scanned_before = source.owners.stats.pids_scanned
+snap = scanner.scan()
+print(json.dumps({
+    "backend": snap.backend,
+    "root": [[r.pid, str(r.owner_unknown)] for r in snap.listeners if r.port == root_port],
+    "mine": [[r.pid, str(r.owner_unknown)] for r in snap.listeners if r.port == my_port],
+    "hint": snap.hint,
+    "rescanned": source.owners.stats.pids_scanned - scanned_before,
+}))
+"""
+
+
+@pytest.mark.privileged
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to nobody")
+@pytest.mark.skipif(
+    not (shutil.which("setpriv") and Path("/usr/bin/python3").exists()),
+    reason="needs setpriv and the system Python",
+)
+def test_other_users_sockets_need_privileges_for_nobody() -> None:
+    package = Path(__file__).resolve().parents[1] / "portwatch"
+    copy = Path(tempfile.mkdtemp())
+    try:
+        shutil.copytree(package, copy / "portwatch")
+        for path in [copy, *copy.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        with ListenerProcess(["tcp:127.0.0.1:0"]) as root_owned:
+            out = subprocess.run(
+                [
+                    "setpriv",
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    "/usr/bin/python3",
+                    "-c",
+                    NOBODY_SCRIPT,
+                    str(root_owned.ports[0]),
+                ],
+                env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"},
+                cwd=copy,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
+    finally:
+        shutil.rmtree(copy)
+    report = json.loads(out)
+    assert report["backend"] == "linux-netlink"
+    assert report["root"] == [[None, "needs privileges"]]
+    # Its own socket it can resolve; the other user's it does not keep walking for.
+    assert report["mine"][0][0] is not None
+    assert report["hint"].endswith("run as root (sudo) to see them")
+    assert report["rescanned"] == 0
