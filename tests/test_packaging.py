@@ -247,3 +247,28 @@ def test_bundled_binary_self_test_on_x11(unpacked: Path, desktop_no_tray: Deskto
     match = SELF_TEST_LINE.match(result.stdout.strip())
     assert match, result.stdout
     assert match.group(3) == "xcb"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_appimage_appdir_runs(linux_build: Build, tmp_path: Path) -> None:
+    """The AppImage recipe up to its AppDir (appimagetool itself needs the network)."""
+    result = run(
+        [
+            str(REPO / "packaging" / "linux" / "build_appimage.sh"),
+            str(linux_build.out / "dist" / "portwatch"),
+            str(linux_build.out / "build" / "portwatch" / "icons"),
+            str(tmp_path),
+        ],
+        env={**os.environ, "APPIMAGETOOL": "none"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    appdir = Path(result.stdout.strip())
+    for name in ("AppRun", f"{APP_ID}.desktop", f"{APP_ID}.png", ".DirIcon"):
+        assert (appdir / name).exists(), name
+    assert (appdir / "usr" / "share" / "metainfo" / f"{APP_ID}.appdata.xml").is_file()
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    started = run([str(appdir / "AppRun"), "--self-test"], cwd=tmp_path, env=env, timeout=120)
+    assert started.returncode == 0, started.stderr
+    assert SELF_TEST_LINE.match(started.stdout.strip()), started.stdout
