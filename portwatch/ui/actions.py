@@ -13,7 +13,7 @@ import functools
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QRunnable, QStandardPaths, Qt, QThreadPool, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
@@ -37,7 +37,10 @@ from portwatch.core.actions import (
     rows_text,
     stop_processes,
 )
-from portwatch.core.model import Listener, OwnerUnknown
+from portwatch.core.model import Listener, OwnerUnknown, Snapshot
+
+if TYPE_CHECKING:
+    from portwatch.ui.port_check import PortCheckBox
 
 log = logging.getLogger(__name__)
 
@@ -551,4 +554,38 @@ class ListenerActions(QObject):
         self.message.emit(result.message())
 
 
-__all__ = ["FreePortFlow", "ListenerActions", "run_in_pool"]
+def install_actions(
+    window: Any,
+    *,
+    snapshot_provider: Callable[[], Snapshot | None] | None = None,
+) -> tuple[ListenerActions, PortCheckBox]:
+    """Wire the actions and the "Is port free?" tab into the main window.
+
+    ``window`` is a ``MainWindow``; its extension points are used:
+    ``toolbar``, ``listener_view``, ``listener_proxy``, ``context_menu_requested``,
+    ``selection_changed``, ``add_tab``, ``show_port`` and the status bar. (Typed
+    loosely: this module must not import the window, which is built on it.)
+    """
+    from portwatch.ui.port_check import PortCheckBox
+
+    proxy = window.listener_proxy
+
+    def visible_rows() -> list[Listener]:
+        return [proxy.listener_at(proxy.index(row, 0)) for row in range(proxy.rowCount())]
+
+    actions = ListenerActions(window, rows_provider=visible_rows)
+    window.listener_view.addActions(actions.shortcut_actions)
+    toolbar = window.toolbar
+    toolbar.addSeparator()
+    toolbar.addActions(actions.toolbar_actions)
+    window.context_menu_requested.connect(actions.populate_menu)
+    window.selection_changed.connect(actions.set_selection)
+    status = window.statusBar()
+    actions.message.connect(lambda text: status.showMessage(text, 10000))
+    port_check = PortCheckBox(snapshot_provider=snapshot_provider)
+    port_check.show_port_requested.connect(window.show_port)
+    window.add_tab(port_check, "Is port free?")
+    return actions, port_check
+
+
+__all__ = ["FreePortFlow", "ListenerActions", "install_actions", "run_in_pool"]

@@ -110,6 +110,11 @@ class DetailsPane(QWidget):
         self.connections = QTableWidget(0, 3)
         self.connections.setHorizontalHeaderLabels(["Remote address", "Remote port", "State"])
         self.connections.verticalHeader().hide()
+        self.connections.verticalHeader().setDefaultSectionSize(
+            self.connections.fontMetrics().height() + 6
+        )
+        self.connections.setAlternatingRowColors(True)
+        self.connections.setShowGrid(False)
         self.connections.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.connections.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         header = self.connections.horizontalHeader()

@@ -21,7 +21,16 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QItemSelection, QPoint, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QItemSelection,
+    QPoint,
+    QSettings,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -66,16 +75,16 @@ NO_TRAY_TEXT = (
 
 # Starting widths (px) before the user's own are restored.
 LISTENER_WIDTHS = {
-    ListenerColumn.PROTO: 58,
-    ListenerColumn.ADDRESS: 150,
+    ListenerColumn.PROTO: 56,
+    ListenerColumn.ADDRESS: 170,
     ListenerColumn.PORT: 64,
-    ListenerColumn.SERVICE: 110,
-    ListenerColumn.EXPOSURE: 96,
-    ListenerColumn.PROCESS: 150,
-    ListenerColumn.PID: 70,
-    ListenerColumn.USER: 90,
+    ListenerColumn.SERVICE: 120,
+    ListenerColumn.EXPOSURE: 100,
+    ListenerColumn.PROCESS: 230,
+    ListenerColumn.PID: 72,
+    ListenerColumn.USER: 100,
     ListenerColumn.CONNECTIONS: 64,
-    ListenerColumn.REMOTE: 70,
+    ListenerColumn.REMOTE: 72,
 }
 CONNECTION_WIDTHS = {
     ConnectionColumn.PROTO: 58,
@@ -85,7 +94,8 @@ CONNECTION_WIDTHS = {
     ConnectionColumn.REMOTE_PORT: 96,
     ConnectionColumn.STATE: 110,
     ConnectionColumn.PROCESS: 150,
-    ConnectionColumn.PID: 70,
+    ConnectionColumn.PID: 72,
+    ConnectionColumn.USER: 100,
 }
 
 
@@ -93,26 +103,29 @@ def window_settings() -> QSettings:
     return QSettings(str(state_dir() / "window.ini"), QSettings.Format.IniFormat)
 
 
-def _table(widths: dict[int, int]) -> QTableView:
+def _table(model: QSortFilterProxyModel, widths: dict[int, int], stretch_column: int) -> QTableView:
     view = QTableView()
+    view.setModel(model)
     view.setSortingEnabled(True)
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
     view.setAlternatingRowColors(True)
     view.setShowGrid(False)
     view.setWordWrap(False)
-    view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    view.setTextElideMode(Qt.TextElideMode.ElideRight)
     view.verticalHeader().hide()
-    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 10)
+    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
     view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     header = view.horizontalHeader()
-    header.setStretchLastSection(True)
+    header.setStretchLastSection(False)
     header.setSectionsMovable(True)
     header.setHighlightSections(False)
     header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     for column, width in widths.items():
         view.setColumnWidth(column, width)
+    # The process column takes the room the window gives beyond the others.
+    header.setSectionResizeMode(stretch_column, QHeaderView.ResizeMode.Stretch)
     return view
 
 
@@ -186,9 +199,8 @@ class MainWindow(QMainWindow):
         self.toolbar.addAction(self.settings_action)
 
         # listeners tab: table over details
-        self.listener_view = _table(LISTENER_WIDTHS)
+        self.listener_view = _table(self.listener_proxy, LISTENER_WIDTHS, ListenerColumn.PROCESS)
         self.listener_view.setObjectName("listenerTable")
-        self.listener_view.setModel(self.listener_proxy)
         self.listener_view.setItemDelegateForColumn(
             ListenerColumn.EXPOSURE, ExposureBadgeDelegate(self.listener_view)
         )
@@ -205,9 +217,10 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(False)
 
         # connections tab
-        self.connection_view = _table(CONNECTION_WIDTHS)
+        self.connection_view = _table(
+            self.connection_proxy, CONNECTION_WIDTHS, ConnectionColumn.PROCESS
+        )
         self.connection_view.setObjectName("connectionTable")
-        self.connection_view.setModel(self.connection_proxy)
         self.connection_view.sortByColumn(ConnectionColumn.LOCAL_PORT, Qt.SortOrder.AscendingOrder)
 
         self.tabs = QTabWidget()

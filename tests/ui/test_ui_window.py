@@ -167,7 +167,7 @@ def test_window_state_is_remembered(qtbot: QtBot) -> None:
     qtbot.addWidget(first)
     first.show()
     first.resize(700, 450)
-    first.listener_view.setColumnWidth(ListenerColumn.PROCESS, 233)
+    first.listener_view.setColumnWidth(ListenerColumn.SERVICE, 233)
     first.listener_view.sortByColumn(ListenerColumn.PID, Qt.SortOrder.DescendingOrder)
     first.only_public_action.setChecked(True)
     first.hide_on_close = False
@@ -177,7 +177,7 @@ def test_window_state_is_remembered(qtbot: QtBot) -> None:
     second = MainWindow()
     qtbot.addWidget(second)
     header = second.listener_view.horizontalHeader()
-    assert header.sectionSize(ListenerColumn.PROCESS) == 233
+    assert header.sectionSize(ListenerColumn.SERVICE) == 233
     assert header.sortIndicatorSection() == ListenerColumn.PID
     assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
     assert second.listener_proxy.sortColumn() == ListenerColumn.PID

@@ -1,0 +1,199 @@
+"""Render the README screenshots from the real app, with real sockets, under Xvfb.
+
+    python packaging/screenshots.py [OUT_DIR]     (default: docs/)
+
+Starts a private X server, session bus and tray host (tests/support/desktop.py),
+a few listening children on 127.0.0.1, 0.0.0.0 and ::1 with client
+connections, then runs the app's window in a child process on that display
+and saves:
+
+- screenshot-main.png         Listeners tab, a row selected, its details below
+- screenshot-connections.png  Connections tab
+- screenshot-tray-menu.png    the tray menu
+- screenshot-desktop.png      the whole screen: tray bar with the icon, window
+
+Look at the PNGs before committing them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Demo sockets: (spec, clients to connect)
+DEMO = [
+    (["tcp:127.0.0.1:5432"], 3),
+    (["tcp:0.0.0.0:8080", "tcp:127.0.0.1:9090"], 2),
+    (["tcp:::1:6379"], 2),
+    (["tcp6dual::::8443", "udp:0.0.0.0:5353"], 0),
+    (["tcp:127.0.0.1:3000", "udp:127.0.0.1:5300"], 1),
+]
+FALLBACK_PORT = ":0"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", type=Path, default=ROOT / "docs")
+    parser.add_argument("--render", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.render:
+        return render(args.out)
+    return orchestrate(args.out)
+
+
+def orchestrate(out: Path) -> int:
+    from tests.support.desktop import desktop_session
+    from tests.support.procs import ListenerProcess, connect_clients
+
+    out.mkdir(parents=True, exist_ok=True)
+    children: list[ListenerProcess] = []
+    clients = []
+    try:
+        for specs, count in DEMO:
+            try:
+                child = ListenerProcess(specs)
+            except RuntimeError:
+                # A demo port is taken on this machine: let the OS choose.
+                child = ListenerProcess([spec.rsplit(":", 1)[0] + FALLBACK_PORT for spec in specs])
+            children.append(child)
+            first_spec = specs[0]
+            if count and first_spec.startswith("tcp"):
+                address = first_spec.split(":", 1)[1].rsplit(":", 1)[0]
+                # a wildcard bind is reached through loopback
+                target = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(address, address)  # noqa: S104
+                clients.extend(connect_clients(target, child.ports[0], count))
+        with (
+            desktop_session(tray="sni", notifications=False) as session,
+            tempfile.TemporaryDirectory() as home,
+        ):
+            env = dict(session.env)
+            # The user's own window.ini and running instance stay out of it.
+            for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+                env[name] = str(Path(home) / name.lower())
+            env["XDG_RUNTIME_DIR"] = str(Path(home) / "runtime")
+            Path(env["XDG_RUNTIME_DIR"]).mkdir(mode=0o700)
+            render_run = subprocess.run(
+                [sys.executable, __file__, "--render", str(out)],
+                env=env,
+                cwd=ROOT,
+                timeout=120,
+                check=False,
+            )
+            if render_run.returncode != 0:
+                print(f"screenshots: rendering failed ({render_run.returncode})", file=sys.stderr)
+                return 1
+    finally:
+        for sock in clients:
+            sock.close()
+        for child in children:
+            child.stop()
+    for name in sorted(out.glob("screenshot-*.png")):
+        print(f"screenshots: wrote {name}")
+    return 0
+
+
+def render(out: Path) -> int:
+    from PySide6.QtCore import QItemSelectionModel, QPoint, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from portwatch.ui.app import PortwatchApp
+    from portwatch.ui.models import ListenerColumn
+    from portwatch.ui.table_model import RowState
+
+    qapp = QApplication([sys.argv[0]])
+    qapp.setQuitOnLastWindowClosed(False)
+    app = PortwatchApp(interval=1.0, show_window=True)
+    window = app.window
+    window.resize(1180, 720)
+    window.move(40, 30)
+    demo_ports = {5432, 8080, 6379, 8443, 3000}
+
+    def wait(predicate: object, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            qapp.processEvents()
+            if callable(predicate) and predicate():
+                return True
+            time.sleep(0.02)
+        return False
+
+    app.start()
+    ok = wait(
+        lambda: (
+            app.latest is not None
+            and demo_ports <= {listener.port for listener in app.latest.listeners}
+        ),
+        20,
+    )
+    if not ok:
+        print("screenshots: the demo listeners did not show up", file=sys.stderr)
+        app.quit()
+        return 1
+    # Let the highlights of the first fill pass, and settle the layout.
+    wait(lambda: False, 1.5)
+
+    proxy = window.listener_proxy
+    for row in range(proxy.rowCount()):
+        index = proxy.index(row, ListenerColumn.PORT)
+        if index.data() == "5432":
+            window.listener_view.selectionModel().setCurrentIndex(
+                index,
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows,
+            )
+    window.splitter.setSizes([380, 260])
+    # Other programs' sockets come and go on a busy machine (test runs): wait
+    # for a calm moment with no row highlighted as new or gone.
+    model = window.listener_model
+    calm = wait(
+        lambda: all(model.state_at(r) is RowState.CURRENT for r in range(model.rowCount())), 30
+    )
+    if not calm:
+        print("screenshots: the table never settled; some rows are highlighted", file=sys.stderr)
+    # A selection turns on connection owners; wait for a scan that lists them.
+    wait(lambda: bool(app.latest and app.latest.connections), 10)
+    wait(lambda: False, 0.3)
+    window.grab().save(str(out / "screenshot-main.png"))
+
+    window.tabs.setCurrentIndex(1)
+    wait(lambda: False, 1.5)
+    window.grab().save(str(out / "screenshot-connections.png"))
+    window.tabs.setCurrentIndex(0)
+
+    if app.tray is not None:
+        menu = app.tray.menu
+        menu.popup(QPoint(window.x() + window.width() - 420, window.y() + 80))
+        wait(lambda: False, 0.5)
+        menu.grab().save(str(out / "screenshot-tray-menu.png"))
+        QTimer.singleShot(0, menu.close)
+        wait(lambda: False, 0.3)
+    else:
+        print("screenshots: no tray on this display; no menu shot", file=sys.stderr)
+
+    # The whole screen, window and tray bar together, while both are up.
+    window.listener_view.setFocus()
+    wait(lambda: False, 0.5)
+    shot = subprocess.run(
+        ["import", "-window", "root", str(out / "screenshot-desktop.png")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if shot.returncode != 0:
+        print(f"screenshots: import failed: {shot.stderr.strip()}", file=sys.stderr)
+    app.quit()
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    raise SystemExit(main())
