@@ -28,7 +28,8 @@ from pytestqt.qtbot import QtBot
 from portwatch.core import Scanner
 from portwatch.core.actions import ExportResult, Holder, StopResult
 from portwatch.core.model import Exposure, Listener, OwnerUnknown, PortRange
-from portwatch.ui.actions import FreePortFlow, ListenerActions
+from portwatch.ui.actions import FreePortFlow, ListenerActions, install_actions
+from portwatch.ui.main_window import MainWindow
 from portwatch.ui.port_check import ERROR_STYLE, PortCheckBox
 from tests.support.procs import ListenerProcess, is_root, wait_until
 
@@ -450,3 +451,83 @@ def test_port_check_says_free(qtbot: QtBot, window: QWidget) -> None:
     assert box.answer_label.text() == f"TCP port {port} is free."
     assert box.show_button.isHidden()
     assert box.copy_suggestion_button.isHidden()
+
+
+# --- wired into the real main window ----------------------------------------------------
+
+
+@pytest.fixture
+def main_window(qtbot: QtBot) -> Iterator[MainWindow]:
+    main = MainWindow()
+    qtbot.addWidget(main)
+    main.show()
+    yield main
+    main.hide_on_close = False
+    main.close()
+
+
+def test_install_actions_into_the_main_window(
+    qtbot: QtBot,
+    main_window: MainWindow,
+    child: ListenerProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scanner = Scanner(connection_owners=False)
+    snap = scanner.scan()
+    scanner.close()
+    actions, port_check = install_actions(main_window, snapshot_provider=lambda: snap)
+    main_window.apply_snapshot(snap)
+    port = child.ports[0]
+    tabs = main_window.tabs
+    assert "Is port free?" in [tabs.tabText(i) for i in range(tabs.count())]
+    assert actions.free_action in main_window.toolbar.actions()
+    assert actions.export_action in main_window.toolbar.actions()
+
+    # The search narrows the table to the child's port; selecting the row feeds the actions.
+    main_window.show_port(port)
+    view = main_window.listener_view
+    qtbot.waitUntil(lambda: main_window.listener_proxy.rowCount() == 1, timeout=3000)
+    view.selectRow(0)
+    assert [r.pid for r in actions.selection] == [child.pid]
+    assert actions.free_action.isEnabled()
+
+    # Ctrl+C on the table copies the row.
+    main_window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is main_window, timeout=2000)
+    view.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is view, timeout=2000)
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert f"\t{port}\t" in QGuiApplication.clipboard().text()
+
+    # Export writes what the table shows (one row, after the search).
+    target = tmp_path / "shown.json"
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "JSON"))
+    )
+    with qtbot.waitSignal(actions.exported, timeout=2000):
+        actions.export_action.trigger()
+    assert [(d["port"], d["pid"]) for d in json.loads(target.read_text())] == [(port, child.pid)]
+    assert "Exported 1 rows" in main_window.statusBar().currentMessage()
+
+    # The context menu gets the actions, bound to the selected row.
+    seen: list[list[str]] = []
+
+    def look(menu: QMenu, _listeners: list[Listener]) -> None:
+        seen.append([a.text().split("\t")[0] for a in menu.actions()])
+        QTimer.singleShot(0, menu.close)
+
+    main_window.context_menu_requested.connect(look)
+    main_window._show_context_menu(view.visualRect(main_window.listener_proxy.index(0, 0)).center())
+    assert seen
+    assert "Free port…" in seen[0]
+    assert "Export…" in seen[0]
+
+    # The port box names the child and its button shows the port in the table.
+    port_check.port_edit.setText(str(port))
+    with qtbot.waitSignal(port_check.answered, timeout=10000):
+        port_check.check_button.click()
+    assert f"PID {child.pid}" in port_check.answer_label.text()
+    main_window.search.clear()
+    port_check.show_button.click()
+    assert main_window.search.text() == str(port)
