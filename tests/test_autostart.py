@@ -105,6 +105,7 @@ def test_exec_escaping_round_trips_awkward_paths(tmp_path: Path) -> None:
     assert exec_value(("/opt/portwatch/portwatch",)) == "/opt/portwatch/portwatch"
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="runs a POSIX shell script")
 def test_exec_line_really_runs_the_command(tmp_path: Path) -> None:
     """A script in a folder with a space, started through the Exec value as a desktop would."""
     folder = tmp_path / "my apps"
@@ -138,7 +139,9 @@ def test_xdg_checkout_gets_a_working_folder(tmp_path: Path) -> None:
     assert desktop_values(Path(manager.location()))["Path"] == "/src/pw"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+@pytest.mark.skipif(
+    sys.platform == "win32" or os.geteuid() == 0, reason="POSIX modes; root writes anyway"
+)
 def test_read_only_folder_is_a_clear_error(tmp_path: Path) -> None:
     folder = tmp_path / "autostart"
     folder.mkdir()
@@ -173,6 +176,7 @@ def test_launch_command_from_a_checkout_uses_python_m_with_the_checkout_as_cwd(
     assert command.cwd == str(REPO)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX executable script")
 def test_launch_command_prefers_the_entry_point_on_path(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -300,8 +304,17 @@ def test_real_registry_off_windows_is_a_clear_error() -> None:
 # --- CLI ------------------------------------------------------------------------
 
 
-def test_cli_round_trip_on_status_off(capsys: pytest.CaptureFixture[str]) -> None:
-    entry = Path(os.environ["XDG_CONFIG_HOME"]) / "autostart" / f"{APP_ID}.desktop"
+@pytest.fixture
+def xdg_cli(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI on the XDG backend, so a run on macOS or Windows stays in temp folders."""
+    from portwatch.cli import autostart_cmds
+
+    monkeypatch.setattr(autostart_cmds, "autostart_manager", lambda: autostart_manager("linux"))
+    return Path(os.environ["XDG_CONFIG_HOME"]) / "autostart"
+
+
+def test_cli_round_trip_on_status_off(capsys: pytest.CaptureFixture[str], xdg_cli: Path) -> None:
+    entry = xdg_cli / f"{APP_ID}.desktop"
     assert main(["autostart", "status"]) == 0
     assert capsys.readouterr().out == "Start at login: off\n"
 
@@ -317,8 +330,10 @@ def test_cli_round_trip_on_status_off(capsys: pytest.CaptureFixture[str]) -> Non
     assert not entry.exists()
 
 
-def test_cli_error_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
-    (Path(os.environ["XDG_CONFIG_HOME"]) / "autostart").write_text("a file, not a folder")
+def test_cli_error_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], xdg_cli: Path
+) -> None:
+    xdg_cli.write_text("a file, not a folder")
     assert main(["autostart", "on"]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""

@@ -75,6 +75,7 @@ def test_self_test_from_source_prints_one_line() -> None:
     assert int(match.group(2)) <= int(match.group(1))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11/Wayland only")
 def test_self_test_without_display_falls_back_to_offscreen() -> None:
     """A bundle smoke-tested on a headless machine must not abort in the xcb plugin."""
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY")}
