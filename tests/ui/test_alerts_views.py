@@ -1,0 +1,336 @@
+"""Alerts list, History tab and the alerts controller on a real app (offscreen)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+from pytestqt.qtbot import QtBot
+
+from portwatch.core import paths
+from portwatch.core.diff import diff
+from portwatch.core.history import History
+from portwatch.core.model import Snapshot
+from portwatch.core.portspec import PortSpec
+from portwatch.core.rules import Alert, AlertKind, Urgency
+from portwatch.core.settings import NotificationStyle, Settings, WatchedPort, save_settings
+from portwatch.notify.probe import DeliveryProbe
+from portwatch.ui.alerts_controller import AlertsController, install_alerts
+from portwatch.ui.alerts_view import AlertsModel, AlertsView
+from portwatch.ui.app import PortwatchApp
+from portwatch.ui.history_view import HistoryView, HoldingsModel
+from tests.support.notify_stub import StubServer, private_bus
+from tests.support.procs import wait_until
+from tests.ui.factories import listener
+
+
+def alert(port: int, title: str = "Port in use", **fields: object) -> Alert:
+    base: dict[str, object] = {
+        "kind": AlertKind.OCCUPIED,
+        "at": time.time(),
+        "title": f"{title} {port}",
+        "body": f"node (pid 1) listens on 127.0.0.1:{port}",
+        "port": port,
+        "proto": "tcp",
+        "process": "node",
+        "pid": 1,
+    }
+    base.update(fields)
+    return Alert(**base)  # type: ignore[arg-type]
+
+
+def snap(*rows: object) -> Snapshot:
+    return Snapshot(time.time(), 0.01, tuple(rows), backend="test")  # type: ignore[arg-type]
+
+
+# --- the Alerts list ---
+
+
+def test_alerts_model_inserts_newest_first_and_trims(qtbot: QtBot, qtmodeltester: object) -> None:
+    model = AlertsModel(max_rows=3)
+    with qtbot.waitSignal(model.rowsInserted):
+        model.add_alert(alert(3000))
+    for port in (3001, 3002, 3003):
+        model.add_alert(alert(port))
+    assert [a.port for a in model.alerts()] == [3003, 3002, 3001]
+    assert model.data(model.index(0, AlertsModel.PORT)) == "3003"
+    assert model.data(model.index(0, AlertsModel.PROCESS)) == "node (pid 1)"
+    what = model.data(model.index(0, AlertsModel.WHAT))
+    assert what == "Port in use 3003 — node (pid 1) listens on 127.0.0.1:3003"
+    qtmodeltester.check(model)  # type: ignore[attr-defined]
+    model.clear()
+    assert model.rowCount() == 0
+
+
+def test_alerts_model_marks_quiet_and_critical(qtbot: QtBot) -> None:
+    model = AlertsModel()
+    model.add_alert(alert(1, suppressed=True, notify=False))
+    model.add_alert(alert(2, urgency=Urgency.CRITICAL))
+    model.add_alert(alert(3, kind=AlertKind.SUMMARY, ports=(3, 4, 5)))
+    assert model.data(model.index(0, AlertsModel.PORT)) == "3 +2"
+    assert model.data(model.index(1, 0), Qt.ItemDataRole.ForegroundRole) is not None
+    tip = model.data(model.index(2, 0), Qt.ItemDataRole.ToolTipRole)
+    assert tip.endswith("(not notified: quiet period)")
+
+
+def test_alerts_view_double_click_asks_for_the_port(qtbot: QtBot) -> None:
+    view = AlertsView()
+    qtbot.addWidget(view)
+    view.show()
+    view.model.add_alert(alert(5173))
+    view.model.add_alert(alert(3000))
+    assert view.count_label.text() == "2 alerts"
+    row = next(r for r in range(2) if view.proxy.index(r, AlertsModel.PORT).data() == "5173")
+    rect = view.table.visualRect(view.proxy.index(row, AlertsModel.WHAT))
+    with qtbot.waitSignal(view.port_activated) as blocker:
+        # Qt's views act on a double click only after the press that starts it.
+        qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        qtbot.mouseDClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert blocker.args == [5173]
+    view.show_banner(alert(8000, title="<b>x</b>"))
+    assert not view.banner.isHidden()
+    assert "&lt;b&gt;x&lt;/b&gt; 8000" in view.banner.text()
+    view.dismiss.click()
+    assert view.banner.isHidden()
+
+
+# --- the History tab ---
+
+
+@pytest.fixture
+def history() -> Iterator[History]:
+    with History() as db:
+        now = time.time()
+        s0 = Snapshot(now - 7200, 0.0, ())
+        s1 = Snapshot(now - 7000, 0.0, (listener("127.0.0.1", 3000, pid=5, process="node"),))
+        s2 = Snapshot(now - 3600, 0.0, ())
+        s3 = Snapshot(now - 60, 0.0, (listener("0.0.0.0", 8000, pid=9, process="python3"),))
+        db.record_start(s0)
+        for a, b in ((s0, s1), (s1, s2), (s2, s3)):
+            db.record_events(diff(a, b))
+        yield db
+
+
+def test_history_view_search_and_export(
+    qtbot: QtBot, history: History, tmp_path: Path, qtmodeltester: object
+) -> None:
+    view = HistoryView(history)
+    qtbot.addWidget(view)
+    view.show()
+    with qtbot.waitSignal(view.searched) as found:
+        view.search_button.click()
+    assert found.args == [2]
+    qtmodeltester.check(view.model)  # type: ignore[attr-defined]
+    view.port_edit.setText("3000")
+    view.search()
+    model = view.model
+    assert model.rowCount() == 1
+    assert model.data(model.index(0, HoldingsModel.PROCESS)) == "node"
+    assert model.data(model.index(0, HoldingsModel.HELD)) == "56m 40s"
+    assert model.data(model.index(0, HoldingsModel.COMMAND)) == "proc3000 --serve"
+    view.port_edit.clear()
+    view.process_edit.setText("python")
+    view.search()
+    assert [h.port for h in model.holdings()] == [8000]
+    assert model.data(model.index(0, HoldingsModel.UNTIL)) == "still held"
+    target = tmp_path / "export.csv"
+    assert view.export_csv(target) == 1
+    rows = list(csv.DictReader(target.open()))
+    assert rows[0]["process"] == "python3"
+    assert rows[0]["addresses"] == "0.0.0.0"
+
+
+def test_history_view_bad_input_says_why(qtbot: QtBot, history: History) -> None:
+    view = HistoryView(history)
+    qtbot.addWidget(view)
+    view.show()
+    view.port_edit.setText("70000")
+    view.search()
+    assert view.error.isVisible()
+    assert view.error.text() == "'70000' is not a port number (1-65535)"
+    view.port_edit.clear()
+    view.since_edit.setText("last tuesday")
+    view.search()
+    assert view.error.text().startswith("'last tuesday' is not a time")
+    view.since_edit.setText("30m")
+    view.search()
+    assert not view.error.isVisible()
+    assert [h.port for h in view.model.holdings()] == [8000]
+
+
+def test_history_refresh_updates_rows_in_place(qtbot: QtBot, history: History) -> None:
+    view = HistoryView(history)
+    qtbot.addWidget(view)
+    view.search()
+    before = view.model.rowCount()
+    s3 = Snapshot(time.time() - 60, 0.0, (listener("0.0.0.0", 8000, pid=9, process="python3"),))
+    s4 = snap(listener("0.0.0.0", 8000, pid=9, process="python3"), listener("::1", 9000, pid=3))
+    history.record_events(diff(s3, s4))
+    with qtbot.assertNotEmitted(view.model.modelReset):
+        view.refresh()
+    assert view.model.rowCount() == before + 1
+
+
+# --- the controller on a real app ---
+
+
+@pytest.fixture
+def app(qtbot: QtBot) -> Iterator[PortwatchApp]:
+    application = PortwatchApp(interval=5)
+    qtbot.addWidget(application.window)
+    yield application
+    application.service.stop()
+
+
+def no_dbus() -> DeliveryProbe:
+    return DeliveryProbe(method="none", detail="No notification service.", fix="Install dunst.")
+
+
+def test_controller_without_notifications_or_tray_alerts_in_app(
+    qtbot: QtBot, app: PortwatchApp
+) -> None:
+    save_settings(Settings(watched_ports=(WatchedPort(PortSpec(3000, 3000)),)))
+
+    def unavailable(on_action: object) -> object:
+        raise OSError("no bus")
+
+    controller = AlertsController(
+        app,
+        app.window,
+        app.tray,
+        notifier_factory=unavailable,
+        prober=no_dbus,  # type: ignore[arg-type]
+    )
+    tabs = [app.window.tabs.tabText(i) for i in range(app.window.tabs.count())]
+    assert tabs[-2:] == ["Alerts", "History"]
+    first = controller.alerts_view.model.alerts()
+    assert [a.kind for a in first] == [AlertKind.NOTICE]
+    assert first[0].title == "Alerts will appear in this window only"
+    assert "Install dunst." in first[0].body
+
+    app.snapshot_ready.emit(snap())
+    with qtbot.waitSignal(controller.alert_raised) as raised:
+        app.snapshot_ready.emit(snap(listener("127.0.0.1", 3000, pid=5, process="node")))
+    delivered, how = raised.args
+    assert (delivered.kind, delivered.port, how) == (AlertKind.OCCUPIED, 3000, "in_app")
+    assert not controller.alerts_view.banner.isHidden()
+    assert "Port 3000 is in use" in controller.alerts_view.banner.text()
+    assert controller.history is not None
+    kinds = [e.kind for e in controller.history.events()]
+    assert kinds.index("started") < kinds.index("bound")
+    assert "bound" in kinds
+    assert "alert" in kinds
+    [sent] = controller.history.events(kinds=["alert"], port=3000)
+    assert json.loads(sent.detail or "{}")["delivery"] == "in_app"
+    controller.shutdown()
+
+
+@pytest.mark.qt_log_ignore("systemTrayWindowChanged")
+def test_controller_counts_watched_busy_and_reloads_cli_edits(qtbot: QtBot) -> None:
+    application = PortwatchApp(interval=5, tray_available=True)
+    qtbot.addWidget(application.window)
+    try:
+        controller = install_alerts(application, application.window, application.tray)
+        assert application.tray is not None
+        application.snapshot_ready.emit(snap(listener("127.0.0.1", 3000)))
+        assert application.tray.watched_busy == 0
+        # `portwatch watch-port add 3000` from another process edits the file.
+        time.sleep(0.01)  # a distinct mtime on coarse file systems
+        from portwatch.cli import main
+
+        assert main(["watch-port", "add", "3000", "5173"]) == 0
+        with qtbot.waitSignal(controller.settings_applied):
+            application.snapshot_ready.emit(
+                snap(listener("127.0.0.1", 3000), listener("::1", 5173))
+            )
+        assert [str(w.ports) for w in controller.settings.watched_ports] == ["3000", "5173"]
+        assert application.tray.watched_busy == 2
+        assert "2 watched ports busy" in application.tray.tooltip()
+        controller.shutdown()
+    finally:
+        application.service.stop()
+
+
+def test_corrupt_settings_are_told_once_in_the_app(qtbot: QtBot, app: PortwatchApp) -> None:
+    paths.settings_file().write_text("{oops")
+    controller = AlertsController(app, app.window, None, notifier_factory=None, prober=no_dbus)
+    titles = [a.title for a in controller.alerts_view.model.alerts()]
+    assert "Settings were reset" in titles
+    controller.shutdown()
+
+
+def test_settings_dialog_from_the_app_saves_and_applies(qtbot: QtBot, app: PortwatchApp) -> None:
+    controller = AlertsController(app, app.window, None, prober=no_dbus)
+    with qtbot.waitSignal(app.settings_requested):
+        app.request_settings()
+    dialog = controller._dialog
+    assert dialog is not None
+    assert "No notification service." in dialog.delivery_label.text()
+    dialog.interval.setValue(4)
+    row = dialog.add_row(None)
+    row.ports.setText("abc")
+    dialog.accept()  # refused: the file keeps nothing invalid
+    assert not paths.settings_file().exists()
+    row.ports.setText("tcp/5432")
+    with qtbot.waitSignal(controller.settings_applied):
+        dialog.accept()
+    saved = json.loads(paths.settings_file().read_text())
+    assert saved["scan_interval"] == 4.0
+    assert saved["watched_ports"][0]["ports"] == "tcp/5432"
+    assert app.service.interval == 4.0
+    controller.shutdown()
+
+
+@pytest.mark.skipif(shutil.which("dbus-daemon") is None, reason="needs dbus-daemon")
+def test_controller_sends_dbus_notifications_and_show_opens_the_port(
+    qtbot: QtBot, app: PortwatchApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save_settings(
+        Settings(
+            watched_ports=(WatchedPort(PortSpec(3000, 3000)),),
+            notification_style=NotificationStyle.SYSTEM,
+        )
+    )
+    with private_bus() as bus:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus)
+        stub = StubServer(bus)
+        try:
+            controller = install_alerts(app, app.window, None)
+            assert controller.delivery is not None
+            assert controller.delivery.method == "dbus"
+            app.snapshot_ready.emit(snap())
+            with qtbot.waitSignal(controller.alert_raised) as raised:
+                app.snapshot_ready.emit(snap(listener("127.0.0.1", 3000, pid=5, process="node")))
+            assert raised.args[1] == "dbus"
+            assert wait_until(lambda: len(stub.calls) == 1, timeout=5)
+            call = stub.calls[0]
+            assert call.app_name == "portwatch"
+            assert call.summary == "Port 3000 is in use"
+            assert "node (pid 5)" in call.body
+            assert call.actions == ["show", "Show"]
+            # A click on "Show" comes back on jeepney's thread and opens the window there.
+            app.window.hide()
+            with qtbot.waitSignal(controller.show_port_requested, timeout=5000):
+                stub.invoke_action(1, "show")
+            qtbot.waitUntil(app.window.isVisible, timeout=5000)
+            assert app.window.search.text() == "3000"
+            # The service dies: the next alert falls back (no tray here: in the app).
+            stub.close()
+            with qtbot.waitSignal(controller.alert_raised) as raised:
+                app.snapshot_ready.emit(snap(listener("0.0.0.0", 8000, pid=7, process="python3")))
+            assert raised.args[1] == "in_app"
+            controller.shutdown()
+        finally:
+            stub.close()
+
+
+def test_model_index_of_nothing_is_none() -> None:
+    model = AlertsModel()
+    assert model.data(QModelIndex()) is None
+    assert model.rowCount(model.index(0, 0)) == 0
