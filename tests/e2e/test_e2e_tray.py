@@ -74,9 +74,10 @@ def test_app_on_an_sni_tray(desktop: Desktop, tmp_path: Path) -> None:
 
 def test_app_docks_into_an_xembed_tray(desktop_xembed: Desktop, tmp_path: Path) -> None:
     before = _tray_children(desktop_xembed)
-    app = AppProcess(f"--interval={INTERVAL}", env=desktop_xembed.env, logs=tmp_path)
+    app = AppProcess(f"--interval={INTERVAL}", "--show", env=desktop_xembed.env, logs=tmp_path)
     try:
-        app.wait_status(lambda s: s["scans"] and s["tray_visible"])
+        # --show opens the window at start even though a tray exists
+        app.wait_status(lambda s: s["scans"] and s["tray_visible"] and s["window_visible"])
         assert wait_until(lambda: _tray_children(desktop_xembed) > before, timeout=10)
         assert app.signal(signal.SIGINT) == 0
         assert "Traceback" not in app.stderr
