@@ -13,7 +13,8 @@ runs while something is highlighted.
 
 Cost per poll is one pass over the items (dict lookups and an equality test per
 item) plus work proportional to the rows that changed: a key -> row index makes
-every lookup O(1); removals rebuild the index once per expiry tick.
+every lookup O(1); the expiry tick visits only highlighted rows, and a
+removal renumbers the rows after it once per tick.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
         self._clock = clock
         self._rows: list[_Row[K, T]] = []
         self._index: dict[K, int] = {}
+        # keys of rows that are NEW, GONE or have flashing cells
+        self._pending: set[K] = set()
         self._first_apply = True
         self._timer = QTimer(self)
         self._timer.setInterval(250)
@@ -226,6 +229,7 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
         fresh: list[_Row[K, T]] = []
         last_column = len(self.columns) - 1
 
+        pending = self._pending
         for item in items:
             key = key_of(item)
             if key in seen:
@@ -242,24 +246,30 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
                 row.item, row.state, row.until = item, RowState.CURRENT, 0.0
                 row.haystack = self.haystack_of(item)
                 row.flashes.clear()
+                pending.discard(key)
                 changed_rows.append(position)
-            elif row.item != item:
+            elif row.item is not item and row.item != item:
                 flash_until = now + self.highlight_seconds
                 old = row.item
                 for col, column in enumerate(self.columns):
                     if column.text(old) != column.text(item):
                         row.flashes[col] = flash_until
+                if row.flashes:
+                    pending.add(key)
                 row.item = item
                 row.haystack = self.haystack_of(item)
                 changed_rows.append(position)
 
-        # Some existing row was not seen (or already lingers): find which.
+        # Rows not seen this time: a set difference, not a Python loop over all rows.
         if len(seen) - len(fresh) < len(rows):
             gone_until = now + self.linger_seconds
-            for position, row in enumerate(rows):
-                if row.key not in seen and row.state is not RowState.GONE:
+            for key in index.keys() - seen:
+                position = index[key]
+                row = rows[position]
+                if row.state is not RowState.GONE:
                     row.state, row.until = RowState.GONE, gone_until
                     row.flashes.clear()
+                    pending.add(key)
                     changed_rows.append(position)
 
         for first, last in _runs(changed_rows):
@@ -271,19 +281,29 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
             rows.extend(fresh)
             for offset, row in enumerate(fresh):
                 index[row.key] = start + offset
+                if row.state is RowState.NEW:
+                    pending.add(row.key)
             self.endInsertRows()
 
         self._arm_timer()
 
     def expire(self) -> None:
-        """End highlights whose time is up and remove rows that lingered long enough."""
+        """End highlights whose time is up and remove rows that lingered long enough.
+
+        Only rows with something pending are visited, so a quiet table costs nothing.
+        """
         now = self._clock()
         changed: list[int] = []
         doomed: list[int] = []
-        for position, row in enumerate(self._rows):
+        doomed_keys: list[K] = []
+        for key in list(self._pending):
+            position = self._index[key]
+            row = self._rows[position]
             if row.state is RowState.GONE:
                 if row.until <= now:
                     doomed.append(position)
+                    doomed_keys.append(key)
+                    self._pending.discard(key)
                 continue
             touched = False
             if row.state is RowState.NEW and row.until <= now:
@@ -293,6 +313,8 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
                 for col in [c for c, deadline in row.flashes.items() if deadline <= now]:
                     del row.flashes[col]
                     touched = True
+            if row.state is RowState.CURRENT and not row.flashes:
+                self._pending.discard(key)
             if touched:
                 changed.append(position)
 
@@ -305,16 +327,20 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
                 self.beginRemoveRows(QModelIndex(), first, last)
                 del self._rows[first : last + 1]
                 self.endRemoveRows()
-            self._index = {row.key: n for n, row in enumerate(self._rows)}
+            # Row numbers after the first removed one shifted: renumber those.
+            for key in doomed_keys:
+                del self._index[key]
+            start = min(doomed)
+            for position in range(start, len(self._rows)):
+                self._index[self._rows[position].key] = position
         self._arm_timer()
         if changed or doomed:
             self.expired.emit()
 
     def _arm_timer(self) -> None:
-        pending = any(row.state is not RowState.CURRENT or row.flashes for row in self._rows)
-        if pending and not self._timer.isActive():
+        if self._pending and not self._timer.isActive():
             self._timer.start()
-        elif not pending and self._timer.isActive():
+        elif not self._pending and self._timer.isActive():
             self._timer.stop()
 
 

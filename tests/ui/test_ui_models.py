@@ -297,3 +297,26 @@ def test_ten_thousand_rows_with_one_percent_churn_apply_fast() -> None:
     # The budget is 20 ms on a quiet machine; CI machines are shared.
     assert elapsed < 0.2
     assert model.index(0, 0, QModelIndex()).isValid()
+
+
+def test_index_stays_consistent_through_scattered_removals(qtmodeltester: ModelTester) -> None:
+    clock = [0.0]
+    model = ListenerTableModel(highlight_seconds=1, linger_seconds=2, clock=lambda: clock[0])
+    qtmodeltester.check(model, force_py=True)
+    rows = _many(200)
+    model.apply(rows)
+    # Every third row vanishes, some change, a few arrive: then time passes.
+    kept = [row for n, row in enumerate(rows) if n % 3]
+    kept[:10] = [replace(row, connections=5) for row in kept[:10]]
+    model.apply([*kept, *_many(7, offset=1000)])
+    clock[0] = 1.5
+    model.expire()  # highlights end, gone rows still linger
+    assert model.rowCount() == 200 + 7
+    clock[0] = 3.0
+    model.expire()  # the lingering rows leave
+    assert model.rowCount() == len(kept) + 7
+    for position in range(model.rowCount()):
+        item = model.item_at(position)
+        assert model.row_of(item.key) == position
+        assert model.state_at(position) is RowState.CURRENT
+    assert not model._timer.isActive()  # nothing pending: the expiry timer stops
