@@ -1,0 +1,220 @@
+"""End to end: watched port → one real notification in dunst; public bind; freed; history.
+
+The app runs as a real process on a private desktop (Xvfb + session D-Bus +
+SNI tray host + dunst) with temporary config and data folders. A
+``dbus-monitor`` on that bus records every ``Notify`` call the app makes;
+``dunstctl`` confirms the daemon received them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from portwatch.core import paths
+from portwatch.core.portspec import PortSpec
+from portwatch.core.settings import NotificationStyle, Settings, WatchedPort, save_settings
+from tests.support.desktop import Desktop, desktop
+from tests.support.procs import ListenerProcess, wait_until
+from tests.ui.app_process import ROOT, AppProcess
+
+__all__ = ["desktop"]  # the fixture used below
+
+pytestmark = pytest.mark.desktop
+INTERVAL = 0.5
+LAUNCHER = Path(__file__).with_name("run_app_with_alerts.py")
+
+_NOTIFY = re.compile(
+    r"member=Notify\n"
+    r'\s+string "(?P<app>.*?)"\n'
+    r"\s+uint32 \d+\n"
+    r'\s+string "(?P<icon>.*?)"\n'
+    r'\s+string "(?P<summary>.*?)"\n'
+    r'\s+string "(?P<body>.*?)"\n'
+    r"\s+array \[(?P<actions>.*?)\]",
+    re.DOTALL,
+)
+
+
+@dataclass
+class Notification:
+    app: str
+    icon: str
+    summary: str
+    body: str
+    actions: str
+
+
+class NotifyMonitor:
+    """``dbus-monitor`` on the session bus, filtered to Notify calls, into a file."""
+
+    def __init__(self, session: Desktop, log: Path) -> None:
+        self.log = log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [
+                    "dbus-monitor",
+                    "--session",
+                    "interface='org.freedesktop.Notifications',member='Notify'",
+                ],
+                env=session.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        # It prints its own NameAcquired/NameLost once it is monitoring.
+        assert wait_until(lambda: "NameLost" in self.text(), timeout=10), self.text()
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def notifications(self) -> list[Notification]:
+        return [Notification(**m.groupdict()) for m in _NOTIFY.finditer(self.text())]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+
+class AlertsAppProcess(AppProcess):
+    """The real ``run_app``, through the launcher that installs the alerts part."""
+
+    def __init__(self, *args: str, env: dict[str, str], logs: Path) -> None:
+        logs.mkdir(parents=True, exist_ok=True)
+        self.stdout_path = logs / f"app-{time.monotonic_ns()}.out"
+        self.stderr_path = self.stdout_path.with_suffix(".err")
+        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(LAUNCHER), *args],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+            )
+        self.pid = self.proc.pid
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def monitor(desktop: Desktop, tmp_path: Path) -> Iterator[NotifyMonitor]:
+    watcher = NotifyMonitor(desktop, tmp_path / "dbus-monitor.log")
+    yield watcher
+    watcher.stop()
+
+
+def _history(port: int) -> list[tuple[str, str | None]]:
+    db = sqlite3.connect(paths.history_db())
+    try:
+        rows = db.execute(
+            "SELECT kind, detail FROM events WHERE port = ? ORDER BY id", (port,)
+        ).fetchall()
+    finally:
+        db.close()
+    return [(str(kind), detail) for kind, detail in rows]
+
+
+def test_watched_port_public_bind_and_freed_notify_through_dunst(
+    desktop: Desktop, monitor: NotifyMonitor, tmp_path: Path
+) -> None:
+    port = _free_port()
+    save_settings(
+        Settings(
+            scan_interval=INTERVAL,
+            watched_ports=(WatchedPort(PortSpec(port, port)),),
+            quiet_period=0,
+            # Other tests on this machine open ports too: keep each alert single.
+            summary_threshold=1000,
+            notification_style=NotificationStyle.SYSTEM,
+        )
+    )
+    env = dict(desktop.env)
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"):
+        env[name] = os.environ[name]
+    app = AlertsAppProcess("--debug", env=env, logs=tmp_path)
+    try:
+        app.wait_status(lambda s: s["scans"] and s["tray_visible"])
+        assert wait_until(paths.history_db().exists, timeout=10)
+
+        def about(number: int) -> list[Notification]:
+            return [n for n in monitor.notifications() if f"Port {number} " in n.summary]
+
+        # 1. A child binds the watched port on loopback: one notification naming it.
+        child = ListenerProcess([f"tcp:127.0.0.1:{port}"])
+        try:
+            opened = time.monotonic()
+            assert wait_until(lambda: bool(about(port)), timeout=10), monitor.text()[-3000:]
+            latency = time.monotonic() - opened
+            # Several more scans pass: still exactly one.
+            time.sleep(4 * INTERVAL)
+            [occupied] = about(port)
+            assert occupied.app == "portwatch"
+            assert occupied.summary == f"Port {port} is in use"
+            assert f"(pid {child.pid})" in occupied.body
+            assert f"127.0.0.1:{port}" in occupied.body
+            assert occupied.body.startswith("python")
+            assert occupied.icon.endswith("portwatch.svg")
+            assert '"show"' in occupied.actions  # dunst has actions: a Show button
+
+            # 2. Another child binds a port on 0.0.0.0: a public-bind notification.
+            with ListenerProcess(["tcp:0.0.0.0:0"]) as public:
+                exposed_port = public.ports[0]
+                assert wait_until(lambda: bool(about(exposed_port)), timeout=10)
+                [exposed] = about(exposed_port)
+                assert exposed.summary == f"Port {exposed_port} is open to the network"
+                assert f"(pid {public.pid})" in exposed.body
+                assert f"0.0.0.0:{exposed_port} (public)" in exposed.body
+        finally:
+            child.stop()
+
+        # 3. The watched port is closed: "freed".
+        assert wait_until(lambda: len(about(port)) == 2, timeout=10), monitor.text()[-3000:]
+        freed = about(port)[1]
+        assert freed.summary == f"Port {port} is free"
+        assert f"(pid {child.pid}) stopped listening" in freed.body
+
+        # dunst itself received them (not only our monitor).
+        count = desktop.run(["dunstctl", "count", "history"]).stdout.strip()
+        shown = desktop.run(["dunstctl", "count", "displayed"]).stdout.strip()
+        print(f"notify latency {latency:.2f} s; dunst displayed {shown}, history {count}")
+        dunst_total = int(count or 0) + int(shown or 0)
+        waiting = desktop.run(["dunstctl", "count", "waiting"]).stdout.strip()
+        assert dunst_total + int(waiting or 0) >= 3
+
+        desktop.screenshot(tmp_path / "desktop.png")
+        assert (tmp_path / "desktop.png").stat().st_size > 0
+
+        # 4. Everything is in the history database.
+        events = _history(port)
+        kinds = [kind for kind, _ in events]
+        assert kinds[:2] == ["bound", "alert"]
+        assert "freed" in kinds
+        alerts = [json.loads(detail or "{}") for kind, detail in events if kind == "alert"]
+        assert [a["alert"] for a in alerts] == ["occupied", "freed"]
+        assert {a["delivery"] for a in alerts} == {"dbus"}
+        exposed_kinds = [kind for kind, _ in _history(exposed_port)]
+        assert exposed_kinds[:2] == ["bound", "alert"]
+        assert "freed" in exposed_kinds
+
+        assert app.signal(signal.SIGTERM) == 0
+        assert "Traceback" not in app.stderr
+    finally:
+        app.stop()
