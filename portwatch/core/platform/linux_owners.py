@@ -31,6 +31,8 @@ from portwatch.core.platform.linux_procfs import KernelSocket
 
 Owner = tuple[int, ...] | OwnerUnknown
 
+# CPU seconds per poll for finishing the first pass once every owner is known.
+COMPLETION_BUDGET = 0.005
 # How many fds to read between two looks at the clock.
 _FDS_PER_CLOCK_CHECK = 128
 
@@ -103,6 +105,7 @@ class SocketOwners:
             self._cold = False
             # The first pass reads everything: it also learns sockets shared by
             # several processes (a pre-fork server, systemd socket activation).
+            # It stops early for this poll once every socket has an owner.
             self._fresh = []
             self._start_walk(missing, complete=True)
         elif missing and not missing <= self._walk_for:
@@ -186,7 +189,13 @@ class SocketOwners:
     def _work(self, wanted: dict[int, int], missing: set[int], deadline: float | None) -> None:
         looking = set(missing)
         holder_pids: set[int] | None = None
+        finishing: float | None = None
         while True:
+            if not looking and self._walk_complete and finishing is None:
+                # Every owner is known: the rest of the first pass only looks
+                # for more holders of shared sockets, a few ms per poll.
+                finishing = self._cpu_clock() + COMPLETION_BUDGET
+                deadline = finishing if deadline is None else min(deadline, finishing)
             if deadline is not None and self._cpu_clock() >= deadline:
                 return
             if self._partial is not None:
