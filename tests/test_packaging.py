@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -116,6 +117,8 @@ class Build:
 def linux_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     if not sys.platform.startswith("linux") or not shutil.which("dpkg-deb"):
         pytest.skip("the .deb is built on Debian-like Linux only")
+    if importlib.util.find_spec("PyInstaller") is None:
+        pytest.fail("PyInstaller is missing: the test extra in pyproject.toml must list it")
     out = tmp_path_factory.mktemp("packaging")
     started = time.monotonic()
     result = run(
