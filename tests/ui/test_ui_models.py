@@ -303,7 +303,7 @@ def test_index_stays_consistent_through_scattered_removals(qtmodeltester: ModelT
     clock = [0.0]
     model = ListenerTableModel(highlight_seconds=1, linger_seconds=2, clock=lambda: clock[0])
     qtmodeltester.check(model, force_py=True)
-    rows = _many(200)
+    rows = _many(60)
     model.apply(rows)
     # Every third row vanishes, some change, a few arrive: then time passes.
     kept = [row for n, row in enumerate(rows) if n % 3]
@@ -311,7 +311,7 @@ def test_index_stays_consistent_through_scattered_removals(qtmodeltester: ModelT
     model.apply([*kept, *_many(7, offset=1000)])
     clock[0] = 1.5
     model.expire()  # highlights end, gone rows still linger
-    assert model.rowCount() == 200 + 7
+    assert model.rowCount() == 60 + 7
     clock[0] = 3.0
     model.expire()  # the lingering rows leave
     assert model.rowCount() == len(kept) + 7
