@@ -40,6 +40,7 @@ from portwatch.core.actions import (
     plan_free_port,
     protected_pids,
     reveal_commands,
+    reveal_in_file_manager,
     rows_text,
     second_confirmation_reason,
     stop_processes,
@@ -549,3 +550,28 @@ def test_holder_label() -> None:
     holder = Holder(12, None, None, None, "/bin/x", None, ())
     assert holder.label == "unknown process (PID 12)"
     assert holder.command_text == "/bin/x"
+
+
+def test_reveal_runs_the_opener_detached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the Linux opener is exercised here; other OSes by reveal_commands")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "argv.txt"
+    opener = bin_dir / "xdg-open"
+    opener.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\n')
+    opener.chmod(0o755)
+    # No dbus-send on this PATH: the xdg-open fallback is what runs.
+    monkeypatch.setenv("PATH", str(bin_dir))
+    target = tmp_path / "server"
+    target.write_text("")
+    result = reveal_in_file_manager(str(target))
+    assert result.error is None
+    assert result.command == ("xdg-open", str(tmp_path))
+    assert wait_until(lambda: record.exists() and record.read_text() != "", 5)
+    assert record.read_text().strip() == str(tmp_path)
+
+
+def test_reveal_explains_what_is_missing(tmp_path: Path) -> None:
+    assert "not known" in (reveal_in_file_manager(None).error or "")
+    assert "does not exist" in (reveal_in_file_manager(str(tmp_path / "gone")).error or "")

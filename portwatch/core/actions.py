@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -997,10 +998,13 @@ def run_detached(argv: Sequence[str]) -> None:
             creationflags=flags,
         )
         return
-    subprocess.Popen(
+    proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    # Reap it when it ends (openers exit at once; a file manager may stay), so
+    # no zombie is left behind for the life of the app.
+    threading.Thread(target=proc.wait, name=f"reap-{argv[0]}", daemon=True).start()
