@@ -5,7 +5,9 @@ says which process holds it. Reading every fd link of every process (what
 psutil does on every call) costs ~5 µs per open file on the machine. Instead
 :class:`SocketOwners` keeps an inode → {pid: fd} cache and each poll:
 
-1. re-checks each wanted socket's cached holders with one ``readlink`` each
+1. re-checks each wanted socket's cached holders: the pid must still be in
+   this poll's /proc listing, and a rotating share of the (pid, fd) pairs
+   (all of them every ``verify_every`` polls) is re-read with ``readlink``
    (the link must still read ``socket:[inode]``: a closed or reused fd fails);
 2. reads the fds of processes that appeared since the last poll (a fork that
    inherits a listener, a new server), newest first;
@@ -59,6 +61,7 @@ class SocketOwners:
         walk_budget: float | None = 0.05,
         cold_walk_budget: float | None = None,
         retry_after: float = 300.0,
+        verify_every: int = 4,
         clock: Callable[[], float] = time.monotonic,
         cpu_clock: Callable[[], float] = time.thread_time,
     ) -> None:
@@ -66,6 +69,8 @@ class SocketOwners:
         self.walk_budget = walk_budget
         self.cold_walk_budget = cold_walk_budget
         self.retry_after = retry_after
+        # Each cached (pid, fd) is re-read every this many polls (1 = every poll).
+        self.verify_every = verify_every
         self._clock = clock
         self._cpu_clock = cpu_clock
         self._euid = os.geteuid()
@@ -144,14 +149,25 @@ class SocketOwners:
         readlink = os.readlink
         proc = self._proc
         not_root = self._euid != 0
+        alive = self._pids
+        every = max(1, self.verify_every)
+        phase = self.stats.polls % every
+        checks = 0
         for inode, uid in wanted.items():
             holders = self._holders.get(inode)
             if holders:
-                link = f"socket:[{inode}]"
+                # A holder that exited is dropped at once; that it still has
+                # the socket on that fd is re-read for a rotating share.
+                verify = inode % every == phase
                 for pid, fd in list(holders.items()):
-                    self.stats.checks += 1
+                    if pid not in alive:
+                        del holders[pid]
+                        continue
+                    if not verify:
+                        continue
+                    checks += 1
                     try:
-                        ok = readlink(f"{proc}/{pid}/fd/{fd}") == link
+                        ok = readlink(f"{proc}/{pid}/fd/{fd}") == f"socket:[{inode}]"
                     except OSError:
                         ok = False
                     if not ok:
@@ -172,6 +188,7 @@ class SocketOwners:
                     continue
                 del self._negative[inode]
             missing.add(inode)
+        self.stats.checks += checks
         return missing
 
     def _start_walk(self, missing: set[int], *, complete: bool) -> None:
