@@ -177,6 +177,12 @@ def parse_app_args(app_args: Sequence[str]) -> argparse.Namespace:
 def run_app(app_args: list[str], *, debug: bool) -> int:
     """Start the tray app (or hand over to the running one); the process exit code."""
     args = parse_app_args(app_args)
+    if _no_display():
+        sys.stderr.write(
+            "portwatch: no display for the tray app (DISPLAY and WAYLAND_DISPLAY are unset); "
+            "the command line works without one: try `portwatch list`\n"
+        )
+        return 1
     setup_logging(debug=debug)
     qapp = QApplication.instance()
     if not isinstance(qapp, QApplication):
@@ -215,6 +221,13 @@ def run_app(app_args: list[str], *, debug: bool) -> int:
         watcher.uninstall()
     log.info("portwatch stopped")
     return 0
+
+
+def _no_display() -> bool:
+    """On Linux/BSD without X or Wayland, Qt would abort; say so instead."""
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def main() -> int:

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from portwatch.core.model import Snapshot
 from portwatch.core.scanner import Scanner
@@ -161,7 +161,9 @@ class ScanService(QObject):
         self._request_pause.connect(self.worker.set_paused)
         self._request_interval.connect(self.worker.set_interval)
         self._request_owners.connect(self.worker.set_connection_owners)
-        self._request_stop.connect(self.worker.stop)
+        # Blocking: stop() returns once the worker has stopped its timer (timers
+        # must be stopped from their own thread) and released the backend.
+        self._request_stop.connect(self.worker.stop, Qt.ConnectionType.BlockingQueuedConnection)
         self.latest: Snapshot | None = None
         self.last_received = 0.0
 
