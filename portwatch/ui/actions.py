@@ -294,6 +294,8 @@ class FreePortFlow(QObject):
             if answered:
                 return
             answered = True
+            # The box deletes itself on close; forget it before the next step opens another.
+            self.dialog = None
             on_answer(button is not None and button is yes_button)
 
         box.buttonClicked.connect(answer)
@@ -488,6 +490,8 @@ class ListenerActions(QObject):
             if self.flow.dialog is not None:
                 self.flow.dialog.raise_()
                 self.flow.dialog.activateWindow()
+            else:
+                self.message.emit("Still waiting for the last process to exit…")
             return
         flow = FreePortFlow(self.parent_widget, listeners, terminate_wait=self.terminate_wait)
         flow.message.connect(self.message)

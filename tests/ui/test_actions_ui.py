@@ -531,3 +531,33 @@ def test_install_actions_into_the_main_window(
     main_window.search.clear()
     port_check.show_button.click()
     assert main_window.search.text() == str(port)
+
+
+def test_a_second_free_while_waiting_does_not_stack(qtbot: QtBot, window: QWidget) -> None:
+    with ListenerProcess(["tcp:127.0.0.1:0"], ignore_term=True) as stubborn:
+        actions = ListenerActions(window, terminate_wait=1.0)
+        actions.set_selection(scan_port(stubborn.ports[0]))
+        messages: list[str] = []
+        actions.message.connect(messages.append)
+        flows: list[FreePortFlow] = []
+        actions.flow_started.connect(flows.append)
+        actions.free_action.trigger()
+        flow = flows[0]
+        # Accept every confirmation by hand until the wait starts.
+        while flow.dialog is not None:
+            box = flow.dialog
+            accept = box.findChild(QPushButton, "accept")
+            assert accept is not None
+            accept.click()
+        assert any("waiting up to 1 s" in m for m in messages)
+        actions.free_action.trigger()  # while the terminate wait runs
+        assert flows == [flow]
+        assert "Still waiting" in messages[-1]
+        with qtbot.waitSignal(flow.dialog_opened, timeout=10000) as offered:
+            pass
+        assert offered.args[0].windowTitle() == "Still running"
+        with qtbot.waitSignal(flow.finished, timeout=10000):
+            reject = offered.args[0].findChild(QPushButton, "reject")
+            assert reject is not None
+            reject.click()
+        assert stubborn.proc.poll() is None
