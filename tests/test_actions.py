@@ -431,6 +431,8 @@ def test_suggest_stops_at_65535_with_a_message() -> None:
     assert last.port == 65535
     with pytest.raises(ValueError, match="out of range"):
         suggest_free_port(0)
+    with pytest.raises(ValueError, match="out of range"):
+        check_port(70000)
 
 
 @pytest.mark.parametrize(

@@ -878,6 +878,8 @@ def check_port(
     suggest: bool = True,
 ) -> PortCheck:
     """Bind-check ``port``, name its holders from ``snapshot`` (or a scan), suggest another."""
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is out of range: ports are 1-65535")
     statuses = bind_statuses(port, proto)
     holders: tuple[Listener, ...] = ()
     in_use = any(s is not BindStatus.FREE for s in statuses.values())
