@@ -25,7 +25,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("port", type=port_number, metavar="PORT")
     p.add_argument("--force", action="store_true", help="kill what is still running after the wait")
-    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="do not ask (not even the second question for other users' processes and services)",
+    )
     p.add_argument(
         "--wait",
         type=interval_seconds,
