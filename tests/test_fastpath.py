@@ -162,7 +162,8 @@ def test_a_new_process_on_the_same_port_is_seen_within_one_poll() -> None:
 
 
 def test_a_socket_shared_after_fork_lists_both_processes() -> None:
-    scanner = Scanner(LinuxNetlinkSource(), connection_owners=False)
+    source = LinuxNetlinkSource()
+    scanner = Scanner(source, connection_owners=False)
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -176,12 +177,14 @@ def test_a_socket_shared_after_fork_lists_both_processes() -> None:
             pass_fds=[server.fileno()],
         )
         try:
-            assert wait_until(
-                lambda: (
-                    {r.pid for r in scanner.scan().listeners if r.port == port}
-                    == {os.getpid(), child.pid}
-                ),
-                timeout=10,
+
+            def holders() -> set[int | None]:
+                return {r.pid for r in scanner.scan().listeners if r.port == port}
+
+            assert wait_until(lambda: holders() == {os.getpid(), child.pid}, timeout=10), (
+                holders(),
+                child.pid,
+                source.owners.stats,
             )
         finally:
             assert child.stdin is not None

@@ -16,7 +16,7 @@ import os
 import socket
 import struct
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from portwatch.core.model import OwnerUnknown, Proto
@@ -59,6 +59,10 @@ _MSG = struct.Struct("=IHHIIBBxxHH")  # nlmsghdr + family, state, -, sport, dpor
 # skipping the client ends here (measured: 64 ports -25 %, 1,000 ports +30 %).
 KERNEL_FILTER_MAX_PORTS = 200
 _MSG_UID_INODE = struct.Struct("=II")
+_NL_LENGTH_KIND = struct.Struct("=IH")
+_MIN_DIAG_LENGTH = 16 + 72  # nlmsghdr + inet_diag_msg, before attributes
+# Per message length: header, family/state/ports, then uid and inode (see _take_run).
+_RUN_STRUCTS: dict[int, struct.Struct] = {}
 # Ports arrive in network order; a table lookup swaps them faster than struct.
 _SWAP16 = (
     tuple(((p & 0xFF) << 8) | (p >> 8) for p in range(65536))
@@ -163,6 +167,57 @@ class SockDiag:
             self._names[raw] = name
         return name
 
+    def _take_run(
+        self,
+        buffer: bytearray,
+        size: int,
+        seq: int,
+        keep: set[tuple[int, int]] | None,
+        take: Callable[[int, int, int, int, int, int, int, int], None],
+    ) -> int:
+        """Unpack a run of equally long diag messages in C; return where it stopped.
+
+        Every socket of one dump usually carries the same attributes, so a
+        datagram is N messages of one length (then perhaps NLMSG_DONE):
+        ``iter_unpack`` reads them without a Python call per field. The first
+        message of another length, type or sequence ends the run; the caller
+        parses the rest one by one.
+        """
+        if size < _NLMSGHDR.size:
+            return 0
+        length, kind = _NL_LENGTH_KIND.unpack_from(buffer, 0)
+        if kind not in (SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK) or length < _MIN_DIAG_LENGTH:
+            return 0
+        if length % 4 or size // length < 4:
+            return 0
+        batch = _RUN_STRUCTS.get(length)
+        if batch is None:
+            batch = _RUN_STRUCTS[length] = struct.Struct(
+                f"=IH2xI4xBBxxHH56xII{length - _MIN_DIAG_LENGTH}x"
+            )
+        swap = _SWAP16
+        position = 0
+        with memoryview(buffer) as view:
+            for (
+                msg_length,
+                msg_kind,
+                msg_seq,
+                af,
+                state,
+                sport,
+                dport,
+                uid,
+                inode,
+            ) in batch.iter_unpack(view[: (size // length) * length]):
+                if msg_length != length or msg_kind != kind or msg_seq != seq:
+                    break
+                position += length
+                lport = swap[sport]
+                if keep is not None and (af, lport) not in keep:
+                    continue
+                take(position - length, af, state, lport, swap[dport], uid, inode, position)
+        return position
+
     def _raise_error(self, body: int, request_family: int, bytecode: bytes) -> None:
         """An NLMSG_ERROR reply: return if it is an acknowledgement, else raise."""
         (code,) = _NLMSG_ERROR_CODE.unpack_from(self._buffer, body)
@@ -218,10 +273,10 @@ class SockDiag:
         ):
             bytecode = self.local_port_filter(port for _, port in only_local_ports)
         # The filter keyed by the raw address family, so the test comes first.
-        keep = None
+        keep: set[tuple[int, int]] | None = None
         if only_local_ports is not None:
             keep = {
-                (socket.AF_INET if family == 4 else socket.AF_INET6, port)
+                (int(socket.AF_INET) if family == 4 else int(socket.AF_INET6), port)
                 for family, port in only_local_ports
             }
         previous = self._known.get((proto, states), {})
@@ -238,6 +293,35 @@ class SockDiag:
         header_size = _NLMSGHDR.size
         min_length = header_size + _INET_DIAG_MSG_LEN
         af_inet = socket.AF_INET
+
+        def take(  # noqa: PLR0917 - called per socket: positional is faster
+            start: int, af: int, state: int, lport: int, rport: int, uid: int, inode: int, end: int
+        ) -> None:
+            """Record the message at ``start``: the known socket, or a decoded one."""
+            cached = previous.get(inode) if inode else None
+            if (
+                cached is not None
+                and cached.state == state
+                and cached.local_port == lport
+                and cached.remote_port == rport
+            ):
+                ks = cached
+            else:
+                body = start + header_size
+                family = 4 if af == af_inet else 6
+                addr_len = 4 if family == 4 else 16
+                local = name(family, bytes(buffer[body + 8 : body + 8 + addr_len]))
+                remote = name(family, bytes(buffer[body + 24 : body + 24 + addr_len]))
+                v6only: bool | None = None
+                if family == 6 and state != TCP_ESTABLISHED:
+                    v6only = _v6only_attribute(buffer, body, end)
+                ks = KernelSocket(
+                    proto, family, state, local, lport, remote, rport, uid, inode, v6only
+                )
+            if inode:
+                known[inode] = ks
+            append(ks)
+
         requests = (0,) if proto == "tcp" and self.compat_supported else _FAMILIES
         for request_family in requests:
             try:
@@ -250,7 +334,7 @@ class SockDiag:
             done = False
             while not done:
                 size = min(recv_into(buffer), limit)
-                offset = 0
+                offset = self._take_run(buffer, size, seq, keep, take)
                 while offset + header_size <= size:
                     # The netlink header and the head of an inet_diag_msg in one go.
                     length, kind, _flags, msg_seq, _pid, af, state, sport, dport = message(
@@ -258,7 +342,7 @@ class SockDiag:
                     )
                     if length < header_size or offset + length > size:
                         raise OSError(errno.EBADMSG, "truncated netlink message")
-                    body = offset + header_size
+                    start = offset
                     offset += (length + 3) & ~3
                     if msg_seq != seq:
                         continue  # a reply to an earlier request that was abandoned
@@ -267,7 +351,7 @@ class SockDiag:
                             done = True
                             break
                         if kind == NLMSG_ERROR:
-                            self._raise_error(body, request_family, bytecode)
+                            self._raise_error(start + header_size, request_family, bytecode)
                             done = True
                             break
                         continue
@@ -276,38 +360,8 @@ class SockDiag:
                     lport = swap[sport]
                     if keep is not None and (af, lport) not in keep:
                         continue
-                    uid, inode = uid_inode(buffer, body + 64)
-                    cached = previous.get(inode) if inode else None
-                    if (
-                        cached is not None
-                        and cached.state == state
-                        and cached.local_port == lport
-                        and cached.remote_port == swap[dport]
-                    ):
-                        ks = cached
-                    else:
-                        family = 4 if af == af_inet else 6
-                        addr_len = 4 if family == 4 else 16
-                        local = name(family, bytes(buffer[body + 8 : body + 8 + addr_len]))
-                        remote = name(family, bytes(buffer[body + 24 : body + 24 + addr_len]))
-                        v6only: bool | None = None
-                        if family == 6 and state != TCP_ESTABLISHED:
-                            v6only = _v6only_attribute(buffer, body, offset - 3)
-                        ks = KernelSocket(
-                            proto,
-                            family,
-                            state,
-                            local,
-                            lport,
-                            remote,
-                            swap[dport],
-                            uid,
-                            inode,
-                            v6only,
-                        )
-                    if inode:
-                        known[inode] = ks
-                    append(ks)
+                    uid, inode = uid_inode(buffer, start + header_size + 64)
+                    take(start, af, state, lport, swap[dport], uid, inode, start + length)
         self._known[(proto, states)] = known
         return found
 

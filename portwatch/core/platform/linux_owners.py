@@ -83,6 +83,8 @@ class SocketOwners:
         self._walk_for: set[int] = set()  # the inodes that pass looks for
         self._walk_complete = False  # the pass must run to the end (the cold one)
         self._partial: tuple[int, list[str]] | None = None  # a pid read halfway: fds left
+        self._refusals: dict[int, int] = {}  # pid -> fd tables refused so far
+        self._retry: list[int] = []  # refused once: read again next poll
         self._cold = True
         self.stats = OwnerStats()
 
@@ -140,6 +142,11 @@ class SocketOwners:
         self._pids = pids
         if gone:
             self._unreadable -= gone
+            for pid in gone & self._refusals.keys():
+                del self._refusals[pid]
+        if self._retry:
+            self._fresh.extend(pid for pid in self._retry if pid in pids)
+            self._retry = []
         if new:
             self._fresh.extend(sorted(new))
 
@@ -261,11 +268,19 @@ class SocketOwners:
             self.stats.pids_scanned += 1
             try:
                 names = os.listdir(base)  # noqa: PTH208 - hot path
-            except PermissionError:
-                self._unreadable.add(pid)
-                return
-            except OSError:
+            except FileNotFoundError:
                 return  # exited
+            except OSError:
+                # Refused: another user's process when we are not root. A
+                # process in the middle of execve() can refuse for a moment
+                # too, so a few more tries on the next polls before giving up.
+                tries = self._refusals.get(pid, 0) + 1
+                self._refusals[pid] = tries
+                if tries < 3:
+                    self._retry.append(pid)
+                else:
+                    self._unreadable.add(pid)
+                return
             names.reverse()  # pop() from the end reads fds in ascending order
         readlink = os.readlink
         since_clock = 0
