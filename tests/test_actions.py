@@ -42,6 +42,7 @@ from portwatch.core.actions import (
     reveal_commands,
     reveal_in_file_manager,
     rows_text,
+    scan_port_settled,
     second_confirmation_reason,
     stop_processes,
     suggest_free_port,
@@ -166,7 +167,7 @@ def test_a_socket_shared_by_master_and_worker_is_freed(
 
         outcome = free_port(port, confirm=confirm, timeout=5)
         assert outcome.free_after, outcome.message()
-        assert set().union(*asked) == {proc.pid, worker}
+        assert set().union(*asked) == {proc.pid, worker}, (asked, proc.pid, worker, outcome)
         # A backend that names one process per socket (psutil does) leaves the
         # other holder for a second round; one that names both needs one.
         assert len(asked) == (2 if len(asked[0]) == 1 else 1)
@@ -577,3 +578,24 @@ def test_reveal_runs_the_opener_detached(tmp_path: Path, monkeypatch: pytest.Mon
 def test_reveal_explains_what_is_missing(tmp_path: Path) -> None:
     assert "not known" in (reveal_in_file_manager(None).error or "")
     assert "does not exist" in (reveal_in_file_manager(str(tmp_path / "gone")).error or "")
+
+
+def test_pending_owners_are_explained() -> None:
+    pending = make_listener(pid=None, process=None, owner_unknown=OwnerUnknown.PENDING)
+    plan = plan_free([pending], port=3000)
+    assert plan.allowed == ()
+    assert any("still being looked up" in line for line in plan.problems())
+    assert not any("cannot free them" in line for line in plan.problems())
+
+
+@pytest.mark.parametrize("backend", ["psutil", "netlink"])
+def test_a_fresh_scanner_settles_before_free_decides(
+    backend: str, monkeypatch: pytest.MonkeyPatch, child: ListenerProcess
+) -> None:
+    monkeypatch.setenv(BACKEND_ENV, backend)
+    scanner = Scanner(connection_owners=False)
+    try:
+        rows = scan_port_settled(scanner, child.ports[0])
+    finally:
+        scanner.close()
+    assert [row.pid for row in rows] == [child.pid]

@@ -221,7 +221,13 @@ class FreePlan:
                 f"{len(hidden)} socket(s) on this port belong to processes portwatch "
                 f"cannot see without privileges. {privilege_hint(self.port)}"
             )
-        kernel = [row for row in self.ownerless if row not in hidden]
+        pending = [r for r in self.ownerless if r.owner_unknown is OwnerUnknown.PENDING]
+        if pending:
+            lines.append(
+                f"The owner of {len(pending)} socket(s) is still being looked up; "
+                "try again in a moment."
+            )
+        kernel = [row for row in self.ownerless if row not in hidden and row not in pending]
         if kernel:
             lines.append(
                 f"{len(kernel)} socket(s) have no owning process "
@@ -277,6 +283,22 @@ def plan_free(
         ports = {row.port for row in (*ownerless, *(r for h in holders for r in h.listeners))}
         port = ports.pop() if len(ports) == 1 else None
     return FreePlan(port=port, holders=tuple(holders), ownerless=tuple(ownerless))
+
+
+# A fresh scanner may not have found every socket's owner yet (the Linux
+# owner walk runs under a CPU budget per scan and reports PENDING); a
+# one-shot command rescans a few times before it decides.
+SETTLE_SCANS = 20
+
+
+def scan_port_settled(scanner: Scanner, port: int, *, scans: int = SETTLE_SCANS) -> list[Listener]:
+    """The rows on ``port`` once no owner on it is still being looked up (or after ``scans``)."""
+    rows: list[Listener] = []
+    for _attempt in range(max(1, scans)):
+        rows = scanner.scan().on_port(port)
+        if not any(row.owner_unknown is OwnerUnknown.PENDING for row in rows):
+            break
+    return rows
 
 
 def plan_free_port(port: int, snapshot: Snapshot) -> FreePlan:
@@ -461,7 +483,7 @@ def _free_port(
     timeout: float | None,
     confirm: Callable[[FreePlan], bool] | None,
 ) -> FreeOutcome:
-    first = plan = plan_free_port(port, scanner.scan())
+    first = plan = plan_free(scan_port_settled(scanner, port), port=port)
     if plan.is_free:
         return FreeOutcome(port=port, plan=plan, free_after=True, plans=(plan,))
     plans = [plan]
@@ -483,7 +505,7 @@ def _free_port(
             leftovers = [h for h in targets if h.pid in result.alive]
             result = stop_processes(leftovers, force=True, port=port)
             results.append(result)
-        after = scanner.scan().on_port(port)
+        after = scan_port_settled(scanner, port)
         if not after or result.alive or result.denied:
             break
         plan = plan_free(after, port=port)
@@ -881,19 +903,21 @@ def check_port(
     if not 1 <= port <= 65535:
         raise ValueError(f"port {port} is out of range: ports are 1-65535")
     statuses = bind_statuses(port, proto)
-    holders: tuple[Listener, ...] = ()
     in_use = any(s is not BindStatus.FREE for s in statuses.values())
+    rows: list[Listener] = []
     if snapshot is None and in_use:
         scanner = Scanner(connection_owners=False)
         try:
-            snapshot = scanner.scan()
+            rows = scan_port_settled(scanner, port)
         finally:
             scanner.close()
-    if snapshot is not None:
-        holders = tuple(row for row in snapshot.on_port(port) if row.proto == proto)
+    elif snapshot is not None:
+        rows = snapshot.on_port(port)
+    holders = tuple(row for row in rows if row.proto == proto)
     check = PortCheck(port=port, proto=proto, statuses=statuses, holders=holders)
     if check.free or not suggest:
         return check
+    # Ports the window's snapshot shows in use are passed over without a bind.
     busy = {row.port for row in snapshot.listeners if row.proto == proto} if snapshot else set()
     start = port + 1 if port < 65535 else port
     suggestion = (
