@@ -180,3 +180,17 @@ def test_free_asks_on_the_terminal_and_yes_ends_it() -> None:
             assert "Really end it? [y/N]" in out
         assert f"Port {port} is free now." in out
         assert not held(port)
+
+
+def test_free_refuses_the_process_that_started_portwatch() -> None:
+    # This test process holds the port and is portwatch's parent: never ended.
+    with socket.socket() as mine:
+        mine.bind(("127.0.0.1", 0))
+        mine.listen()
+        port = mine.getsockname()[1]
+        done = portwatch("free", str(port), "--yes", "--force")
+        assert done.returncode == 1
+        assert "Will not end" in done.stderr
+        assert "started portwatch" in done.stderr
+        assert f"Port {port} is still in use" in done.stderr
+        assert held(port)
