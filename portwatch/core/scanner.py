@@ -44,6 +44,12 @@ class Scanner:
         # socket gets the same Listener object back instead of a new one.
         self._rows: dict[tuple[object, ...], tuple[ProcessInfo | None, Listener]] = {}
         self._next_rows: dict[tuple[object, ...], tuple[ProcessInfo | None, Listener]] = {}
+        # What the last listener rows were made of, to hand them back unchanged.
+        self._last_raw: list[RawSocket] | None = None
+        self._last_infos: dict[int, ProcessInfo | None] = {}
+        self._last_counts: EstablishedCounts | None = None
+        self._last_range: tuple[int, int] | None = None
+        self._last_listeners: tuple[Listener, ...] = ()
 
     @property
     def ephemeral_range(self) -> tuple[int, int] | None:
@@ -58,20 +64,44 @@ class Scanner:
         warnings = list(table.warnings)
 
         self._scan_infos = {}
-        self._next_rows = {}
         counts = EstablishedCounts(table.established)
-        listener_endpoints = {
-            (s.family, s.local_address, s.local_port) for s in table.listeners if s.proto == "tcp"
-        }
-        listeners = tuple(
-            self._listener(raw, counts, listener_endpoints) for raw in table.listeners
+        live = {p for p in (r.pid for r in table.listeners) if p is not None}
+        infos = {pid: self._info(pid) for pid in live}
+        steady = (
+            self._last_raw is not None
+            # Sources hand back the same RawSocket objects for unchanged
+            # sockets: these comparisons are mostly identity checks, in C.
+            and table.listeners == self._last_raw
+            and infos == self._last_infos
+            and counts == self._last_counts
+            and self.ephemeral_range == self._last_range
         )
-        self._rows = self._next_rows
+        if steady:
+            # Nothing a row is made of changed: the same rows, in the same order.
+            listeners = self._last_listeners
+        else:
+            self._next_rows = {}
+            listener_endpoints = {
+                (s.family, s.local_address, s.local_port)
+                for s in table.listeners
+                if s.proto == "tcp"
+            }
+            listeners = tuple(
+                sorted(
+                    (self._listener(raw, counts, listener_endpoints) for raw in table.listeners),
+                    key=_sort_key,
+                )
+            )
+            self._rows = self._next_rows
+            self._last_raw = list(table.listeners)
+            self._last_infos = infos
+            self._last_counts = counts
+            self._last_range = self.ephemeral_range
+            self._last_listeners = listeners
         connections: tuple[Connection, ...] = ()
         if self.connection_owners:
             connections = tuple(self._connection(raw) for raw in table.established)
         self._scan_infos = {}
-        live = {p for p in (r.pid for r in table.listeners) if p is not None}
         live.update(c.pid for c in connections if c.pid is not None)
         self._processes.prune(live)
 
@@ -80,7 +110,7 @@ class Scanner:
         return Snapshot(
             taken_at=taken_at,
             duration=time.perf_counter() - started,
-            listeners=tuple(sorted(listeners, key=_sort_key)),
+            listeners=listeners,
             connections=connections,
             hidden_owners=hidden,
             hint=hint,
@@ -213,6 +243,13 @@ class EstablishedCounts:
                     is_local = loopback[peer] = is_loopback_peer(peer)
                 if not is_local:
                     pair[1] += 1
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EstablishedCounts):
+            return NotImplemented
+        return self._by_port == other._by_port
+
+    __hash__ = None  # type: ignore[assignment]  # mutable while built
 
     def for_listener(self, raw: RawSocket, specific: set[Endpoint]) -> tuple[int, int]:
         """(total, remote) for one listener; ``specific`` are all listener endpoints."""

@@ -464,8 +464,15 @@ class LinuxNetlinkSource(SocketSource):
             proc_root=proc_root, walk_budget=walk_budget, cold_walk_budget=cold_walk_budget
         )
         self._proc_net = Path(proc_root) / "net"
-        self._rows: dict[tuple[int, Owner | None], tuple[KernelSocket, list[RawSocket]]] = {}
+        # The rows of the previous read, by socket, to reuse for unchanged ones.
+        self._rows: dict[RowKey, CachedRows] = {}
+        self._connection_rows: dict[RowKey, CachedRows] = {}
         self._counted: dict[int, tuple[KernelSocket, RawSocket]] = {}
+        self._last_sockets: list[KernelSocket] | None = None
+        self._last_owners: dict[int, Owner] = {}
+        self._last_listeners: list[RawSocket] = []
+        self._last_established: list[KernelSocket] | None = None
+        self._last_counted: list[RawSocket] = []
 
     @property
     def using_netlink(self) -> bool:
@@ -524,30 +531,26 @@ class LinuxNetlinkSource(SocketSource):
         if connection_owners:
             wanted += tables.established
         owners = self.owners.resolve(wanted)
-        # Rows of the previous read by socket: unchanged ones are reused.
-        previous, rows = self._rows, {}
-        out = table.listeners
-        for ks in tables.listeners:
-            owner = owners.get(ks.inode)
-            key = (ks.inode, owner)
-            cached = previous.get(key) if ks.inode else None
-            made = cached[1] if cached is not None and cached[0] is ks else _raw_sockets(ks, owner)
-            if ks.inode:
-                rows[key] = (ks, made)
-            out.extend(made)
+        if (
+            not connection_owners
+            and tables.listeners == self._last_sockets
+            and owners == self._last_owners
+        ):
+            # The same sockets (the same objects: identity checks, in C) with
+            # the same owners: the same rows.
+            table.listeners.extend(self._last_listeners)
+        else:
+            made, self._rows = self._rows_for(tables.listeners, owners, self._rows)
+            table.listeners.extend(made)
+            self._last_sockets, self._last_owners = tables.listeners, owners
+            self._last_listeners = list(table.listeners)
         if connection_owners:
-            out = table.established
-            for ks in tables.established:
-                owner = owners.get(ks.inode)
-                key = (ks.inode, owner)
-                cached = previous.get(key) if ks.inode else None
-                if cached is not None and cached[0] is ks:
-                    made = cached[1]
-                else:
-                    made = _raw_sockets(ks, owner)
-                if ks.inode:
-                    rows[key] = (ks, made)
-                out.extend(made)
+            made, self._connection_rows = self._rows_for(
+                tables.established, owners, self._connection_rows
+            )
+            table.established.extend(made)
+        elif tables.established == self._last_established:
+            table.established.extend(self._last_counted)
         else:
             # Counted per listener only: no owner, one row per socket.
             previous_counted, counted = self._counted, {}
@@ -558,8 +561,30 @@ class LinuxNetlinkSource(SocketSource):
                 counted[ks.inode] = (ks, raw)
                 append(raw)
             self._counted = counted
-        self._rows = rows
+            self._last_established = tables.established
+            self._last_counted = list(table.established)
         return table
+
+    @staticmethod
+    def _rows_for(
+        sockets: list[KernelSocket], owners: dict[int, Owner], previous: dict[RowKey, CachedRows]
+    ) -> tuple[list[RawSocket], dict[RowKey, CachedRows]]:
+        """RawSockets for ``sockets``; a socket seen before with the same owner reuses its rows."""
+        rows: dict[RowKey, CachedRows] = {}
+        out: list[RawSocket] = []
+        for ks in sockets:
+            owner = owners.get(ks.inode)
+            key = (ks.inode, owner)
+            cached = previous.get(key) if ks.inode else None
+            made = cached[1] if cached is not None and cached[0] is ks else _raw_sockets(ks, owner)
+            if ks.inode:
+                rows[key] = (ks, made)
+            out.extend(made)
+        return out, rows
+
+
+RowKey = tuple[int, "Owner | None"]
+CachedRows = tuple[KernelSocket, list[RawSocket]]
 
 
 def _raw_sockets(ks: KernelSocket, owner: Owner | None) -> list[RawSocket]:
