@@ -28,6 +28,7 @@ from pathlib import Path
 import psutil
 
 from portwatch.core.exposure import is_wildcard, strip_scope
+from portwatch.core.formats import TABLE_HEADERS, table_cells, to_csv, to_json
 from portwatch.core.model import Listener, OwnerUnknown, Proto, Snapshot
 from portwatch.core.scanner import Scanner
 
@@ -585,7 +586,6 @@ def command_lines_text(listeners: Sequence[Listener], *, windows: bool = IS_WIND
 
 def rows_text(listeners: Sequence[Listener], *, header: bool = True) -> str:
     """Tab-separated rows (the columns of `portwatch list`), pasteable into a spreadsheet."""
-    from portwatch.cli.common import TABLE_HEADERS, table_cells
 
     lines = ["\t".join(TABLE_HEADERS)] if header else []
     lines += ["\t".join(table_cells(row)) for row in listeners]
@@ -645,7 +645,6 @@ def export_format_for(path: str | Path, chosen_filter: str = "") -> ExportFormat
 
 
 def export_text(listeners: Iterable[Listener], fmt: ExportFormat) -> str:
-    from portwatch.cli.common import to_csv, to_json
 
     return to_json(listeners) + "\n" if fmt is ExportFormat.JSON else to_csv(listeners)
 

@@ -1,0 +1,112 @@
+"""Listener rows as JSON, CSV and aligned text: one definition for the CLI, exports and copies."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from portwatch.core.model import Listener
+
+# The keys `list --json` promises, in the order CSV columns use.
+LISTENER_KEYS = (
+    "proto",
+    "family",
+    "address",
+    "port",
+    "pid",
+    "process",
+    "user",
+    "exe",
+    "cmdline",
+    "service",
+    "exposure",
+    "connections",
+    "remote_connections",
+    "v6only",
+    "owner_unknown",
+    "port_range",
+    "ephemeral",
+    "started",
+)
+
+
+def listener_row(listener: Listener) -> dict[str, Any]:
+    data = listener.to_json()
+    return {key: data.get(key) for key in LISTENER_KEYS}
+
+
+def to_json(listeners: Iterable[Listener]) -> str:
+    return json.dumps([listener_row(row) for row in listeners], indent=2)
+
+
+def to_csv(listeners: Iterable[Listener]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(LISTENER_KEYS)
+    for row in listeners:
+        data = listener_row(row)
+        if data["cmdline"] is not None:
+            data["cmdline"] = " ".join(data["cmdline"])
+        writer.writerow("" if data[k] is None else data[k] for k in LISTENER_KEYS)
+    return out.getvalue()
+
+
+TABLE_HEADERS = (
+    "PROTO",
+    "ADDRESS",
+    "PORT",
+    "SERVICE",
+    "EXPOSURE",
+    "PID",
+    "PROCESS",
+    "USER",
+    "CONNS",
+    "REMOTE",
+)
+
+
+def table_cells(listener: Listener) -> tuple[str, ...]:
+    proto = f"{listener.proto}{listener.family}"
+    exposure = str(listener.exposure)
+    if listener.stack:
+        exposure += f" ({listener.stack})"
+    return (
+        proto,
+        listener.address,
+        str(listener.port),
+        listener.service or "-",
+        exposure,
+        str(listener.pid) if listener.pid is not None else "-",
+        listener.process or (f"({listener.owner_unknown})" if listener.owner_unknown else "-"),
+        listener.user or "-",
+        str(listener.connections) if listener.proto == "tcp" else "-",
+        str(listener.remote_connections) if listener.proto == "tcp" else "-",
+    )
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns, numbers right-aligned, two spaces apart."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    numeric = [
+        any(row[i].isdigit() for row in rows)
+        and all(row[i].isdigit() or row[i] == "-" for row in rows)
+        for i in range(len(headers))
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(width) if is_num else cell.ljust(width)
+            for cell, width, is_num in zip(cells, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headers), *(line(row) for row in rows)])
+
+
+def format_listeners(listeners: Sequence[Listener]) -> str:
+    return format_table(TABLE_HEADERS, [table_cells(row) for row in listeners])
