@@ -37,6 +37,7 @@ EXPOSURE_WORDS: dict[Exposure, str] = {
 IDLE_COLOUR = "#5E6B73"  # nothing listening yet / no scan yet
 PAUSED_COLOUR = "#8A9399"
 PAUSE_MARK_COLOUR = "#20262B"
+TEMPLATE_COLOUR = "#000000"
 
 SIZES = (16, 22, 24, 32, 48, 64, 128, 256)
 
@@ -86,15 +87,27 @@ def _with_pause_mark(image: QImage, colour: str) -> QImage:
 
 
 def _template(image: QImage) -> QImage:
-    """Black with the source's alpha: what macOS wants for a menu-bar template."""
-    mask = QImage(image.size(), QImage.Format.Format_ARGB32_Premultiplied)
-    mask.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(mask)
-    painter.drawImage(0, 0, image)
-    painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
-    painter.fillRect(mask.rect(), QColor("#000000"))
-    painter.end()
-    return mask
+    """Black, with dark parts opaque and light parts clear: a macOS menu-bar template.
+
+    Drawn from the black badge, so the white socket becomes a cut-out the menu
+    bar's own colour shows through.
+    """
+    # Work on the bytes: a per-pixel pixelColor/setPixelColor loop trips a
+    # reference-counting crash in PySide6 6.12 ("none_dealloc").
+    source = image.convertToFormat(QImage.Format.Format_ARGB32)
+    width, height = source.width(), source.height()
+    stride = source.bytesPerLine()
+    pixels = bytes(source.constBits())[: stride * height]
+    out = bytearray(width * height * 4)
+    for y in range(height):
+        row = y * stride
+        for x in range(width):
+            # Format_ARGB32 in memory on little-endian machines: B, G, R, A.
+            b, g, r, a = pixels[row + 4 * x : row + 4 * x + 4]
+            lightness = (max(r, g, b) + min(r, g, b)) // 2
+            out[(y * width + x) * 4 + 3] = a * (255 - lightness) // 255
+    mask = QImage(bytes(out), width, height, width * 4, QImage.Format.Format_ARGB32)
+    return mask.copy()  # own the pixels: the bytes object above is temporary
 
 
 def state_colour(exposure: Exposure | None, *, paused: bool) -> str:
@@ -110,7 +123,9 @@ def tray_icon(exposure: Exposure | None, paused: bool, template: bool | None = N
     """The tray icon for a state; cached, so a poll costs a dict lookup."""
     if template is None:
         template = sys.platform == "darwin"
-    svg = coloured_svg(state_colour(exposure, paused=paused))
+    # A template carries no colour: the states differ by the pause mark only.
+    colour = TEMPLATE_COLOUR if template else state_colour(exposure, paused=paused)
+    svg = coloured_svg(colour)
     icon = QIcon()
     for size in SIZES[:6]:
         image = render(svg, size)

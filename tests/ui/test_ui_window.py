@@ -311,6 +311,9 @@ def test_paused_icon_is_grey_with_a_mark_and_template_is_a_mask() -> None:
     mask = tray_icon(Exposure.PUBLIC, False, True).pixmap(64, 64).toImage()
     opaque = [mask.pixelColor(x, 32) for x in range(64) if mask.pixelColor(x, 32).alpha() > 200]
     assert opaque and all(c.red() == c.green() == c.blue() == 0 for c in opaque)
+    # the white socket is a cut-out, so the glyph survives as a mask
+    assert mask.pixelColor(32, 44).alpha() < 40
+    assert mask.pixelColor(4, 32).alpha() > 200
 
 
 def test_window_settings_file_location() -> None:
