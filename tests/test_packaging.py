@@ -6,6 +6,7 @@ import importlib.util
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -15,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from portwatch import __version__
-from tests.support.desktop import Desktop, desktop_no_tray
+from tests.support.desktop import Desktop, desktop, desktop_no_tray
+from tests.support.procs import wait_until
 
-__all__ = ["desktop_no_tray"]  # a fixture used below
+__all__ = ["desktop", "desktop_no_tray"]  # fixtures used below
 
 REPO = Path(__file__).resolve().parent.parent
 APP_ID = "io.github.portwatch.Portwatch"
@@ -276,3 +278,44 @@ def test_appimage_appdir_runs(linux_build: Build, tmp_path: Path) -> None:
     started = run([str(appdir / "AppRun"), "--self-test"], cwd=tmp_path, env=env, timeout=120)
     assert started.returncode == 0, started.stderr
     assert SELF_TEST_LINE.match(started.stdout.strip()), started.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.desktop
+@pytest.mark.timeout(600)
+def test_menu_entry_starts_the_bundled_tray_app(
+    unpacked: Path, desktop: Desktop, tmp_path: Path
+) -> None:
+    """The installed entry's Exec, resolved like /usr/bin/portwatch, puts an icon in the tray."""
+    entry = unpacked / "usr" / "share" / "applications" / f"{APP_ID}.desktop"
+    exec_line = next(
+        line.split("=", 1)[1] for line in entry.read_text().splitlines() if line.startswith("Exec=")
+    )
+    # /usr/bin/portwatch -> /opt/portwatch/portwatch, relocated into the temporary root.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "portwatch").symlink_to(unpacked / "opt" / "portwatch" / "portwatch")
+    env = {k: v for k, v in desktop.env.items() if k != "QT_QPA_PLATFORM"}
+    env["PATH"] = f"{bin_dir}:/usr/bin:/bin"
+    argv = exec_line.split()
+    resolved = shutil.which(argv[0], path=env["PATH"])
+    assert resolved == str(bin_dir / "portwatch")
+    log = (tmp_path / "app.log").open("w")
+    app = subprocess.Popen(
+        [resolved, *argv[1:]], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+
+        def app_item_registered() -> bool:
+            items = desktop.registered_status_notifier_items()
+            return app.pid in [desktop.connection_pid(item) for item in items]
+
+        assert wait_until(app_item_registered, timeout=30), (tmp_path / "app.log").read_text()
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(timeout=15) == 0
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait(timeout=10)
+        log.close()
+    assert "Traceback" not in (tmp_path / "app.log").read_text()
