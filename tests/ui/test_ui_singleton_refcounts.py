@@ -1,4 +1,4 @@
-"""The PySide6 None-refcount workaround (see portwatch/ui/_none_refcount.py)."""
+"""The PySide6 None-refcount workaround (see portwatch/ui/_singleton_refcounts.py)."""
 
 from __future__ import annotations
 
@@ -49,3 +49,11 @@ def test_void_calls_no_longer_exhaust_none() -> None:
     fixed = _run("import portwatch.ui", 200_000)
     assert fixed.returncode == 0, fixed.stderr
     assert "none_dealloc" not in fixed.stderr
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="None is immortal from Python 3.12")
+def test_none_true_and_false_get_an_endless_count() -> None:
+    import portwatch.ui  # noqa: F401  (importing applies the workaround)
+
+    for singleton in (None, True, False):
+        assert sys.getrefcount(singleton) > 1 << 39
