@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from portwatch.core.model import Snapshot
 from portwatch.core.scanner import Scanner
@@ -120,6 +120,9 @@ class ScanWorker(QObject):
                 self._scanner.close()
             except Exception:
                 log.exception("closing the scanner failed")
+        thread = self.thread()
+        if thread is not None:
+            thread.quit()
 
 
 class ScanService(QObject):
@@ -161,9 +164,9 @@ class ScanService(QObject):
         self._request_pause.connect(self.worker.set_paused)
         self._request_interval.connect(self.worker.set_interval)
         self._request_owners.connect(self.worker.set_connection_owners)
-        # Blocking: stop() returns once the worker has stopped its timer (timers
-        # must be stopped from their own thread) and released the backend.
-        self._request_stop.connect(self.worker.stop, Qt.ConnectionType.BlockingQueuedConnection)
+        # Queued: the worker stops its timer on its own thread (timers cannot be
+        # stopped from another), releases the backend, then ends its thread.
+        self._request_stop.connect(self.worker.stop)
         self.latest: Snapshot | None = None
         self.last_received = 0.0
 
@@ -212,8 +215,10 @@ class ScanService(QObject):
             return True
         self.worker.stopping.set()
         self._request_stop.emit()
-        self.scan_thread.quit()
+        # A scan in progress finishes first; a stuck one must not hang the quit.
         joined = self.scan_thread.wait(timeout_ms)
         if not joined:
             log.warning("the scanner thread did not stop within %d ms", timeout_ms)
+            self.scan_thread.quit()
+            joined = self.scan_thread.wait(1000)
         return bool(joined)

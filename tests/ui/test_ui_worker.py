@@ -154,3 +154,28 @@ def test_stop_joins_the_thread(qtbot: QtBot) -> None:
     assert service.scan_thread.isFinished()
     # Stopping twice is harmless.
     assert service.stop()
+
+
+class StuckScanner(Scanner):
+    """The real scanner behind a scan that takes far longer than a quit may wait."""
+
+    def __init__(self, entered: threading.Event) -> None:
+        super().__init__(connection_owners=False)
+        self.entered = entered
+
+    def scan(self) -> Snapshot:
+        self.entered.set()
+        time.sleep(2.0)
+        return super().scan()
+
+
+def test_a_stuck_scan_does_not_hang_the_quit() -> None:
+    entered = threading.Event()
+    service = ScanService(interval=0.1, scanner_factory=lambda: StuckScanner(entered))
+    service.start()
+    assert entered.wait(10)
+    started = time.monotonic()
+    assert service.stop(timeout_ms=300) is False  # gave up waiting, did not hang
+    assert time.monotonic() - started < 2.0
+    # The scan ends on its own; then the thread is gone.
+    assert service.scan_thread.wait(10_000)
