@@ -151,6 +151,8 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
             return column.title
         if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:
             return column.tooltip
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _alignment(column.numeric)  # numbers' titles over their digits
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
