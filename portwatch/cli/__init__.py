@@ -10,6 +10,7 @@ from typing import NoReturn
 
 from portwatch import __version__
 from portwatch.cli import action_cmds, autostart_cmds, history_cmds, scan_cmds, settings_cmds
+from portwatch.cli.common import interval_seconds
 
 # Each module adds its subcommands; the order is the order of `--help`.
 COMMAND_MODULES = (scan_cmds, action_cmds, autostart_cmds, settings_cmds, history_cmds)
@@ -36,6 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load Qt, the icon and the app, run one scan, print one line and exit",
     )
+    # The tray app's own options, so `portwatch --interval 0.5` reads as one would expect.
+    parser.add_argument(
+        "--interval",
+        dest="app_interval",
+        type=interval_seconds,
+        default=None,
+        metavar="S",
+        help="tray app: seconds between scans (default: the setting, 2)",
+    )
+    parser.add_argument("--show", action="store_true", help="tray app: open the window at start")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in COMMAND_MODULES:
         module.register(sub)
@@ -55,7 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_self_test()
     if args.command is None:
+        if args.app_interval is not None:
+            app_args.append(f"--interval={args.app_interval}")
+        if args.show:
+            app_args.append("--show")
         return _start_app(app_args, debug=args.debug)
+    if args.app_interval is not None or args.show:
+        parser.error("--interval and --show before a command are for the tray app")
     if app_args:
         parser.error(f"unrecognized arguments: {' '.join(app_args)}")
     command: Callable[[argparse.Namespace], int] = args.func
@@ -67,9 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _start_app(app_args: list[str], *, debug: bool) -> int:
     try:
-        from portwatch.ui.app import run_app  # type: ignore[import-not-found,unused-ignore]
+        from portwatch.ui.app import run_app
     except ImportError as exc:
         print(f"portwatch: the tray app cannot start: {exc}", file=sys.stderr)
         print("The command line works without it: try `portwatch list`.", file=sys.stderr)
         return 1
-    return int(run_app(app_args, debug=debug))
+    return run_app(app_args, debug=debug)
