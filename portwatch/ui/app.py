@@ -28,6 +28,7 @@ from portwatch.cli.common import interval_seconds
 from portwatch.core.model import Snapshot
 from portwatch.core.paths import APP_ID
 from portwatch.core.scanner import Scanner
+from portwatch.ui.actions import install_actions
 from portwatch.ui.icons import app_icon
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.runtime import SignalWatcher, setup_logging
@@ -59,6 +60,12 @@ class PortwatchApp(QObject):
         self.tray: TrayIcon | None = TrayIcon(self) if tray_available else None
         self.instance: InstanceServer | None = None
         self._quitting = False
+        # Free / open / copy / export / reveal, in the table, toolbar and tray menu.
+        self.listener_actions, self.port_check = install_actions(
+            self.window, snapshot_provider=lambda: self.latest
+        )
+        if self.tray is not None:
+            self.tray.listener_menu_hook = self.listener_actions.populate_menu
 
         self.service.snapshot_ready.connect(self._on_snapshot)
         self.service.scan_failed.connect(self._on_scan_failed)

@@ -395,19 +395,8 @@ class MainWindow(QMainWindow):
         listeners = self.selected_listeners()
         if not listeners:
             return
+        # The actions (free, open, copy, reveal, export) add themselves here.
         menu = QMenu(self)
-        copy_endpoint = menu.addAction("Copy address:port")
-        copy_endpoint.triggered.connect(
-            lambda: QGuiApplication.clipboard().setText(
-                "\n".join(listener.endpoint for listener in listeners)
-            )
-        )
-        commands = [" ".join(x.cmdline) for x in listeners if x.cmdline]
-        copy_command = menu.addAction("Copy command line")
-        copy_command.setEnabled(bool(commands))
-        copy_command.triggered.connect(
-            lambda: QGuiApplication.clipboard().setText("\n".join(commands))
-        )
         self.context_menu_requested.emit(menu, listeners)
         menu.exec(self.listener_view.viewport().mapToGlobal(position))
 

@@ -7,6 +7,7 @@ a poll only swaps the icon when the state changes and sets the tooltip.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
@@ -75,6 +76,8 @@ class TrayIcon(QObject):
         self.snapshot: Snapshot | None = None
         self.paused = False
         self.watched_busy = 0
+        # Fills a listener's submenu with actions (set by the app when installed).
+        self.listener_menu_hook: Callable[[QMenu, list[Listener]], None] | None = None
         self._state: tuple[Exposure | None, bool] | None = None
         self.icon = QSystemTrayIcon(self)
         self.menu = QMenu()
@@ -131,11 +134,20 @@ class TrayIcon(QObject):
         if listeners:
             menu.addSeparator()
             for listener in listeners:
-                action = menu.addAction(menu_label(listener))
-                action.setToolTip(listener.endpoint)
-                action.triggered.connect(
+                if self.listener_menu_hook is None:
+                    action = menu.addAction(menu_label(listener))
+                    action.setToolTip(listener.endpoint)
+                    action.triggered.connect(
+                        lambda _checked=False, port=listener.port: self.port_requested.emit(port)
+                    )
+                    continue
+                # With actions installed, each listener is a submenu: show it
+                # in the window, then free / open / copy it right from the tray.
+                sub = menu.addMenu(menu_label(listener))
+                sub.addAction("Show in portwatch").triggered.connect(
                     lambda _checked=False, port=listener.port: self.port_requested.emit(port)
                 )
+                self.listener_menu_hook(sub, [listener])
             more = len(self.snapshot.listeners) - len(listeners) if self.snapshot else 0
             if more > 0:
                 rest = menu.addAction(f"… and {more} more")

@@ -150,7 +150,7 @@ def test_context_menu_extension_point(qtbot: QtBot, window: MainWindow) -> None:
     window._show_context_menu(rect.center())
     assert seen
     texts, listeners = seen[0]
-    assert "Copy address:port" in texts and "Free this port" in texts
+    assert texts == ["Free this port"]
     assert [x.port for x in listeners] == [5432]
     assert [x.port for x in window.selected_listeners()] == [5432]
 
@@ -278,6 +278,28 @@ def test_tray_tooltip_icon_and_menu(qtbot: QtBot) -> None:
     pause = next(a for a in tray.menu.actions() if a.text() == "Resume monitoring")
     with qtbot.waitSignal(tray.pause_toggled, check_params_cb=lambda p: p is False):
         pause.trigger()
+
+
+def test_tray_listener_submenus_carry_the_actions(qtbot: QtBot) -> None:
+    from portwatch.ui.actions import ListenerActions
+
+    tray = TrayIcon()
+    tray.update_snapshot(snapshot([listener("127.0.0.1", 5432), listener("0.0.0.0", 80)]))
+    from PySide6.QtWidgets import QWidget
+
+    parent = QWidget()
+    actions = ListenerActions(parent, rows_provider=list)
+    tray.listener_menu_hook = actions.populate_menu
+    tray.rebuild_menu()
+    entry = next(a for a in tray.menu.actions() if a.text().startswith("5432"))
+    sub = entry.menu()
+    assert sub is not None
+    texts = [a.text() for a in sub.actions() if not a.isSeparator()]
+    assert texts[0] == "Show in portwatch"
+    assert any(t.startswith("Free port") for t in texts)
+    assert any(t.startswith("Open in browser") for t in texts)
+    with qtbot.waitSignal(tray.port_requested, check_params_cb=lambda p: p == 5432):
+        sub.actions()[0].trigger()
 
 
 def test_tooltip_and_labels() -> None:
