@@ -48,6 +48,7 @@ class Scanner:
         self._last_raw: list[RawSocket] | None = None
         self._last_infos: dict[int, ProcessInfo | None] = {}
         self._last_counts: EstablishedCounts | None = None
+        self._last_established: list[RawSocket] = []
         self._last_range: tuple[int, int] | None = None
         self._last_listeners: tuple[Listener, ...] = ()
 
@@ -64,7 +65,11 @@ class Scanner:
         warnings = list(table.warnings)
 
         self._scan_infos = {}
-        counts = EstablishedCounts(table.established)
+        if self._last_counts is not None and table.established == self._last_established:
+            counts = self._last_counts  # the same connections (mostly identity checks, in C)
+        else:
+            counts = EstablishedCounts(table.established)
+            self._last_established = list(table.established)
         live = {p for p in (r.pid for r in table.listeners) if p is not None}
         infos = {pid: self._info(pid) for pid in live}
         steady = (

@@ -173,8 +173,12 @@ class SockDiag:
         buffer: bytearray,
         size: int,
         seq: int,
+        *,
         keep: set[tuple[int, int]] | None,
         take: Callable[[int, int, int, int, int, int, int, int], None],
+        previous: dict[int, KernelSocket],
+        known: dict[int, KernelSocket],
+        append: Callable[[KernelSocket], None],
     ) -> int:
         """Unpack a run of equally long diag messages in C; return where it stopped.
 
@@ -197,6 +201,7 @@ class SockDiag:
                 f"=IH2xI4xBBxxHH56xII{length - _MIN_DIAG_LENGTH}x"
             )
         swap = _SWAP16
+        previous_get = previous.get
         position = 0
         with memoryview(buffer) as view:
             for (
@@ -215,6 +220,17 @@ class SockDiag:
                 position += length
                 lport = swap[sport]
                 if keep is not None and (af, lport) not in keep:
+                    continue
+                # The common case inline: a socket already known, unchanged.
+                cached = previous_get(inode) if inode else None
+                if (
+                    cached is not None
+                    and cached.state == state
+                    and cached.local_port == lport
+                    and cached.remote_port == swap[dport]
+                ):
+                    known[inode] = cached
+                    append(cached)
                     continue
                 take(position - length, af, state, lport, swap[dport], uid, inode, position)
         return position
@@ -335,7 +351,16 @@ class SockDiag:
             done = False
             while not done:
                 size = min(recv_into(buffer), limit)
-                offset = self._take_run(buffer, size, seq, keep, take)
+                offset = self._take_run(
+                    buffer,
+                    size,
+                    seq,
+                    keep=keep,
+                    take=take,
+                    previous=previous,
+                    known=known,
+                    append=append,
+                )
                 while offset + header_size <= size:
                     # The netlink header and the head of an inet_diag_msg in one go.
                     length, kind, _flags, msg_seq, _pid, af, state, sport, dport = message(

@@ -23,6 +23,7 @@ reported as :attr:`OwnerUnknown.PENDING`.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -84,6 +85,13 @@ class SocketOwners:
         self._walk_complete = False  # the pass must run to the end (the cold one)
         self._partial: tuple[int, list[str]] | None = None  # a pid read halfway: fds left
         self._refusals: dict[int, int] = {}  # pid -> fd tables refused so far
+        # For quiet polls: what the last answer was made of.
+        self._changed = True
+        self._last_wanted: dict[int, int] = {}
+        self._last_answer: dict[int, Owner] = {}
+        self._holder_pids: set[int] = set()
+        self._verify_list: list[tuple[int, int, int]] = []
+        self._next_retry = math.inf
         self._retry: list[int] = []  # refused once: read again next poll
         self._cold = True
         self.stats = OwnerStats()
@@ -94,7 +102,11 @@ class SocketOwners:
         return bool(self._fresh or self._walk or self._partial)
 
     def resolve(self, sockets: Iterable[KernelSocket]) -> dict[int, Owner]:
-        """Owner of each socket by inode: holder pids, or why there are none."""
+        """Owner of each socket by inode: holder pids, or why there are none.
+
+        The answer is shared with the next polls while nothing changes: do not
+        modify it.
+        """
         self.stats.polls += 1
         wanted: dict[int, int] = {ks.inode: ks.uid for ks in sockets}
         budget = self.cold_walk_budget if self._cold else self.walk_budget
@@ -102,21 +114,35 @@ class SocketOwners:
         now = self._clock()
         self._refresh_pids()
 
-        # Forget sockets that closed, so the caches follow the tables.
-        for cache in (self._holders, self._negative):
-            for inode in [i for i in cache if i not in wanted]:
-                del cache[inode]
-
-        missing = self._check_cached(wanted, now)
-        if self._cold:
-            self._cold = False
-            # The first pass reads everything: it also learns sockets shared by
-            # several processes (a pre-fork server, systemd socket activation).
-            # It stops early for this poll once every socket has an owner.
-            self._fresh = []
-            self._start_walk(missing, complete=True)
-        elif missing and not missing <= self._walk_for:
-            self._start_walk(missing, complete=False)
+        # A quiet poll: the same sockets, every holder still alive, no walk
+        # under way and no retry due. Then only a rotating share of the cached
+        # (pid, fd) pairs is re-read, without a Python step per socket.
+        quiet = (
+            not self._cold
+            and not self._walk_for
+            and wanted == self._last_wanted
+            and now < self._next_retry
+            and self._holder_pids <= self._pids
+            and self._verify_share()
+        )
+        missing: set[int] = set()
+        if not quiet:
+            self._changed = True
+            # Forget sockets that closed, so the caches follow the tables.
+            for cache in (self._holders, self._negative):
+                for inode in [i for i in cache if i not in wanted]:
+                    del cache[inode]
+            missing = self._check_cached(wanted, now)
+            if self._cold:
+                self._cold = False
+                # The first pass reads everything: it also learns sockets shared
+                # by several processes (a pre-fork server, systemd socket
+                # activation). It stops early for this poll once every socket
+                # has an owner.
+                self._fresh = []
+                self._start_walk(missing, complete=True)
+            elif missing and not missing <= self._walk_for:
+                self._start_walk(missing, complete=False)
         self._work(wanted, missing, deadline)
         if not self._walk and not self._partial and self._walk_for:
             # The pass reached the end: what it did not find, nobody we can see holds.
@@ -127,7 +153,34 @@ class SocketOwners:
                     self._negative[inode] = (reason, now + self.retry_after)
             self._walk_for = set()
             self._walk_complete = False
-        return self._answer(wanted)
+            self._changed = True
+        self._last_wanted = wanted
+        if self._changed:
+            self._changed = False
+            self._last_answer = self._answer(wanted)
+            self._holder_pids = {pid for holders in self._holders.values() for pid in holders}
+            self._verify_list = [
+                (inode, pid, fd)
+                for inode, holders in self._holders.items()
+                for pid, fd in holders.items()
+            ]
+            self._next_retry = min((at for _, at in self._negative.values()), default=math.inf)
+        return self._last_answer
+
+    def _verify_share(self) -> bool:
+        """Re-read this poll's share of the cached (pid, fd) pairs; False if one moved."""
+        every = max(1, self.verify_every)
+        share = self._verify_list[self.stats.polls % every :: every]
+        self.stats.checks += len(share)
+        readlink = os.readlink
+        proc = self._proc
+        for inode, pid, fd in share:
+            try:
+                if readlink(f"{proc}/{pid}/fd/{fd}") != f"socket:[{inode}]":
+                    return False
+            except OSError:
+                return False
+        return True
 
     # -- steps of one poll --------------------------------------------------------
 
@@ -295,6 +348,7 @@ class SocketOwners:
                 inode = int(link[8:-1])
                 if inode in wanted:
                     self._holders.setdefault(inode, {})[pid] = int(name)
+                    self._changed = True
                     self._negative.pop(inode, None)
                     looking.discard(inode)
             since_clock += 1
