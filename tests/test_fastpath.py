@@ -13,6 +13,7 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from benchmarks.loadgen import LoadGen
@@ -161,6 +162,17 @@ def test_a_new_process_on_the_same_port_is_seen_within_one_poll() -> None:
         assert [r.pid for r in rows] == [second.pid]
 
 
+def _describe(pid: int | None) -> str:
+    """Who a pid is, for failure messages."""
+    if pid is None:
+        return "no pid"
+    try:
+        proc = psutil.Process(pid)
+        return f"{pid} ppid={proc.ppid()} {proc.cmdline()}"
+    except psutil.Error as exc:
+        return f"{pid}: {exc}"
+
+
 def test_a_socket_shared_after_fork_lists_both_processes() -> None:
     source = LinuxNetlinkSource()
     scanner = Scanner(source, connection_owners=False)
@@ -185,6 +197,7 @@ def test_a_socket_shared_after_fork_lists_both_processes() -> None:
                 holders(),
                 child.pid,
                 source.owners.stats,
+                [_describe(pid) for pid in holders()],
             )
         finally:
             assert child.stdin is not None

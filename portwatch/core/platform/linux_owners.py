@@ -82,6 +82,7 @@ class SocketOwners:
         self._fresh: list[int] = []  # appeared since they were last looked at; pop() = newest
         self._walk: list[int] = []  # the current pass over older processes
         self._walk_for: set[int] = set()  # the inodes that pass looks for
+        self._walked: list[int] = []  # read by that pass so far
         self._walk_complete = False  # the pass must run to the end (the cold one)
         self._partial: tuple[int, list[str]] | None = None  # a pid read halfway: fds left
         self._refusals: dict[int, int] = {}  # pid -> fd tables refused so far
@@ -152,6 +153,7 @@ class SocketOwners:
                 if inode in wanted and inode not in self._holders:
                     self._negative[inode] = (reason, now + self.retry_after)
             self._walk_for = set()
+            self._walked = []
             self._walk_complete = False
             self._changed = True
         self._last_wanted = wanted
@@ -254,6 +256,15 @@ class SocketOwners:
     def _start_walk(self, missing: set[int], *, complete: bool) -> None:
         if not missing and not complete:
             return
+        if self._walk_for or self._walk_complete:
+            # A pass is under way: extend it rather than start over (sockets
+            # that keep appearing would otherwise restart it for ever). The
+            # processes it already read are read again, after the others.
+            self._walk = self._walked + self._walk
+            self._walked = []
+            self._walk_for |= missing
+            self._walk_complete = complete or self._walk_complete
+            return
         # Pop order: processes already holding sockets first (servers open
         # more), then newest first.
         holder_pids = {pid for holders in self._holders.values() for pid in holders}
@@ -261,7 +272,7 @@ class SocketOwners:
         self._walk = order
         self._walk_for = set(missing) | self._walk_for
         self._walk_complete = complete or self._walk_complete
-        self._partial = None
+        self._walked = []
 
     def _work(self, wanted: dict[int, int], missing: set[int], deadline: float | None) -> None:
         looking = set(missing)
@@ -289,10 +300,12 @@ class SocketOwners:
                         continue
             elif self._walk and (looking or self._walk_complete):
                 pid, names = self._walk.pop(), None
+                self._walked.append(pid)
             else:
                 if self._walk and not looking and not self._walk_complete:
                     # Everything found: this pass is over before its end.
                     self._walk = []
+                    self._walked = []
                     self._walk_for = set()
                 return
             self._scan(pid, names, wanted, looking, deadline)
