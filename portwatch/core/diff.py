@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from portwatch.core.model import Exposure, Listener, Snapshot
+from portwatch.core.model import Exposure, Listener, OwnerUnknown, Snapshot
 
 
 class EventKind(StrEnum):
@@ -137,3 +137,44 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
 def exposure_of(rows: Iterable[Listener]) -> Exposure | None:
     rows = list(rows)
     return _widest(rows).exposure if rows else None
+
+
+class PendingOwnerGate:
+    """Holds back new sockets whose owner is still being looked up.
+
+    The Linux owner walk may need a poll or two for a socket it has not seen
+    (see ``OwnerUnknown.PENDING``). An alert or a history row written at once
+    would say "owner unknown: looking up" and never name the process; held
+    back for at most ``max_scans`` scans, the socket arrives with its owner.
+    Sockets already known, and every socket of the first snapshot, pass at once.
+    """
+
+    def __init__(self, max_scans: int = 5) -> None:
+        self.max_scans = max_scans
+        self._waited: dict[Binding, int] = {}
+
+    def settle(self, previous: Snapshot | None, snapshot: Snapshot) -> Snapshot:
+        """``snapshot`` without the new sockets still waiting for their owner."""
+        if previous is None:
+            self._waited.clear()
+            return snapshot
+        known = {(r.proto, r.family, r.address, r.port) for r in previous.listeners}
+        waited: dict[Binding, int] = {}
+        held: set[Binding] = set()
+        for row in snapshot.listeners:
+            binding = (row.proto, row.family, row.address, row.port)
+            if row.owner_unknown is not OwnerUnknown.PENDING or binding in known:
+                continue
+            scans = self._waited.get(binding, 0) + 1
+            if scans <= self.max_scans:
+                waited[binding] = scans
+                held.add(binding)
+        self._waited = waited
+        if not held:
+            return snapshot
+        kept = tuple(
+            row
+            for row in snapshot.listeners
+            if (row.proto, row.family, row.address, row.port) not in held
+        )
+        return replace(snapshot, listeners=kept)

@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from portwatch.core import paths
-from portwatch.core.diff import diff
+from portwatch.core.diff import PendingOwnerGate, diff
 from portwatch.core.history import History, HistoryError
 from portwatch.core.model import Snapshot
 from portwatch.core.portspec import matches_any
@@ -87,9 +87,12 @@ class AlertsController(QObject):
         notifier_factory: NotifierFactory | None = None,
         prober: Callable[[], DeliveryProbe] = probe,
         clock: Callable[[], float] = time.monotonic,
+        keep_interval: bool = False,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent if parent is not None else app)
+        # `portwatch --interval S` outranks the saved scan interval for this run.
+        self._keep_interval = keep_interval
         self.app = app
         self.window = window
         self.tray = tray
@@ -100,6 +103,7 @@ class AlertsController(QObject):
         self._notifier_failed_at: float | None = None
         self._told: set[str] = set()
         self._previous: Snapshot | None = None
+        self._owner_gate = PendingOwnerGate()
         self._settings_mtime: int | None = None
         self._balloon_port: int | None = None
         self._dialog: SettingsDialog | None = None
@@ -154,6 +158,8 @@ class AlertsController(QObject):
     def on_snapshot(self, snapshot: Snapshot) -> None:
         self._reload_if_changed()
         previous = self._previous
+        # Alerts and history name the process: new sockets wait for their owner.
+        snapshot = self._owner_gate.settle(previous, snapshot)
         events = diff(previous, snapshot)
         if self.history is not None:
             try:
@@ -393,7 +399,7 @@ class AlertsController(QObject):
 
     def _apply_runtime(self, settings: Settings) -> None:
         service = getattr(self.app, "service", None)
-        if service is not None and hasattr(service, "set_interval"):
+        if not self._keep_interval and service is not None and hasattr(service, "set_interval"):
             service.set_interval(settings.scan_interval)
         if self.history is not None:
             self.history.retention_days = settings.history_retention_days
@@ -408,15 +414,21 @@ class AlertsController(QObject):
             self.history = None
 
 
-def install_alerts(app: Any, window: Any = None, tray: Any = None) -> AlertsController:
+def install_alerts(
+    app: Any, window: Any = None, tray: Any = None, *, keep_interval: bool = False
+) -> AlertsController:
     """Plug alerts, notifications, settings and history into a running PortwatchApp.
 
     Call once after the app's window and tray exist and before ``app.start()``::
 
         install_alerts(app, app.window, app.tray)
+
+    ``keep_interval``: the scan interval came from the command line; the
+    settings file's interval does not replace it.
     """
     return AlertsController(
         app,
         window if window is not None else app.window,
         tray if tray is not None else getattr(app, "tray", None),
+        keep_interval=keep_interval,
     )

@@ -28,7 +28,9 @@ from portwatch.cli.common import interval_seconds
 from portwatch.core.model import Snapshot
 from portwatch.core.paths import APP_ID
 from portwatch.core.scanner import Scanner
+from portwatch.notify import set_windows_app_id
 from portwatch.ui.actions import install_actions
+from portwatch.ui.alerts_controller import AlertsController, install_alerts
 from portwatch.ui.icons import app_icon
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.runtime import SignalWatcher, setup_logging
@@ -59,6 +61,7 @@ class PortwatchApp(QObject):
             tray_available = TrayIcon.available()
         self.tray: TrayIcon | None = TrayIcon(self) if tray_available else None
         self.instance: InstanceServer | None = None
+        self.alerts: AlertsController | None = None  # run_app installs them
         self._quitting = False
         # Free / open / copy / export / reveal, in the table, toolbar and tray menu.
         self.listener_actions, self.port_check = install_actions(
@@ -173,7 +176,8 @@ class _ArgParser(argparse.ArgumentParser):
 
 def parse_app_args(app_args: Sequence[str]) -> argparse.Namespace:
     parser = _ArgParser(prog="portwatch", add_help=False)
-    parser.add_argument("--interval", type=interval_seconds, default=DEFAULT_INTERVAL)
+    # None: use the interval saved in the settings (default 2 s).
+    parser.add_argument("--interval", type=interval_seconds, default=None)
     parser.add_argument("--show", action="store_true")
     args, unknown = parser.parse_known_args(list(app_args))
     if unknown:
@@ -191,6 +195,9 @@ def run_app(app_args: list[str], *, debug: bool) -> int:
         )
         return 1
     setup_logging(debug=debug)
+    if sys.platform == "win32":
+        # Before any window exists, so notifications carry the installer's shortcut identity.
+        set_windows_app_id()
     qapp = QApplication.instance()
     if not isinstance(qapp, QApplication):
         qapp = QApplication([sys.argv[0] if sys.argv else "portwatch"])
@@ -201,11 +208,39 @@ def run_app(app_args: list[str], *, debug: bool) -> int:
     qapp.setQuitOnLastWindowClosed(False)
     qapp.setWindowIcon(app_icon())
 
+    # Ctrl-C / SIGTERM from here on end the app cleanly, even one that arrives
+    # while the app is still being built (its tray icon may already be visible).
+    started: list[PortwatchApp] = []
+    stop_early: list[int] = []
+
+    def on_signal(number: int) -> None:
+        if started:
+            started[0].quit()
+        else:
+            stop_early.append(number)
+
+    watcher = SignalWatcher(on_signal, qapp)
+    watcher.install()
+    try:
+        return _start_and_run(qapp, args, started, stop_early)
+    finally:
+        watcher.uninstall()
+
+
+def _start_and_run(
+    qapp: QApplication,
+    args: argparse.Namespace,
+    started: list[PortwatchApp],
+    stop_early: list[int],
+) -> int:
     if send_request("show") is not None:
         log.info("portwatch is already running: asked it to show its window")
         return 0
 
-    app = PortwatchApp(interval=args.interval, show_window=args.show)
+    interval = DEFAULT_INTERVAL if args.interval is None else args.interval
+    app = PortwatchApp(interval=interval, show_window=args.show)
+    # Alerts, notifications, settings and history; reads the settings file.
+    app.alerts = install_alerts(app, app.window, app.tray, keep_interval=args.interval is not None)
     server = InstanceServer(app.status, app)
     if not server.listen():
         # Another instance won the race to start.
@@ -214,18 +249,23 @@ def run_app(app_args: list[str], *, debug: bool) -> int:
         return 0
     app.instance = server
     server.show_requested.connect(app.show_window)
+    started.append(app)
+    if stop_early:
+        log.info("signal %d during start-up: quitting", stop_early[0])
+        app.quit()
+        return 0
 
-    watcher = SignalWatcher(lambda _number: app.quit(), app)
-    watcher.install()
     app.start()
     log.info(
-        "portwatch %s started (pid %d, interval %.1f s)", __version__, os.getpid(), args.interval
+        "portwatch %s started (pid %d, interval %.1f s)",
+        __version__,
+        os.getpid(),
+        app.service.interval,
     )
     try:
         qapp.exec()
     finally:
         app.quit()  # no-op if already quitting; joins the worker otherwise
-        watcher.uninstall()
     log.info("portwatch stopped")
     return 0
 

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Sequence
 
 import psutil
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFormLayout,
     QHeaderView,
@@ -76,6 +77,9 @@ def _age(delta: dt.timedelta) -> str:
 class DetailsPane(QWidget):
     """Shows one listener; ``show_listener(None, ...)`` shows a hint instead."""
 
+    # Escape inside the pane: hand the keyboard back to the table.
+    leave_requested = Signal()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.listener: Listener | None = None
@@ -101,7 +105,12 @@ class DetailsPane(QWidget):
             "Connections",
         ):
             label = QLabel()
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            # Selectable by keyboard too, so Enter on a row can land here and Ctrl+C copies.
+            label.setTextInteractionFlags(
+                Qt.TextInteractionFlag.TextSelectableByMouse
+                | Qt.TextInteractionFlag.TextSelectableByKeyboard
+            )
+            label.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
             label.setWordWrap(True)
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.fields[name] = label
@@ -132,7 +141,21 @@ class DetailsPane(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.placeholder)
         layout.addWidget(self.body)
+        leave = QAction("Back to the table", self)
+        leave.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        leave.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        leave.triggered.connect(self.leave_requested)
+        self.addAction(leave)
         self.show_listener(None, ())
+
+    def focus_details(self) -> bool:
+        """Put the keyboard on the command line, its text selected; False with nothing shown."""
+        if self.listener is None:
+            return False
+        field = self.fields["Command line"]
+        field.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        field.setSelection(0, len(field.text()))
+        return True
 
     def field_text(self, name: str) -> str:
         return self.fields[name].text()

@@ -209,6 +209,15 @@ class MainWindow(QMainWindow):
         self.listener_view.customContextMenuRequested.connect(self._show_context_menu)
         self.listener_view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.details = DetailsPane()
+        # Enter (or a double click) on a row opens its details: the keyboard moves to
+        # the pane; Escape there comes back.
+        open_details = QAction("Details", self.listener_view)
+        open_details.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
+        open_details.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        open_details.triggered.connect(self.open_details)
+        self.listener_view.addAction(open_details)
+        self.listener_view.doubleClicked.connect(lambda _index: self.open_details())
+        self.details.leave_requested.connect(self.listener_view.setFocus)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.listener_view)
         self.splitter.addWidget(self.details)
@@ -271,6 +280,24 @@ class MainWindow(QMainWindow):
         self._search_timer.stop()
         self.apply_search()
         self.bring_to_front()
+
+    def open_details(self) -> bool:
+        """Show the current listener's details and move the keyboard there."""
+        if not self._current_listener_selected():
+            return False
+        self.tabs.setCurrentIndex(0)
+        table, pane = self.splitter.sizes()
+        total = table + pane
+        if total > 0 and pane < total // 3:
+            # Dragged nearly shut: give it back a readable share.
+            self.splitter.setSizes([total - total * 2 // 5, total * 2 // 5])
+        return self.details.focus_details()
+
+    def _current_listener_selected(self) -> bool:
+        current = self.listener_view.selectionModel().currentIndex()
+        return current.isValid() and self.listener_view.selectionModel().isRowSelected(
+            current.row()
+        )
 
     def bring_to_front(self) -> None:
         if self.isMinimized():

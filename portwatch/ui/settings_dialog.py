@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from portwatch.core.autostart import AutostartError, AutostartManager, autostart_manager
 from portwatch.core.model import Exposure
 from portwatch.core.portspec import (
     PortSpecError,
@@ -74,25 +75,13 @@ def _show_error(label: QLabel, message: str | None) -> None:
     label.setVisible(bool(message))
 
 
-def _autostart() -> Any | None:
-    """The start-at-login manager, or None when this build has none."""
-    try:
-        from portwatch.core.autostart import autostart_manager
-    except ImportError:
-        return None
+def _autostart() -> AutostartManager | None:
+    """This system's start-at-login manager, or None where it cannot work."""
     try:
         return autostart_manager()
-    except (OSError, _AutostartError) as exc:
+    except (OSError, AutostartError) as exc:
         log.warning("start at login is not available here: %s", exc)
         return None
-
-
-try:
-    from portwatch.core.autostart import AutostartError as _AutostartError
-except ImportError:  # a build without the autostart module
-
-    class _AutostartError(Exception):  # type: ignore[no-redef]
-        pass
 
 
 class WatchedPortRow(QWidget):
@@ -106,12 +95,19 @@ class WatchedPortRow(QWidget):
         self.ports = QLineEdit(str(watch.ports) if watch else "")
         self.ports.setPlaceholderText("3000, 8000-8010 or tcp/5432")
         self.ports.setAccessibleName("Watched port or range")
+        # Room for "tcp/5432" or "8000-8010" and for the owner's hint text.
+        self.ports.setMinimumWidth(
+            self.ports.fontMetrics().horizontalAdvance("udp/65000-65535") + 16
+        )
         self.occupied = QCheckBox("when taken")
         self.occupied.setChecked(watch.notify_occupied if watch else True)
         self.freed = QCheckBox("when freed")
         self.freed.setChecked(watch.notify_freed if watch else True)
         self.owner = QLineEdit(watch.expected_owner or "" if watch else "")
         self.owner.setPlaceholderText("expected owner (optional)")
+        self.owner.setMinimumWidth(
+            self.owner.fontMetrics().horizontalAdvance("expected owner (optional)") + 16
+        )
         self.owner.setToolTip(
             "A process name (postgres) or executable path; any other owner alerts"
         )
@@ -301,11 +297,11 @@ class SettingsDialog(QDialog):
         if self._autostart is None:
             self.start_at_login.setEnabled(False)
             self.start_at_login.setChecked(settings.start_at_login)
-            self.start_at_login.setToolTip("Start at login is not available in this build.")
+            self.start_at_login.setToolTip("Start at login is not available on this system.")
             return
         try:
             enabled = bool(self._autostart.is_enabled())
-        except (OSError, _AutostartError) as exc:
+        except (OSError, AutostartError) as exc:
             self.start_at_login.setEnabled(False)
             self.start_at_login.setToolTip(f"Start at login cannot be read: {exc}")
             return
@@ -420,7 +416,7 @@ class SettingsDialog(QDialog):
             try:
                 if wanted != bool(self._autostart.is_enabled()):
                     (self._autostart.enable if wanted else self._autostart.disable)()
-            except (OSError, _AutostartError) as exc:
+            except (OSError, AutostartError) as exc:
                 self.start_at_login.setToolTip(f"Could not change start at login: {exc}")
                 self.start_at_login.setStyleSheet(ERROR_STYLE)
                 log.warning("start at login could not be changed: %s", exc)

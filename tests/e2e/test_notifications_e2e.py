@@ -34,7 +34,6 @@ __all__ = ["desktop"]  # the fixture used below
 
 pytestmark = pytest.mark.desktop
 INTERVAL = 0.5
-LAUNCHER = Path(__file__).with_name("run_app_with_alerts.py")
 
 _NOTIFY = re.compile(
     r"member=Notify\n"
@@ -98,7 +97,7 @@ class AlertsAppProcess(AppProcess):
         self.stderr_path = self.stdout_path.with_suffix(".err")
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, str(LAUNCHER), *args],
+                [sys.executable, "-m", "portwatch", *args],
                 cwd=ROOT,
                 env=env,
                 stdout=out,

@@ -161,10 +161,10 @@ def test_delivery_section_says_what_and_how_to_fix(qtbot: QtBot) -> None:
     )
 
 
-def test_start_at_login_without_autostart_module(qtbot: QtBot) -> None:
+def test_start_at_login_where_the_system_has_none(qtbot: QtBot) -> None:
     dialog = make(qtbot, autostart_factory=lambda: None)
     assert not dialog.start_at_login.isEnabled()
-    assert dialog.start_at_login.toolTip() == "Start at login is not available in this build."
+    assert dialog.start_at_login.toolTip() == "Start at login is not available on this system."
 
 
 def test_start_at_login_uses_the_real_autostart(qtbot: QtBot) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
 
 from portwatch.core.model import Exposure, Listener
@@ -342,3 +342,34 @@ def test_window_settings_file_location() -> None:
     from portwatch.ui.main_window import window_settings
 
     assert Path(window_settings().fileName()) == state_dir() / "window.ini"
+
+
+def test_enter_opens_the_details_and_escape_comes_back(qtbot: QtBot, window: MainWindow) -> None:
+    server = listener("127.0.0.1", 5173, cmdline=("node", "vite", "--port", "5173"))
+    window.apply_snapshot(snapshot([listener("127.0.0.1", 22), server]))
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
+    table = window.listener_view
+    # Nothing selected: Enter does nothing.
+    table.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is table, timeout=2000)
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+    assert QApplication.focusWidget() is table
+    # The details pane was dragged nearly shut; Enter opens it again.
+    total = sum(window.splitter.sizes())
+    window.splitter.setSizes([total - 20, 20])
+    select_port(window, 5173)
+    table.setFocus()
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+    command_line = window.details.fields["Command line"]
+    assert QApplication.focusWidget() is command_line
+    assert command_line.selectedText() == "node vite --port 5173"
+    assert window.splitter.sizes()[1] >= total // 3
+    qtbot.keyClick(command_line, Qt.Key.Key_Escape)
+    assert QApplication.focusWidget() is table
+    # A double click opens the same details.
+    table.setFocus()
+    index = window.listener_proxy.index(table.currentIndex().row(), 0)
+    table.doubleClicked.emit(index)
+    assert QApplication.focusWidget() is command_line
