@@ -334,3 +334,20 @@ def test_model_index_of_nothing_is_none() -> None:
     model = AlertsModel()
     assert model.data(QModelIndex()) is None
     assert model.rowCount(model.index(0, 0)) == 0
+
+
+@pytest.mark.parametrize("from_command_line", [True, False])
+def test_scan_interval_from_settings_unless_the_command_line_gave_one(
+    qtbot: QtBot, from_command_line: bool
+) -> None:
+    save_settings(Settings(scan_interval=7.5))
+    application = PortwatchApp(interval=0.7, tray_available=False)
+    qtbot.addWidget(application.window)
+    try:
+        controller = install_alerts(
+            application, application.window, None, keep_interval=from_command_line
+        )
+        assert application.service.interval == (0.7 if from_command_line else 7.5)
+        controller.shutdown()
+    finally:
+        application.service.stop()
