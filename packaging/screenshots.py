@@ -11,6 +11,10 @@ and saves:
 - screenshot-connections.png  Connections tab
 - screenshot-tray-menu.png    the tray menu
 - screenshot-desktop.png      the whole screen: tray bar with the icon, window
+- screenshot-alerts.png       Alerts tab after a watched port and a public bind
+- screenshot-history.png      History tab: who held which port, for how long
+- screenshot-port-check.png   "Is port free?" tab answering for a busy port
+- screenshot-settings.png     the Settings dialog
 
 Look at the PNGs before committing them.
 """
@@ -80,6 +84,7 @@ def orchestrate(out: Path) -> int:
                 env[name] = str(Path(home) / name.lower())
             env["XDG_RUNTIME_DIR"] = str(Path(home) / "runtime")
             Path(env["XDG_RUNTIME_DIR"]).mkdir(mode=0o700)
+            write_demo_settings(Path(env["XDG_CONFIG_HOME"]))
             render_run = subprocess.run(
                 [sys.executable, __file__, "--render", str(out)],
                 env=env,
@@ -100,17 +105,36 @@ def orchestrate(out: Path) -> int:
     return 0
 
 
+def write_demo_settings(config_home: Path) -> None:
+    """Watched ports for the Alerts shot: 3000 and 5173 as a developer would set them."""
+    from portwatch.core.portspec import parse_port_spec
+    from portwatch.core.settings import Settings, WatchedPort, save_settings
+
+    settings = Settings(
+        watched_ports=(
+            WatchedPort(parse_port_spec("3000")),
+            WatchedPort(parse_port_spec("5173")),
+            WatchedPort(parse_port_spec("tcp/5432"), expected_owner="postgres"),
+        ),
+    )
+    save_settings(settings, config_home / "portwatch" / "settings.json")
+
+
 def render(out: Path) -> int:
     from PySide6.QtCore import QItemSelectionModel, QPoint, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from portwatch.ui.alerts_controller import install_alerts
     from portwatch.ui.app import PortwatchApp
     from portwatch.ui.models import ListenerColumn
     from portwatch.ui.table_model import RowState
+    from tests.support.procs import ListenerProcess
 
     qapp = QApplication([sys.argv[0]])
     qapp.setQuitOnLastWindowClosed(False)
     app = PortwatchApp(interval=1.0, show_window=True)
+    # As run_app does: alerts, settings and history (in the private XDG folders).
+    app.alerts = install_alerts(app, app.window, app.tray, keep_interval=True)
     window = app.window
     window.resize(1180, 720)
     window.move(40, 30)
@@ -190,6 +214,42 @@ def render(out: Path) -> int:
     )
     if shot.returncode != 0:
         print(f"screenshots: import failed: {shot.stderr.strip()}", file=sys.stderr)
+
+    # A dev server starts on a watched port, bound to every interface: two alerts.
+    alerts = app.alerts
+    dev_server = ListenerProcess(["tcp:0.0.0.0:5173"])
+    try:
+        if not wait(lambda: alerts.alerts_view.model.rowCount() >= 2, 15):
+            print("screenshots: no alert for the demo dev server", file=sys.stderr)
+        wait(lambda: False, 1.0)
+    finally:
+        dev_server.stop()
+    wait(lambda: 5173 not in {row.port for row in (app.latest.listeners if app.latest else ())}, 10)
+    wait(lambda: False, 1.5)
+    alerts.alerts_view.clear_banner()
+    window.tabs.setCurrentWidget(alerts.alerts_view)
+    wait(lambda: False, 0.5)
+    window.grab().save(str(out / "screenshot-alerts.png"))
+
+    if alerts.history_view is not None:
+        window.tabs.setCurrentWidget(alerts.history_view)
+        alerts.history_view.refresh()
+        wait(lambda: False, 1.0)
+        window.grab().save(str(out / "screenshot-history.png"))
+
+    check = app.port_check
+    window.tabs.setCurrentWidget(check)
+    check.port_edit.setText("5432")
+    check.check()
+    wait(lambda: check.last_check is not None, 10)
+    wait(lambda: False, 0.3)
+    window.grab().save(str(out / "screenshot-port-check.png"))
+    window.tabs.setCurrentIndex(0)
+
+    dialog = alerts.open_settings()
+    wait(lambda: False, 0.8)
+    dialog.grab().save(str(out / "screenshot-settings.png"))
+    dialog.reject()
     app.quit()
     return 0
 

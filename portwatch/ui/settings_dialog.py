@@ -197,6 +197,7 @@ class SettingsDialog(QDialog):
         general = QGroupBox("Scanning")
         form = QFormLayout(general)
         self.interval = QDoubleSpinBox()
+        self.interval.setMaximumWidth(140)
         self.interval.setRange(MIN_INTERVAL, MAX_INTERVAL)
         self.interval.setDecimals(1)
         self.interval.setSingleStep(0.5)
@@ -222,6 +223,10 @@ class SettingsDialog(QDialog):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.rows_box)
         scroll.setMinimumHeight(140)
+        # As wide as one watched-port row, so the rows never scroll sideways.
+        row_width = WatchedPortRow().sizeHint().width()
+        scroll.setMinimumWidth(row_width + scroll.verticalScrollBar().sizeHint().width() + 8)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         watched_layout.addWidget(scroll)
         self.add_button = QPushButton("Add watched port")
         self.add_button.clicked.connect(self._add_empty_row)
@@ -258,6 +263,7 @@ class SettingsDialog(QDialog):
         self.quiet_period.setSuffix(" s")
         self.quiet_period.setValue(round(settings.quiet_period))
         self.quiet_period.setToolTip("A port that keeps opening and closing alerts once per period")
+        self.quiet_period.setMaximumWidth(140)
         form.addRow("Quiet period per port", self.quiet_period)
         self.notification_style = QComboBox()
         for style, label in STYLE_LABELS.items():
