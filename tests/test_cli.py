@@ -277,3 +277,22 @@ def test_non_root_view_hides_other_users_owners(child: ListenerProcess) -> None:
         assert "root" in result.stderr
     finally:
         shutil.rmtree(copy, ignore_errors=True)
+
+
+def test_list_into_a_pipe_that_closes_early_is_not_an_error() -> None:
+    # `portwatch list | head -1` with many rows: the reader leaves before the end.
+    with ListenerProcess(["udp:127.0.0.1:0" for _ in range(1000)]):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "portwatch", "list"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 0
+    assert first.split()[:2] == [b"PROTO", b"ADDRESS"]
+    assert "Traceback" not in err
+    assert err == ""

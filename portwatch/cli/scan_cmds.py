@@ -19,6 +19,7 @@ from portwatch.cli.common import (
     to_json,
 )
 from portwatch.core import Scanner, Snapshot, diff
+from portwatch.core.diff import PendingOwnerGate
 from portwatch.core.model import Listener
 
 
@@ -118,17 +119,20 @@ def cmd_watch(args: argparse.Namespace) -> int:
     stop = _Stop()
     previous_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     scanner = Scanner(connection_owners=False)
+    # A new socket is printed once its owner is known (or after a few scans without).
+    gate = PendingOwnerGate()
     try:
-        old = scanner.scan()
+        old = gate.settle(None, scanner.scan())
         if not args.json:
+            count = len(old.listeners)
             print(
-                f"watching {len(old.listeners)} listeners every {args.interval:g} s "
+                f"watching {count} listener{'s' if count != 1 else ''} every {args.interval:g} s "
                 "(Ctrl-C to stop)",
                 file=sys.stderr,
             )
             _footer(old)
         while not stop.event.wait(args.interval):
-            new = scanner.scan()
+            new = gate.settle(old, scanner.scan())
             for event in diff(old, new):
                 if args.json:
                     print(json.dumps(event.to_json()), flush=True)
