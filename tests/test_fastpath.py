@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ from benchmarks.loadgen import LoadGen
 from portwatch.core import OwnerUnknown, Scanner, Snapshot
 from portwatch.core.platform import select_source
 from portwatch.core.platform.linux import LinuxPsutilSource
-from portwatch.core.platform.linux_procfs import TCP_ESTABLISHED, read_proc_net
+from portwatch.core.platform.linux_procfs import TCP_ESTABLISHED, KernelSocket, read_proc_net
 from tests.support.procs import ListenerProcess, wait_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux fast path")
@@ -145,6 +146,84 @@ def test_kernel_port_filter_keeps_exactly_the_listening_ports(load: LoadGen) -> 
     assert {s.inode for s in in_kernel} == {s.inode for s in here}
     expected = {s.inode for s in everything if (s.family, s.local_port) in few}
     assert {s.inode for s in in_kernel} == expected
+
+
+def test_kernel_port_filter_takes_the_largest_port_set(load: LoadGen) -> None:
+    """Every listening port among as many others as the bytecode holds, 1 and 65535 too."""
+    diag = SockDiag()
+    try:
+        listening = {(s.family, s.local_port) for s in diag.dump("tcp", 1 << 10)}
+        ports = {port for _, port in listening} | {1, 2, 65534, 65535}
+        # Other ports, spread out and in runs of neighbours, up to the limit.
+        for port in itertools.chain(range(20000, 21000), range(1024, 65536, 13)):
+            if len(ports) >= netlink.KERNEL_FILTER_MAX_PORTS:
+                break
+            ports.add(port)
+        assert len(ports) == netlink.KERNEL_FILTER_MAX_PORTS
+        assert netlink.local_port_bytecode(sorted(ports))  # fits: it goes to the kernel
+        wanted = {(family, port) for port in ports for family in (4, 6)}
+        in_kernel = diag.dump("tcp", 1 << TCP_ESTABLISHED, only_local_ports=wanted)
+        assert diag.filter_supported  # the kernel's checker took it
+        everything = diag.dump("tcp", 1 << TCP_ESTABLISHED)
+    finally:
+        diag.close()
+    expected = {s.inode for s in everything if s.local_port in ports}
+    assert {s.inode for s in in_kernel} == expected
+    assert len({s.inode for s in in_kernel if s.local_port in load.info["ports"]}) > 0
+
+
+def test_an_unchanged_dump_gives_the_same_sockets_and_a_change_shows(load: LoadGen) -> None:
+    diag = SockDiag()
+    try:
+        first = diag.dump("tcp", 1 << 10)
+        again = diag.dump("tcp", 1 << 10)
+        # Unchanged datagrams are reused: the same KernelSocket objects.
+        mine = {s.inode: s for s in first}
+        same = [s for s in again if mine.get(s.inode) is s]
+        assert len(same) > len(again) // 2
+        with ListenerProcess(["tcp:127.0.0.1:0"]) as proc:
+            during = diag.dump("tcp", 1 << 10)
+        after = diag.dump("tcp", 1 << 10)
+    finally:
+        diag.close()
+    assert [s for s in during if s.local_port == proc.ports[0]]
+    assert not [s for s in after if s.local_port == proc.ports[0]]
+    assert {s.inode for s in _on_load_ports(after, load)} == {
+        s.inode for s in _on_load_ports(first, load)
+    }
+
+
+def _on_load_ports(sockets: list[KernelSocket], load: LoadGen) -> list[KernelSocket]:
+    return [s for s in sockets if s.local_port in load.info["ports"]]
+
+
+def test_a_dump_abandoned_halfway_does_not_answer_the_next(
+    load: LoadGen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rest of a broken dump would answer the next request (same sequence number).
+
+    The kernel also refuses a new dump on a socket whose dump is under way (EBUSY).
+    """
+    diag = SockDiag()
+    try:
+        every_state = 0xFFF  # the load's 200 listeners and 100 connections: several datagrams
+        expected = {s.inode for s in diag.dump("tcp", every_state)}
+
+        def broken(*args: object, **kwargs: object) -> int:
+            raise RuntimeError("interrupted")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(SockDiag, "_take_run", broken)
+            with pytest.raises(RuntimeError):
+                diag.dump("tcp", every_state)
+        again = [s.inode for s in diag.dump("tcp", every_state)]
+        # Still one walk for both families: the kernel refused nothing.
+        assert diag.compat_supported and diag.filter_supported
+    finally:
+        diag.close()
+    assert len(again) == len(set(again))  # nothing read twice
+    # Other programs may open or close a few sockets meanwhile; the load's stay.
+    assert len(set(again) ^ expected) < 20
 
 
 def test_a_new_process_on_the_same_port_is_seen_within_one_poll() -> None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import socket
 import struct
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 from portwatch.core.model import OwnerUnknown, Proto
 from portwatch.core.platform.base import RawSocket, RawTable, SocketSource
@@ -55,10 +57,10 @@ TCPDIAG_GETSOCK = 18
 # struct inet_diag_msg, split by byte order: family and state; the sockid's
 # ports and addresses (network order); then uid and inode (host order).
 _MSG = struct.Struct("=IHHIIBBxxHH")  # nlmsghdr + family, state, -, sport, dport
-# The kernel audits a filter in time quadratic in its length (inet_diag_bc_audit):
-# measured, 600 ports cost the kernel ~2 ms more than 1 port, 1,000 ports ~4.6 ms,
-# more than decoding the client ends here saves. (16-bit jumps allow ~2,300.)
-KERNEL_FILTER_MAX_PORTS = 600
+# Jump offsets and the attribute length are 16-bit: the port filter's
+# bytecode (16 bytes a port, see local_port_bytecode) must stay under 64 KiB.
+KERNEL_FILTER_MAX_PORTS = 4000
+_MAX_BYTECODE = 0xFFFF - 4
 _MSG_UID_INODE = struct.Struct("=II")
 _NL_LENGTH_KIND = struct.Struct("=IH")
 _MIN_DIAG_LENGTH = 16 + 72  # nlmsghdr + inet_diag_msg, before attributes
@@ -110,27 +112,57 @@ class NetlinkRefusedError(OSError):
     """The kernel or a sandbox refuses sock_diag; /proc/net has to do."""
 
 
+class _Datagram(NamedTuple):
+    """One datagram of a dump as it arrived, and the sockets kept from it."""
+
+    data: bytes
+    sockets: list[KernelSocket]
+    last: bool  # it ended the dump
+
+
+# The local-port filter a dump was read with: its bytecode and the (address
+# family, port) pairs kept; None for a dump of every socket.
+_Filter = tuple[bytes, set[tuple[int, int]]] | None
+
+
+def _open_netlink() -> socket.socket:
+    try:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
+    except OSError as exc:
+        raise NetlinkRefusedError(exc.errno, f"netlink sock_diag unavailable: {exc}") from exc
+    try:
+        sock.bind((0, 0))
+    except OSError as exc:
+        sock.close()
+        raise NetlinkRefusedError(exc.errno, f"netlink sock_diag unavailable: {exc}") from exc
+    return sock
+
+
 class SockDiag:
-    """A NETLINK_SOCK_DIAG socket that dumps inet sockets by state."""
+    """A NETLINK_SOCK_DIAG socket that dumps inet sockets by state.
+
+    Each kind of request always carries the same sequence number, so a dump
+    whose sockets did not change arrives byte for byte as the last one: a
+    datagram equal to the one at the same place last time (a memcmp) gives
+    the same sockets without decoding a message.
+    """
 
     def __init__(self) -> None:
-        try:
-            self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
-        except OSError as exc:
-            raise NetlinkRefusedError(exc.errno, f"netlink sock_diag unavailable: {exc}") from exc
-        try:
-            self._sock.bind((0, 0))
-        except OSError as exc:
-            self._sock.close()
-            raise NetlinkRefusedError(exc.errno, f"netlink sock_diag unavailable: {exc}") from exc
+        self._sock = _open_netlink()
         self._buffer = bytearray(_RECV_BUFFER)
-        self._seq = 0
+        self._seqs: dict[tuple[int, int, int, int], int] = {}
+        # Set from a request until the end of its dump is read. A dump left
+        # halfway (an exception) keeps the socket busy (the kernel answers the
+        # next request EBUSY) and its rest carries the next request's sequence
+        # number: the next request goes out on a new socket instead.
+        self._dump_open = False
         # inet_ntop once per distinct address: most sockets share a few.
         self._names: dict[bytes, str] = {}
-        # Per kind of dump, the sockets of the previous one by inode: a socket
-        # seen before is not decoded again (its addresses cannot change).
-        self._known: dict[tuple[Proto, int], dict[int, KernelSocket]] = {}
+        # Per kind of dump (protocol, states): the filter of the previous one
+        # and its datagrams per request family, to reuse those that repeat.
+        self._datagrams: dict[tuple[Proto, int], tuple[_Filter, dict[int, list[_Datagram]]]] = {}
         self._port_filter: tuple[frozenset[int], bytes] | None = None
+        self._filter: tuple[set[tuple[int, int]], bool, _Filter] | None = None
         self.filter_supported = True
         self.compat_supported = True
 
@@ -139,7 +171,10 @@ class SockDiag:
 
     def _request(self, family: int, protocol: int, states: int, bytecode: bytes) -> int:
         """Send one dump request; ``family`` 0 means both, in one walk (TCP only)."""
-        self._seq += 1
+        if self._dump_open:
+            self._sock.close()
+            self._sock = _open_netlink()
+            self._dump_open = False
         attribute = b""
         if bytecode:
             attribute = _NLATTR.pack(_NLATTR.size + len(bytecode), INET_DIAG_REQ_BYTECODE)
@@ -153,11 +188,13 @@ class SockDiag:
         else:
             kind = SOCK_DIAG_BY_FAMILY
             request = _REQ_V2.pack(family, protocol, 0, states) + attribute
+        seq = self._seqs.setdefault((kind, family, protocol, states), len(self._seqs) + 1)
         header = _NLMSGHDR.pack(
-            _NLMSGHDR.size + len(request), kind, NLM_F_REQUEST | NLM_F_DUMP, self._seq, 0
+            _NLMSGHDR.size + len(request), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0
         )
         self._sock.send(header + request)
-        return self._seq
+        self._dump_open = True
+        return seq
 
     def _name(self, family: int, raw: bytes) -> str:
         name = self._names.get(raw)
@@ -177,7 +214,6 @@ class SockDiag:
         keep: set[tuple[int, int]] | None,
         take: Callable[[int, int, int, int, int, int, int, int], None],
         previous: dict[int, KernelSocket],
-        known: dict[int, KernelSocket],
         append: Callable[[KernelSocket], None],
     ) -> int:
         """Unpack a run of equally long diag messages in C; return where it stopped.
@@ -229,7 +265,6 @@ class SockDiag:
                     and cached.local_port == lport
                     and cached.remote_port == swap[dport]
                 ):
-                    known[inode] = cached
                     append(cached)
                     continue
                 take(position - length, af, state, lport, swap[dport], uid, inode, position)
@@ -237,6 +272,7 @@ class SockDiag:
 
     def _raise_error(self, body: int, request_family: int, bytecode: bytes) -> None:
         """An NLMSG_ERROR reply: return if it is an acknowledgement, else raise."""
+        self._dump_open = False  # an error ends the dump
         (code,) = _NLMSG_ERROR_CODE.unpack_from(self._buffer, body)
         if code == 0:
             return
@@ -257,6 +293,29 @@ class SockDiag:
             self._port_filter = (wanted, local_port_bytecode(sorted(wanted)))
         return self._port_filter[1]
 
+    def _filter_for(self, only_local_ports: set[tuple[int, int]] | None) -> _Filter:
+        """Bytecode and the kept (address family, port) pairs; the same object while unchanged."""
+        if only_local_ports is None:
+            return None
+        cached = self._filter
+        if (
+            cached is not None
+            and cached[1] == self.filter_supported
+            and cached[0] == only_local_ports
+        ):
+            return cached[2]
+        bytecode = b""
+        if self.filter_supported and len(only_local_ports) <= KERNEL_FILTER_MAX_PORTS:
+            bytecode = self.local_port_filter(port for _, port in only_local_ports)
+        # Keyed by the raw address family, so the test comes first.
+        keep = {
+            (int(socket.AF_INET) if family == 4 else int(socket.AF_INET6), port)
+            for family, port in only_local_ports
+        }
+        made: _Filter = (bytecode, keep)
+        self._filter = (set(only_local_ports), self.filter_supported, made)
+        return made
+
     def dump(
         self,
         proto: Proto,
@@ -267,8 +326,8 @@ class SockDiag:
         """Every IPv4 and IPv6 socket of ``proto`` in ``states`` (a bit mask).
 
         ``only_local_ports`` keeps only sockets whose (family, local port) is in
-        the set, filtered by the kernel where that is cheaper: counting
-        connections per listener does not need the client ends.
+        the set, filtered by the kernel where it can: counting connections
+        per listener does not need the client ends.
         """
         try:
             return self._dump(proto, states, only_local_ports)
@@ -282,31 +341,26 @@ class SockDiag:
         only_local_ports: set[tuple[int, int]] | None,
     ) -> list[KernelSocket]:
         protocol = socket.IPPROTO_TCP if proto == "tcp" else socket.IPPROTO_UDP
-        bytecode = b""
-        if (
-            only_local_ports is not None
-            and self.filter_supported
-            and len(only_local_ports) <= KERNEL_FILTER_MAX_PORTS
-        ):
-            bytecode = self.local_port_filter(port for _, port in only_local_ports)
-        # The filter keyed by the raw address family, so the test comes first.
-        keep: set[tuple[int, int]] | None = None
-        if only_local_ports is not None:
-            keep = {
-                (int(socket.AF_INET) if family == 4 else int(socket.AF_INET6), port)
-                for family, port in only_local_ports
-            }
-        previous = self._known.get((proto, states), {})
-        known: dict[int, KernelSocket] = {}
+        port_filter = self._filter_for(only_local_ports)
+        bytecode, keep = port_filter if port_filter is not None else (b"", None)
+        memo = self._datagrams.get((proto, states))
+        last_datagrams = memo[1] if memo is not None else {}
+        # Datagrams of the last dump repeat only if it was read with this filter.
+        repeatable = memo is not None and memo[0] is port_filter
+        # The last dump's sockets by inode, to reuse for messages that must be
+        # decoded (a socket keeps its addresses); made at the first such message.
+        previous: dict[int, KernelSocket] = {}
+        previous_made = False
         found: list[KernelSocket] = []
-        append = found.append
+        datagram_sockets: list[KernelSocket] = []
+        append = datagram_sockets.append
         message = _MSG.unpack_from
         uid_inode = _MSG_UID_INODE.unpack_from
         swap = _SWAP16
         name = self._name
         buffer = self._buffer
+        startswith = buffer.startswith
         limit = len(buffer) - _MSG.size
-        recv_into = self._sock.recv_into
         header_size = _NLMSGHDR.size
         min_length = header_size + _INET_DIAG_MSG_LEN
         af_inet = socket.AF_INET
@@ -322,23 +376,21 @@ class SockDiag:
                 and cached.local_port == lport
                 and cached.remote_port == rport
             ):
-                ks = cached
-            else:
-                body = start + header_size
-                family = 4 if af == af_inet else 6
-                addr_len = 4 if family == 4 else 16
-                local = name(family, bytes(buffer[body + 8 : body + 8 + addr_len]))
-                remote = name(family, bytes(buffer[body + 24 : body + 24 + addr_len]))
-                v6only: bool | None = None
-                if family == 6 and state != TCP_ESTABLISHED:
-                    v6only = _v6only_attribute(buffer, body, end)
-                ks = KernelSocket(
-                    proto, family, state, local, lport, remote, rport, uid, inode, v6only
-                )
-            if inode:
-                known[inode] = ks
-            append(ks)
+                append(cached)
+                return
+            body = start + header_size
+            family = 4 if af == af_inet else 6
+            addr_len = 4 if family == 4 else 16
+            local = name(family, bytes(buffer[body + 8 : body + 8 + addr_len]))
+            remote = name(family, bytes(buffer[body + 24 : body + 24 + addr_len]))
+            v6only: bool | None = None
+            if family == 6 and state != TCP_ESTABLISHED:
+                v6only = _v6only_attribute(buffer, body, end)
+            append(
+                KernelSocket(proto, family, state, local, lport, remote, rport, uid, inode, v6only)
+            )
 
+        datagrams: dict[int, list[_Datagram]] = {}
         requests = (0,) if proto == "tcp" and self.compat_supported else _FAMILIES
         for request_family in requests:
             try:
@@ -348,18 +400,32 @@ class SockDiag:
                     raise
                 self.filter_supported = False
                 raise _RetryError from exc
+            last_time = last_datagrams.get(request_family, []) if repeatable else []
+            received: list[_Datagram] = []
             done = False
             while not done:
-                size = min(recv_into(buffer), limit)
+                size = min(self._sock.recv_into(buffer), limit)
+                index = len(received)
+                if index < len(last_time):
+                    same = last_time[index]
+                    if len(same.data) == size and startswith(same.data):
+                        received.append(same)
+                        found += same.sockets
+                        done = same.last
+                        continue
+                if not previous_made:
+                    previous_made = True
+                    previous = {
+                        ks.inode: ks
+                        for family_datagrams in last_datagrams.values()
+                        for datagram in family_datagrams
+                        for ks in datagram.sockets
+                        if ks.inode
+                    }
+                datagram_sockets = []
+                append = datagram_sockets.append
                 offset = self._take_run(
-                    buffer,
-                    size,
-                    seq,
-                    keep=keep,
-                    take=take,
-                    previous=previous,
-                    known=known,
-                    append=append,
+                    buffer, size, seq, keep=keep, take=take, previous=previous, append=append
                 )
                 while offset + header_size <= size:
                     # The netlink header and the head of an inet_diag_msg in one go.
@@ -371,7 +437,7 @@ class SockDiag:
                     start = offset
                     offset += (length + 3) & ~3
                     if msg_seq != seq:
-                        continue  # a reply to an earlier request that was abandoned
+                        continue  # not a reply to this request
                     if kind != SOCK_DIAG_BY_FAMILY and kind != TCPDIAG_GETSOCK:  # noqa: PLR1714
                         if kind == NLMSG_DONE:
                             done = True
@@ -388,50 +454,67 @@ class SockDiag:
                         continue
                     uid, inode = uid_inode(buffer, start + header_size + 64)
                     take(start, af, state, lport, swap[dport], uid, inode, start + length)
-        self._known[(proto, states)] = known
+                received.append(_Datagram(bytes(buffer[:size]), datagram_sockets, done))
+                found += datagram_sockets
+            self._dump_open = False
+            datagrams[request_family] = received
+        self._datagrams[(proto, states)] = (port_filter, datagrams)
         return found
 
 
 def local_port_bytecode(ports: list[int]) -> bytes:
     """inet_diag bytecode: accept a socket whose local port is one of ``ports`` (sorted).
 
-    A binary search tree in preorder: each inner node tests "port <= pivot"
-    (true: the left subtree, which follows; false: jump to the right one), each
-    leaf tests one port exactly (>= p, then <= p). Every op's "yes" is the next
-    op, because the kernel's checker (inet_diag_bc_audit) only accepts "no"
-    jumps that land on the chain of "yes" steps from the start. A socket costs
-    about log2(len(ports)) + 2 comparisons. Empty when the list is too long for
-    the 16-bit jump offsets: the caller then filters by itself.
+    The kernel's checker (inet_diag_bc_audit) accepts a "no" jump that lands
+    inside the program only after walking the chain of "yes" steps from the
+    start to it: quadratic in the program's length. Jumps that leave the
+    program (to its end: accept; 4 bytes past it: reject) cost nothing. So
+    the ports go in groups of about sqrt(n), each a chain that leaves at its
+    first false test: ``>= p`` (else reject: between two ports), ``>= p + 1``
+    (else accept: it is p), then the next port; past the group's last port,
+    reject. A small binary tree on "port <= the last port of the left
+    groups" picks the group; its ~sqrt(n) inner jumps are the only ones the
+    kernel walks for. Every op's "yes" is the next op. A socket costs
+    log2(groups) + up to 2 * sqrt(n) comparisons. Empty when ``ports`` is
+    empty or the program would not fit the 16-bit jumps: the caller then
+    filters by itself.
     """
     if not ports or len(ports) > KERNEL_FILTER_MAX_PORTS:
         return b""
-    total = _tree_size(len(ports))
+    size = max(4, math.isqrt(len(ports)))
+    groups = [ports[i : i + size] for i in range(0, len(ports), size)]
+    total = _tree_size(groups)
+    if total > _MAX_BYTECODE:
+        return b""
     out = bytearray()
-    _emit_tree(ports, out, total)
+    _emit_tree(groups, out, total)
     return bytes(out)
 
 
-def _tree_size(count: int) -> int:
-    # A leaf: GE (8) + LE (8) + JMP (4); an inner node: LE (8) + both subtrees.
-    if count == 1:
-        return 20
-    half = count // 2
-    return 8 + _tree_size(half) + _tree_size(count - half)
+def _tree_size(groups: list[list[int]]) -> int:
+    # A group: two 8-byte tests a port and a 4-byte JMP; an inner node: an 8-byte test.
+    if len(groups) == 1:
+        return 16 * len(groups[0]) + 4
+    half = len(groups) // 2
+    return 8 + _tree_size(groups[:half]) + _tree_size(groups[half:])
 
 
-def _emit_tree(ports: list[int], out: bytearray, total: int) -> None:
+def _emit_tree(groups: list[list[int]], out: bytearray, total: int) -> None:
     op = _BC_OP.pack
-    if len(ports) == 1:
-        port = ports[0]
-        reject = total - len(out) + 4  # past the end: the socket is dropped
-        out += op(INET_DIAG_BC_S_GE, 8, reject) + op(0, 0, port)
-        reject = total - len(out) + 4
-        out += op(INET_DIAG_BC_S_LE, 8, reject) + op(0, 0, port)
-        out += op(INET_DIAG_BC_JMP, 4, total - len(out))  # exactly the end: accepted
+    if len(groups) == 1:
+        for port in groups[0]:
+            reject = total - len(out) + 4  # 4 bytes past the end: the socket is dropped
+            out += op(INET_DIAG_BC_S_GE, 8, reject) + op(0, 0, port)
+            accept = total - len(out)  # exactly the end: the socket is kept
+            if port < 0xFFFF:
+                out += op(INET_DIAG_BC_S_GE, 8, accept) + op(0, 0, port + 1)
+            else:  # >= 65536 does not fit: "not <= 65534" says the same
+                out += op(INET_DIAG_BC_S_LE, 8, accept) + op(0, 0, 0xFFFE)
+        out += op(INET_DIAG_BC_JMP, 4, total - len(out) + 4)
         return
-    half = len(ports) // 2
-    left, right = ports[:half], ports[half:]
-    out += op(INET_DIAG_BC_S_LE, 8, 8 + _tree_size(len(left))) + op(0, 0, left[-1])
+    half = len(groups) // 2
+    left, right = groups[:half], groups[half:]
+    out += op(INET_DIAG_BC_S_LE, 8, 8 + _tree_size(left)) + op(0, 0, left[-1][-1])
     _emit_tree(left, out, total)
     _emit_tree(right, out, total)
 
@@ -498,6 +581,8 @@ class LinuxNetlinkSource(SocketSource):
         self._last_listeners: list[RawSocket] = []
         self._last_established: list[KernelSocket] | None = None
         self._last_counted: list[RawSocket] = []
+        # The TCP listeners of the last read and their (family, port) pairs.
+        self._listening: tuple[list[KernelSocket], set[tuple[int, int]]] = ([], set())
 
     @property
     def using_netlink(self) -> bool:
@@ -534,13 +619,14 @@ class LinuxNetlinkSource(SocketSource):
                         self.close()
         return read_proc_net(self._proc_net)
 
-    @staticmethod
-    def _read_netlink(diag: SockDiag, *, all_established: bool) -> SocketTables:
+    def _read_netlink(self, diag: SockDiag, *, all_established: bool) -> SocketTables:
         listeners = diag.dump("tcp", _LISTEN_STATES)
-        listeners += diag.dump("udp", _UNCONNECTED_STATES)
         listening = None
         if not all_established:
-            listening = {(s.family, s.local_port) for s in listeners if s.proto == "tcp"}
+            if listeners != self._listening[0]:
+                self._listening = (listeners, {(s.family, s.local_port) for s in listeners})
+            listening = self._listening[1]
+        listeners = listeners + diag.dump("udp", _UNCONNECTED_STATES)
         established = diag.dump("tcp", _ESTABLISHED_STATES, only_local_ports=listening)
         return SocketTables(listeners, established)
 
