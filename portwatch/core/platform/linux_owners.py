@@ -7,8 +7,9 @@ psutil does on every call) costs ~5 µs per open file on the machine. Instead
 
 1. re-checks each wanted socket's cached holders: the pid must still be in
    this poll's /proc listing, and a rotating share of the (pid, fd) pairs
-   (all of them every ``verify_every`` polls) is re-read with ``readlink``
-   (the link must still read ``socket:[inode]``: a closed or reused fd fails);
+   (all of them every ``verify_every`` polls, or at most ``verify_limit`` a
+   quiet poll) is re-read with ``readlink`` (the link must still read
+   ``socket:[inode]``: a closed or reused fd fails);
 2. reads the fds of processes that appeared since the last poll (a fork that
    inherits a listener, a new server), newest first;
 3. walks the other processes only for sockets still unexplained (an existing
@@ -38,6 +39,10 @@ Owner = tuple[int, ...] | OwnerUnknown
 COMPLETION_BUDGET = 0.005
 # How many fds to read between two looks at the clock.
 _FDS_PER_CLOCK_CHECK = 128
+# Cached (pid, fd) pairs re-read in a quiet poll at most: a readlink of
+# /proc/PID/fd/N costs ~3-5 µs, and 2,000 listeners would otherwise take
+# 500 of them a poll. Beyond it a full round takes more than verify_every polls.
+VERIFY_LIMIT = 256
 
 
 @dataclass(slots=True)
@@ -63,6 +68,7 @@ class SocketOwners:
         cold_walk_budget: float | None = None,
         retry_after: float = 300.0,
         verify_every: int = 4,
+        verify_limit: int = VERIFY_LIMIT,
         clock: Callable[[], float] = time.monotonic,
         cpu_clock: Callable[[], float] = time.thread_time,
     ) -> None:
@@ -72,12 +78,14 @@ class SocketOwners:
         self.retry_after = retry_after
         # Each cached (pid, fd) is re-read every this many polls (1 = every poll).
         self.verify_every = verify_every
+        self.verify_limit = verify_limit
         self._clock = clock
         self._cpu_clock = cpu_clock
         self._euid = os.geteuid()
         self._holders: dict[int, dict[int, int]] = {}  # inode -> {pid: fd}
         self._negative: dict[int, tuple[OwnerUnknown, float]] = {}  # inode -> (why, retry at)
         self._pids: set[int] = set()  # the /proc listing of the previous poll
+        self._listing: list[str] = []  # that listing as read
         self._unreadable: set[int] = set()  # fd tables we may not list (other users)
         self._fresh: list[int] = []  # appeared since they were last looked at; pop() = newest
         self._walk: list[int] = []  # the current pass over older processes
@@ -88,10 +96,13 @@ class SocketOwners:
         self._refusals: dict[int, int] = {}  # pid -> fd tables refused so far
         # For quiet polls: what the last answer was made of.
         self._changed = True
+        self._last_sockets: list[KernelSocket] = []
         self._last_wanted: dict[int, int] = {}
         self._last_answer: dict[int, Owner] = {}
         self._holder_pids: set[int] = set()
-        self._verify_list: list[tuple[int, int, int]] = []
+        # Each cached (pid, fd) as the path to read and the link it must show.
+        self._verify_list: list[tuple[str, str]] = []
+        self._verify_at = 0  # where the next quiet poll's share starts
         self._next_retry = math.inf
         self._retry: list[int] = []  # refused once: read again next poll
         self._cold = True
@@ -109,7 +120,12 @@ class SocketOwners:
         modify it.
         """
         self.stats.polls += 1
-        wanted: dict[int, int] = {ks.inode: ks.uid for ks in sockets}
+        sockets = list(sockets)
+        if sockets == self._last_sockets:
+            wanted = self._last_wanted  # the same sockets (identity checks, in C)
+        else:
+            wanted = {ks.inode: ks.uid for ks in sockets}
+            self._last_sockets = sockets
         budget = self.cold_walk_budget if self._cold else self.walk_budget
         deadline = None if budget is None else self._cpu_clock() + budget
         now = self._clock()
@@ -121,7 +137,7 @@ class SocketOwners:
         quiet = (
             not self._cold
             and not self._walk_for
-            and wanted == self._last_wanted
+            and (wanted is self._last_wanted or wanted == self._last_wanted)
             and now < self._next_retry
             and self._holder_pids <= self._pids
             and self._verify_share()
@@ -161,8 +177,9 @@ class SocketOwners:
             self._changed = False
             self._last_answer = self._answer(wanted)
             self._holder_pids = {pid for holders in self._holders.values() for pid in holders}
+            proc = self._proc
             self._verify_list = [
-                (inode, pid, fd)
+                (f"{proc}/{pid}/fd/{fd}", f"socket:[{inode}]")
                 for inode, holders in self._holders.items()
                 for pid, fd in holders.items()
             ]
@@ -171,14 +188,20 @@ class SocketOwners:
 
     def _verify_share(self) -> bool:
         """Re-read this poll's share of the cached (pid, fd) pairs; False if one moved."""
-        every = max(1, self.verify_every)
-        share = self._verify_list[self.stats.polls % every :: every]
+        pairs = self._verify_list
+        if not pairs:
+            return True
+        count = min(-(-len(pairs) // max(1, self.verify_every)), max(1, self.verify_limit))
+        start = self._verify_at % len(pairs)
+        share = pairs[start : start + count]
+        if len(share) < count:
+            share += pairs[: count - len(share)]  # wrap around
+        self._verify_at = start + count
         self.stats.checks += len(share)
         readlink = os.readlink
-        proc = self._proc
-        for inode, pid, fd in share:
+        for path, link in share:
             try:
-                if readlink(f"{proc}/{pid}/fd/{fd}") != f"socket:[{inode}]":
+                if readlink(path) != link:
                     return False
             except OSError:
                 return False
@@ -191,16 +214,19 @@ class SocketOwners:
             names = os.listdir(self._proc)  # noqa: PTH208 - hot path: plain strings, no Path objects
         except OSError:
             names = []
-        pids = {int(n) for n in names if n.isdigit()}
-        new = pids - self._pids
-        gone = self._pids - pids
-        self._pids = pids
-        if gone:
-            self._unreadable -= gone
-            for pid in gone & self._refusals.keys():
-                del self._refusals[pid]
+        new: set[int] = set()
+        if names != self._listing:  # processes came or went (else nothing to redo)
+            self._listing = names
+            pids = {int(n) for n in names if n.isdigit()}
+            new = pids - self._pids
+            gone = self._pids - pids
+            self._pids = pids
+            if gone:
+                self._unreadable -= gone
+                for pid in gone & self._refusals.keys():
+                    del self._refusals[pid]
         if self._retry:
-            self._fresh.extend(pid for pid in self._retry if pid in pids)
+            self._fresh.extend(pid for pid in self._retry if pid in self._pids)
             self._retry = []
         if new:
             self._fresh.extend(sorted(new))
