@@ -51,6 +51,8 @@ class Scanner:
         self._last_established: list[RawSocket] = []
         self._last_range: tuple[int, int] | None = None
         self._last_listeners: tuple[Listener, ...] = ()
+        self._last_live: frozenset[int] = frozenset()  # the pids of _last_raw
+        self._hidden: tuple[tuple[Listener, ...] | None, int] = (None, 0)  # rows -> owners hidden
 
     @property
     def ephemeral_range(self) -> tuple[int, int] | None:
@@ -70,13 +72,16 @@ class Scanner:
         else:
             counts = EstablishedCounts(table.established)
             self._last_established = list(table.established)
-        live = {p for p in (r.pid for r in table.listeners) if p is not None}
+        # Sources hand back the same RawSocket objects for unchanged sockets:
+        # these comparisons are mostly identity checks, in C.
+        same_sockets = self._last_raw is not None and table.listeners == self._last_raw
+        if same_sockets:
+            live = set(self._last_live)
+        else:
+            live = {r.pid for r in table.listeners if r.pid is not None}
         infos = {pid: self._info(pid) for pid in live}
         steady = (
-            self._last_raw is not None
-            # Sources hand back the same RawSocket objects for unchanged
-            # sockets: these comparisons are mostly identity checks, in C.
-            and table.listeners == self._last_raw
+            same_sockets
             and infos == self._last_infos
             and counts == self._last_counts
             and self.ephemeral_range == self._last_range
@@ -99,6 +104,7 @@ class Scanner:
             )
             self._rows = self._next_rows
             self._last_raw = list(table.listeners)
+            self._last_live = frozenset(live)
             self._last_infos = infos
             self._last_counts = counts
             self._last_range = self.ephemeral_range
@@ -110,7 +116,10 @@ class Scanner:
         live.update(c.pid for c in connections if c.pid is not None)
         self._processes.prune(live)
 
-        hidden = sum(1 for row in listeners if row.owner_unknown is OwnerUnknown.NEEDS_PRIVILEGES)
+        if listeners is not self._hidden[0]:
+            needs = OwnerUnknown.NEEDS_PRIVILEGES
+            self._hidden = (listeners, sum(1 for row in listeners if row.owner_unknown is needs))
+        hidden = self._hidden[1]
         hint = f"{hidden} owners hidden: {self.source.privilege_hint}" if hidden else None
         return Snapshot(
             taken_at=taken_at,
