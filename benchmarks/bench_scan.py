@@ -2,6 +2,7 @@
 
     python3 benchmarks/bench_scan.py            # the full run (~10 minutes)
     python3 benchmarks/bench_scan.py --quick    # a small run (~1 minute)
+    python3 benchmarks/bench_scan.py --scale 10k --no-churn --no-model --out /tmp/r.md
 
 For each scale the load generator (``loadgen.py``) holds the sockets and the
 idle processes with their open files; then, in this one process, the two are
@@ -345,6 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-churn", action="store_true", help="skip the churn scenario")
     parser.add_argument("--no-model", action="store_true", help="skip the model benchmark")
+    parser.add_argument(
+        "--scale",
+        action="append",
+        metavar="TEXT",
+        help="only the scales whose name contains TEXT (repeatable), e.g. --scale 10k",
+    )
     args = parser.parse_args(argv)
     if not sys.platform.startswith("linux"):
         parser.error("the load generator and the comparison are Linux-only")
@@ -360,6 +367,10 @@ def main(argv: list[str] | None = None) -> int:
         "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
     scales = QUICK if args.quick else FULL
+    if args.scale:
+        scales = tuple(s for s in scales if any(text in s.name for text in args.scale))
+        if not scales:
+            parser.error(f"no scale matches {args.scale}")
     polls = 7 if args.quick else 15
     hz_polls = 5 if args.quick else 15
     results = [bench_scale(scale, polls, hz_polls) for scale in scales]
