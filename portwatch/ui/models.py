@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -48,6 +51,8 @@ class ListenerColumn:
 class ListenerTableModel(IncrementalTableModel[ListenerKey, Listener]):
     """Every listening socket, keyed by (proto, family, address, port, pid)."""
 
+    key_attribute = "key"
+
     columns: ClassVar[tuple[Column[Listener], ...]] = (
         Column("Proto", lambda x: x.proto.upper(), lambda x: f"{x.proto}{x.family}"),
         Column("Address", lambda x: x.address, lambda x: address_sort_key(x.address)),
@@ -77,9 +82,6 @@ class ListenerTableModel(IncrementalTableModel[ListenerKey, Listener]):
             tooltip="Established connections from other hosts",
         ),
     )
-
-    def key_of(self, item: Listener) -> ListenerKey:
-        return item.key
 
     def haystack_of(self, item: Listener) -> str:
         parts = [
@@ -167,82 +169,250 @@ class ConnectionTableModel(IncrementalTableModel[ConnectionKey, Connection]):
         return "\n".join(parts).lower()
 
 
+@dataclass(frozen=True, slots=True)
+class SearchTerms:
+    """The search box's words, lower-case.
+
+    A word of digits is a number: it matches a port or PID exactly. Any other
+    word matches any text of the row, and an alphabetic one also the ports of
+    the services whose names contain it ("postgres" → 5432).
+    """
+
+    text: str = ""
+    words: tuple[tuple[str, frozenset[int]], ...] = ()
+    numbers: tuple[int, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> SearchTerms:
+        normalised = " ".join(text.lower().split())
+        words: list[tuple[str, frozenset[int]]] = []
+        numbers: list[int] = []
+        for word in normalised.split():
+            if word.isdigit():
+                numbers.append(int(word))
+            else:
+                ports = frozenset(ports_for_name(word)) if word.isalpha() else frozenset()
+                words.append((word, ports))
+        return cls(normalised, tuple(words), tuple(numbers))
+
+    def narrows(self, wider: SearchTerms) -> bool:
+        """True if every row these terms accept, ``wider`` accepted too.
+
+        Typing on extends a word or adds one: then each number of ``wider`` is
+        still here, and each of its words lies inside one of these words (a
+        longer word matches fewer texts and fewer service names).
+        """
+        if not set(wider.numbers) <= set(self.numbers):
+            return False
+        return all(any(word in mine for mine, _ in self.words) for word, _ in wider.words)
+
+
+def _is_port_or_pid(number: int, ports_and_pid: tuple[tuple[int, ...], int | None]) -> bool:
+    ports, pid = ports_and_pid
+    return number in ports or number == pid
+
+
 class SearchProxy(QSortFilterProxyModel):
     """Sorts on SORT_ROLE and filters on the search box's words.
 
     Every word must match (AND). A word of digits matches a port or PID
     exactly (so "80" does not also bring 8080); other words match any text of
     the row, and a service name ("postgres") also matches its port numbers.
+
+    Qt calls ``filterAcceptsRow`` and ``lessThan`` once per row or comparison,
+    each a call into Python, so both stay small: comparisons read the source
+    table's cached sort values, and a change of search works out every row's
+    verdict first, in one Python pass (only the rows still shown when the
+    search narrows). If no verdict changes, Qt is not asked to re-filter at
+    all; otherwise its pass reads the verdicts.
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
-        self._search = ""
-        self._words: list[tuple[str, frozenset[int]]] = []
-        self._numbers: list[int] = []
+        self._table: IncrementalTableModel[Any, Any] | None = None
+        self._terms = SearchTerms()
+        # None keeps every item; a subclass's toolbar toggles set one.
+        self._item_filter: Callable[[Any], bool] | None = None
+        self._accepts_all = True
+        # Verdicts for the rows as they are during a filter change (else None).
+        self._verdicts: list[bool] | None = None
+        # The verdicts of the last change, and the table revision they hold for.
+        self._known_verdicts: list[bool] = []
+        self._known_revision = -1
 
     @property
     def search(self) -> str:
-        return self._search
+        return self._terms.text
 
     def set_search(self, text: str) -> None:
-        normalised = " ".join(text.lower().split())
-        if normalised == self._search:
-            return  # nothing to re-filter
-        self.beginFilterChange()
-        self._search = normalised
-        self._words = []
-        self._numbers = []
-        for word in normalised.split():
-            if word.isdigit():
-                self._numbers.append(int(word))
-            else:
-                ports = frozenset(ports_for_name(word)) if word.isalpha() else frozenset()
-                self._words.append((word, ports))
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        if " ".join(text.lower().split()) == self._terms.text:
+            return  # the same words: nothing to re-filter
+        terms = SearchTerms.parse(text)
+        self._change_filter(terms, self._item_filter, narrowing=terms.narrows(self._terms))
 
-    def _refilter(self) -> None:
-        self.beginFilterChange()
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+    def _set_item_filter(self, item_filter: Callable[[Any], bool] | None) -> None:
+        """For subclasses: keep only the items ``item_filter`` accepts (None: all)."""
+        self._change_filter(self._terms, item_filter, narrowing=False)
+
+    def _change_filter(
+        self,
+        terms: SearchTerms,
+        item_filter: Callable[[Any], bool] | None,
+        *,
+        narrowing: bool,
+    ) -> None:
+        table = self._table
+        before: list[bool] | None = None
+        after: list[bool] | None = None
+        if table is not None:
+            items, haystacks = table.items_and_haystacks()
+            before = self._current_verdicts(table, items, haystacks)
+            # Narrowing: rows hidden now stay hidden, only the shown ones are checked.
+            shown = before if narrowing else None
+            after = self._verdicts_for(items, haystacks, terms, item_filter, shown)
+        if after is None or after != before:
+            self.beginFilterChange()
+            self._set_filter(terms, item_filter)
+            self._verdicts = after
+            try:
+                self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+            finally:
+                self._verdicts = None
+        else:
+            self._set_filter(terms, item_filter)  # every row keeps its verdict
+        if table is not None and after is not None:
+            self._known_verdicts, self._known_revision = after, table.revision
+
+    def _set_filter(self, terms: SearchTerms, item_filter: Callable[[Any], bool] | None) -> None:
+        self._terms, self._item_filter = terms, item_filter
+        self._accepts_all = item_filter is None and not terms.words and not terms.numbers
+
+    def _current_verdicts(
+        self, table: IncrementalTableModel[Any, Any], items: list[Any], haystacks: list[str]
+    ) -> list[bool]:
+        if self._known_revision == table.revision and len(self._known_verdicts) == len(items):
+            return self._known_verdicts
+        return self._verdicts_for(items, haystacks, self._terms, self._item_filter, None)
+
+    def _verdicts_for(
+        self,
+        items: list[Any],
+        haystacks: list[str],
+        terms: SearchTerms,
+        item_filter: Callable[[Any], bool] | None,
+        shown: list[bool] | None,
+    ) -> list[bool]:
+        """Every row's verdict, one condition at a time over all rows.
+
+        The same test as ``_accepts``, turned inside out: a list comprehension
+        per word costs a substring search per row, not a method call. With
+        ``shown``, rows it hides stay hidden without being checked.
+        """
+        keep = [True] * len(items) if shown is None else shown
+        if item_filter is not None:
+            keep = [k and item_filter(item) for k, item in zip(keep, items, strict=True)]
+        ports_and_pid = self.ports_and_pid
+        for number in terms.numbers:
+            keep = [
+                k and _is_port_or_pid(number, ports_and_pid(item))
+                for k, item in zip(keep, items, strict=True)
+            ]
+        for word, service_ports in terms.words:
+            if service_ports:
+                keep = [
+                    k and (word in haystack or not service_ports.isdisjoint(ports_and_pid(item)[0]))
+                    for k, item, haystack in zip(keep, items, haystacks, strict=True)
+                ]
+            else:
+                keep = [k and word in haystack for k, haystack in zip(keep, haystacks, strict=True)]
+        return keep
+
+    def setSourceModel(self, source_model: QAbstractItemModel) -> None:
+        self._table = source_model if isinstance(source_model, IncrementalTableModel) else None
+        self._known_verdicts, self._known_revision = [], -1
+        super().setSourceModel(source_model)
 
     def source_table(self) -> IncrementalTableModel[Any, Any]:
-        source = self.sourceModel()
-        assert isinstance(source, IncrementalTableModel)
-        return source
+        assert self._table is not None
+        return self._table
 
     def filterAcceptsRow(
         self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex
     ) -> bool:
-        table = self.source_table()
-        if source_row >= table.rowCount():
-            return False
-        item = table.item_at(source_row)
-        if not self.accept_item(item):
-            return False
-        if not self._words and not self._numbers:
+        verdicts = self._verdicts
+        if verdicts is not None:  # a filter change under way: worked out already
+            return source_row < len(verdicts) and verdicts[source_row]
+        if self._accepts_all:
             return True
-        ports, pid = self.ports_and_pid(item)
-        for number in self._numbers:
-            if number not in ports and number != pid:
-                return False
-        if self._words:
-            haystack = table.haystack_at(source_row)
-            for word, service_ports in self._words:
-                if word in haystack:
-                    continue
-                if service_ports and not service_ports.isdisjoint(ports):
-                    continue
-                return False
-        return True
+        table = self._table
+        if table is None or source_row >= table.rowCount():
+            return False
+        return self._accepts(
+            table.item_at(source_row),
+            table.haystack_at(source_row),
+            self._terms,
+            self._item_filter,
+        )
 
-    def accept_item(self, item: Any) -> bool:
-        """Toggles of the subclass; True keeps the row."""
+    def lessThan(
+        self,
+        source_left: QModelIndex | QPersistentModelIndex,
+        source_right: QModelIndex | QPersistentModelIndex,
+    ) -> bool:
+        # One call into Python per comparison instead of two data() calls,
+        # and the values come from the table's cache.
+        table = self._table
+        left, right = source_left.row(), source_right.row()
+        if table is None or left < 0 or right < 0:
+            return super().lessThan(source_left, source_right)
+        column = source_left.column()
+        return bool(table.sort_key(left, column) < table.sort_key(right, column))
+
+    def _accepts(
+        self,
+        item: Any,
+        haystack: str,
+        terms: SearchTerms,
+        item_filter: Callable[[Any], bool] | None,
+    ) -> bool:
+        if item_filter is not None and not item_filter(item):
+            return False
+        if terms.numbers:
+            ports_and_pid = self.ports_and_pid(item)
+            for number in terms.numbers:
+                if not _is_port_or_pid(number, ports_and_pid):
+                    return False
+        for word, service_ports in terms.words:
+            if word in haystack:
+                continue
+            if service_ports and not service_ports.isdisjoint(self.ports_and_pid(item)[0]):
+                continue
+            return False
         return True
 
     def ports_and_pid(self, item: Any) -> tuple[tuple[int, ...], int | None]:
         raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerToggles:
+    """The toolbar's toggles: which listeners stay in the table."""
+
+    tcp: bool = True
+    udp: bool = True
+    hide_loopback: bool = False
+    only_public: bool = False
+
+    def accepts(self, item: Listener) -> bool:
+        if item.proto == "tcp" and not self.tcp:
+            return False
+        if item.proto == "udp" and not self.udp:
+            return False
+        if self.hide_loopback and item.exposure is Exposure.LOOPBACK:
+            return False
+        return not (self.only_public and item.exposure is not Exposure.PUBLIC)
 
 
 class ListenerProxy(SearchProxy):
@@ -250,10 +420,23 @@ class ListenerProxy(SearchProxy):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.show_tcp = True
-        self.show_udp = True
-        self.hide_loopback = False
-        self.only_public = False
+        self._toggles = ListenerToggles()
+
+    @property
+    def show_tcp(self) -> bool:
+        return self._toggles.tcp
+
+    @property
+    def show_udp(self) -> bool:
+        return self._toggles.udp
+
+    @property
+    def hide_loopback(self) -> bool:
+        return self._toggles.hide_loopback
+
+    @property
+    def only_public(self) -> bool:
+        return self._toggles.only_public
 
     def set_toggles(
         self,
@@ -263,27 +446,18 @@ class ListenerProxy(SearchProxy):
         hide_loopback: bool | None = None,
         only_public: bool | None = None,
     ) -> None:
-        before = (self.show_tcp, self.show_udp, self.hide_loopback, self.only_public)
-        after = (
-            before[0] if tcp is None else tcp,
-            before[1] if udp is None else udp,
-            before[2] if hide_loopback is None else hide_loopback,
-            before[3] if only_public is None else only_public,
+        before = self._toggles
+        after = ListenerToggles(
+            before.tcp if tcp is None else tcp,
+            before.udp if udp is None else udp,
+            before.hide_loopback if hide_loopback is None else hide_loopback,
+            before.only_public if only_public is None else only_public,
         )
         if after == before:
             return
-        self.beginFilterChange()
-        self.show_tcp, self.show_udp, self.hide_loopback, self.only_public = after
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def accept_item(self, item: Listener) -> bool:
-        if item.proto == "tcp" and not self.show_tcp:
-            return False
-        if item.proto == "udp" and not self.show_udp:
-            return False
-        if self.hide_loopback and item.exposure is Exposure.LOOPBACK:
-            return False
-        return not (self.only_public and item.exposure is not Exposure.PUBLIC)
+        self._toggles = after
+        # The default toggles keep everything: no per-row call then.
+        self._set_item_filter(None if after == ListenerToggles() else after.accepts)
 
     def ports_and_pid(self, item: Listener) -> tuple[tuple[int, ...], int | None]:
         return (item.port,), item.pid

@@ -2,24 +2,33 @@
 
 Every poll brings a fresh tuple of immutable items. ``apply()`` compares it
 with what the table shows and emits only ``rowsInserted`` (new keys, appended
-in one batch), ``dataChanged`` (changed cells, in contiguous runs) and later
-``rowsRemoved`` (vanished rows, after they lingered). It never resets, so the
-view keeps its selection, sort order and scroll position.
+in one batch), ``dataChanged`` (only the changed columns, in contiguous runs)
+and later ``rowsRemoved`` (vanished rows, after they lingered). It never
+resets, so the view keeps its selection, sort order and scroll position.
 
 Highlights: a new row is marked NEW for ``highlight_seconds``; a vanished row
 stays marked GONE for ``linger_seconds`` before it is removed; changed cells
 flash for ``highlight_seconds``. One QTimer in the model expires them, and only
 runs while something is highlighted.
 
-Cost per poll is one pass over the items (dict lookups and an equality test per
-item) plus work proportional to the rows that changed: a key -> row index makes
-every lookup O(1); the expiry tick visits only highlighted rows, and a
-removal renumbers the rows after it once per tick.
+Cost per poll is one pass over the items (a dict lookup and an identity or
+equality test per item) plus work proportional to the rows that changed: a
+key -> row index makes every lookup O(1); the expiry tick visits only
+highlighted rows, and a removal renumbers the rows after it once per tick.
+
+Most of a poll's cost is Qt calling back into Python: a sorting proxy places
+every new row with a binary search, and Qt's own path makes each comparison
+several calls (``index`` through ``rowCount`` and ``columnCount``, then
+``data`` twice). So ``index`` is answered directly, sort values are cached per
+row (``sort_key``) for a proxy's ``lessThan``, and ``dataChanged`` names only
+the changed columns: a change outside the sort column costs the proxy no
+comparison at all.
 """
 
 from __future__ import annotations
 
 import enum
+import operator
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -47,10 +56,22 @@ SORT_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 ITEM_ROLE = int(Qt.ItemDataRole.UserRole) + 2
 ROW_STATE_ROLE = int(Qt.ItemDataRole.UserRole) + 3
 
+# Qt's roles as plain ints: data() runs for every painted cell and compares them.
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+
 NEW_BACKGROUND = QColor(46, 157, 91, 70)
 GONE_BACKGROUND = QColor(200, 60, 60, 45)
 GONE_FOREGROUND = QColor(130, 130, 130)
 FLASH_BACKGROUND = QColor(240, 180, 40, 90)
+
+_NEW_BRUSH = QBrush(NEW_BACKGROUND)
+_GONE_BRUSH = QBrush(GONE_BACKGROUND)
+_GONE_TEXT_BRUSH = QBrush(GONE_FOREGROUND)
+_FLASH_BRUSH = QBrush(FLASH_BACKGROUND)
 
 
 class RowState(enum.Enum):
@@ -59,16 +80,20 @@ class RowState(enum.Enum):
     GONE = "gone"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Row(Generic[K, T]):
     key: K
     item: T
     state: RowState
+    position: int  # its row number
     # monotonic deadline of the NEW / GONE state (0 = none)
     until: float = 0.0
     # column -> monotonic deadline of its flash
     flashes: dict[int, float] = field(default_factory=dict)
+    # lower-case text the search box matches against
     haystack: str = ""
+    # column -> sort value, made when a sort first compares it (see sort_key)
+    sort_keys: dict[int, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +118,33 @@ def _runs(rows: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
+def _blocks(cells: Iterable[tuple[int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """(first column, last column, row) changes grouped into rectangles.
+
+    Rows next to each other with the same column span become one block
+    (first row, last row, first column, last column).
+    """
+    blocks: list[tuple[int, int, int, int]] = []
+    for first_col, last_col, row in sorted(cells):
+        if blocks:
+            top, bottom, left, right = blocks[-1]
+            if (left, right) == (first_col, last_col) and bottom == row - 1:
+                blocks[-1] = (top, row, left, right)
+                continue
+        blocks.append((row, row, first_col, last_col))
+    return blocks
+
+
 class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
-    """Subclasses set ``columns`` and implement ``key_of`` and ``haystack_of``."""
+    """Subclasses set ``columns``, implement ``haystack_of``, and give the key:
+    ``key_attribute`` if the items carry it, else ``key_of``.
+
+    Equal items must have equal keys (the key is part of the value).
+    """
 
     columns: ClassVar[Sequence[Column[Any]]] = ()
+    # The items' attribute that is their key: read by C code, no Python call per item.
+    key_attribute: ClassVar[str] = ""
     expired = Signal()  # after an expiry tick changed something (tests wait on it)
 
     def __init__(
@@ -111,11 +159,16 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
         self.highlight_seconds = highlight_seconds
         self.linger_seconds = linger_seconds
         self._clock = clock
+        self._column_count = len(self.columns)
+        self._key_of: Callable[[T], K] = (
+            operator.attrgetter(self.key_attribute) if self.key_attribute else self.key_of
+        )
         self._rows: list[_Row[K, T]] = []
-        self._index: dict[K, int] = {}
+        self._index: dict[K, _Row[K, T]] = {}
         # keys of rows that are NEW, GONE or have flashing cells
         self._pending: set[K] = set()
         self._first_apply = True
+        self._revision = 0
         self._timer = QTimer(self)
         self._timer.setInterval(250)
         self._timer.timeout.connect(self.expire)
@@ -123,6 +176,9 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
     # --- what subclasses define -------------------------------------------------
 
     def key_of(self, item: T) -> K:
+        if self.key_attribute:
+            key: K = getattr(item, self.key_attribute)
+            return key
         raise NotImplementedError
 
     def haystack_of(self, item: T) -> str:
@@ -139,7 +195,18 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
     def columnCount(self, parent: AnyIndex | None = None) -> int:
         if parent is not None and parent.isValid():
             return 0
-        return len(self.columns)
+        return self._column_count
+
+    def index(self, row: int, column: int, parent: AnyIndex | None = None) -> QModelIndex:
+        # Qt's own index() asks rowCount() and columnCount(): two calls into
+        # Python for every index a proxy makes, and it makes one per comparison.
+        if (
+            0 <= row < len(self._rows)
+            and 0 <= column < self._column_count
+            and (parent is None or not parent.isValid())
+        ):
+            return self.createIndex(row, column)
+        return QModelIndex()
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -147,43 +214,41 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.columns):
             return None
         column = self.columns[section]
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             return column.title
-        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:
+        if role == _TOOLTIP and column.tooltip:
             return column.tooltip
-        if role == Qt.ItemDataRole.TextAlignmentRole:
+        if role == _ALIGNMENT:
             return _alignment(column.numeric)  # numbers' titles over their digits
         return None
 
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
+    def data(self, index: AnyIndex, role: int = _DISPLAY) -> Any:
+        # An invalid index has row -1: the range check covers it.
         row_number, col = index.row(), index.column()
-        if not (0 <= row_number < len(self._rows) and 0 <= col < len(self.columns)):
+        if not (0 <= row_number < len(self._rows) and 0 <= col < self._column_count):
             return None
-        row = self._rows[row_number]
-        column = self.columns[col]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.text(row.item)
+        if role == _DISPLAY:
+            return self.columns[col].text(self._rows[row_number].item)
         if role == SORT_ROLE:
-            return column.sort(row.item)
+            return self.sort_key(row_number, col)
+        row = self._rows[row_number]
+        if role == _BACKGROUND:
+            if row.state is RowState.GONE:
+                return _GONE_BRUSH
+            if row.state is RowState.NEW:
+                return _NEW_BRUSH
+            if col in row.flashes:
+                return _FLASH_BRUSH
+            return None
+        if role == _FOREGROUND:
+            return _GONE_TEXT_BRUSH if row.state is RowState.GONE else None
+        if role == _ALIGNMENT:
+            return _alignment(self.columns[col].numeric)
         if role == ITEM_ROLE:
             return row.item
         if role == ROW_STATE_ROLE:
             return row.state.value
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _alignment(column.numeric)
-        if role == Qt.ItemDataRole.BackgroundRole:
-            if row.state is RowState.GONE:
-                return QBrush(GONE_BACKGROUND)
-            if row.state is RowState.NEW:
-                return QBrush(NEW_BACKGROUND)
-            if col in row.flashes:
-                return QBrush(FLASH_BACKGROUND)
-            return None
-        if role == Qt.ItemDataRole.ForegroundRole and row.state is RowState.GONE:
-            return QBrush(GONE_FOREGROUND)
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _TOOLTIP:
             return self.tooltip(row.item, col, row.state)
         return None
 
@@ -208,8 +273,33 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
     def haystack_at(self, row: int) -> str:
         return self._rows[row].haystack
 
+    def items_and_haystacks(self) -> tuple[list[T], list[str]]:
+        """Every row's item and search text, in row order (GONE rows too)."""
+        rows = self._rows
+        return [row.item for row in rows], [row.haystack for row in rows]
+
+    @property
+    def revision(self) -> int:
+        """Counts the changes to the rows: a result worked out per row stays
+        valid while the revision stays the same."""
+        return self._revision
+
+    def sort_key(self, row: int, column: int) -> Any:
+        """What SORT_ROLE gives, computed once per item and column.
+
+        A sorting proxy compares the same rows over and over (every insert is
+        a binary search), so the value is kept until the row's item changes.
+        """
+        keys = self._rows[row].sort_keys
+        try:
+            return keys[column]
+        except KeyError:
+            value = keys[column] = self.columns[column].sort(self._rows[row].item)
+            return value
+
     def row_of(self, key: K) -> int | None:
-        return self._index.get(key)
+        row = self._index.get(key)
+        return None if row is None else row.position
 
     def items(self) -> list[T]:
         """Items the last scan saw (rows lingering as GONE excluded)."""
@@ -223,71 +313,110 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
         # The very first fill is not news: nothing is highlighted as new.
         new_until = 0.0 if self._first_apply else now + self.highlight_seconds
         self._first_apply = False
-        key_of = self.key_of
-        index = self._index
+        key_of = self._key_of
+        index_get = self._index.get
         rows = self._rows
-        seen: set[K] = set()
-        changed_rows: list[int] = []
-        fresh: list[_Row[K, T]] = []
-        last_column = len(self.columns) - 1
-
+        gone = RowState.GONE
         pending = self._pending
+        last_column = self._column_count - 1
+        # seen[n] is 1 once row n is in this snapshot: finding the unseen rows
+        # afterwards is a C-level scan for zero bytes, not a Python loop.
+        seen = bytearray(len(rows))
+        fresh: dict[K, _Row[K, T]] = {}  # new keys in snapshot order
+        changed: list[tuple[int, int, int]] = []  # (first column, last column, row)
+
         for item in items:
             key = key_of(item)
-            if key in seen:
-                continue  # duplicate key in one snapshot: keep the first
-            seen.add(key)
-            position = index.get(key)
-            if position is None:
-                state = RowState.NEW if new_until else RowState.CURRENT
-                fresh.append(_Row(key, item, state, new_until, {}, self.haystack_of(item)))
+            row = index_get(key)
+            if row is None:
+                if key not in fresh:  # a duplicate key in one snapshot: keep the first
+                    state = RowState.NEW if new_until else RowState.CURRENT
+                    haystack = self.haystack_of(item)
+                    fresh[key] = _Row(key, item, state, -1, new_until, {}, haystack)
                 continue
+            position = row.position
+            if seen[position]:
+                continue
+            seen[position] = 1
+            if row.state is not gone:
+                # The scanner hands back its own object for an unchanged socket:
+                # identity settles most rows without an equality test.
+                if row.item is not item and row.item != item:
+                    first, last = self._replace_item(row, item, now)
+                    changed.append((first, last, position))
+                continue
+            # It came back before it was removed: restyle the whole row.
+            if row.item is not item:
+                self._set_item(row, item)
+            row.state, row.until = RowState.CURRENT, 0.0
+            row.flashes.clear()
+            pending.discard(key)
+            changed.append((0, last_column, position))
+
+        # Rows not in this snapshot start to linger (the whole row restyles).
+        gone_until = now + self.linger_seconds
+        position = seen.find(0)
+        while position >= 0:
             row = rows[position]
-            if row.state is RowState.GONE:
-                # It came back before it was removed.
-                row.item, row.state, row.until = item, RowState.CURRENT, 0.0
-                row.haystack = self.haystack_of(item)
+            if row.state is not gone:
+                row.state, row.until = gone, gone_until
                 row.flashes.clear()
-                pending.discard(key)
-                changed_rows.append(position)
-            elif row.item is not item and row.item != item:
-                flash_until = now + self.highlight_seconds
-                old = row.item
-                for col, column in enumerate(self.columns):
-                    if column.text(old) != column.text(item):
-                        row.flashes[col] = flash_until
-                if row.flashes:
-                    pending.add(key)
-                row.item = item
-                row.haystack = self.haystack_of(item)
-                changed_rows.append(position)
+                pending.add(row.key)
+                changed.append((0, last_column, position))
+            position = seen.find(0, position + 1)
 
-        # Rows not seen this time: a set difference, not a Python loop over all rows.
-        if len(seen) - len(fresh) < len(rows):
-            gone_until = now + self.linger_seconds
-            for key in index.keys() - seen:
-                position = index[key]
-                row = rows[position]
-                if row.state is not RowState.GONE:
-                    row.state, row.until = RowState.GONE, gone_until
-                    row.flashes.clear()
-                    pending.add(key)
-                    changed_rows.append(position)
-
-        for first, last in _runs(changed_rows):
-            self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
+        if changed or fresh:
+            self._revision += 1
+        for top, bottom, left, right in _blocks(changed):
+            self.dataChanged.emit(self.index(top, left), self.index(bottom, right))
 
         if fresh:
             start = len(rows)
             self.beginInsertRows(QModelIndex(), start, start + len(fresh) - 1)
-            rows.extend(fresh)
-            for offset, row in enumerate(fresh):
-                index[row.key] = start + offset
-                if row.state is RowState.NEW:
-                    pending.add(row.key)
+            for position, row in enumerate(fresh.values(), start):
+                row.position = position
+            rows.extend(fresh.values())
+            self._index.update(fresh)
+            if new_until:
+                pending.update(fresh)
             self.endInsertRows()
 
         self._arm_timer()
+
+    def _replace_item(self, row: _Row[K, T], item: T, now: float) -> tuple[int, int]:
+        """Put a changed item in its row; the span of columns that changed.
+
+        Cells whose text changed flash. A column some proxy sorts on has its
+        sort value cached (``sort_key``); if that value moved, the span covers
+        it too, so the proxy re-sorts the row. Nothing visible changed (a
+        tooltip, the item behind the row): the whole row, to be safe.
+        """
+        old = row.item
+        first = last = -1
+        flash_until = now + self.highlight_seconds
+        for col, column in enumerate(self.columns):
+            if column.text(old) != column.text(item):
+                row.flashes[col] = flash_until
+                if first < 0:
+                    first = col
+                last = col
+        if row.flashes:
+            self._pending.add(row.key)
+        old_keys = row.sort_keys
+        self._set_item(row, item)
+        for col, old_key in old_keys.items():
+            new_key = row.sort_keys[col] = self.columns[col].sort(item)
+            if new_key != old_key:
+                first = col if first < 0 else min(first, col)
+                last = max(last, col)
+        if first < 0:
+            return 0, self._column_count - 1
+        return first, last
+
+    def _set_item(self, row: _Row[K, T], item: T) -> None:
+        row.item = item
+        row.haystack = self.haystack_of(item)
+        row.sort_keys = {}
 
     def expire(self) -> None:
         """End highlights whose time is up and remove rows that lingered long enough.
@@ -295,46 +424,50 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
         Only rows with something pending are visited, so a quiet table costs nothing.
         """
         now = self._clock()
-        changed: list[int] = []
+        last_column = self._column_count - 1
+        changed: list[tuple[int, int, int]] = []  # (first column, last column, row)
         doomed: list[int] = []
         doomed_keys: list[K] = []
         for key in list(self._pending):
-            position = self._index[key]
-            row = self._rows[position]
+            row = self._index[key]
+            position = row.position
             if row.state is RowState.GONE:
                 if row.until <= now:
                     doomed.append(position)
                     doomed_keys.append(key)
                     self._pending.discard(key)
                 continue
-            touched = False
             if row.state is RowState.NEW and row.until <= now:
                 row.state, row.until = RowState.CURRENT, 0.0
-                touched = True
-            if row.flashes:
+                changed.append((0, last_column, position))  # the whole row restyles
                 for col in [c for c, deadline in row.flashes.items() if deadline <= now]:
                     del row.flashes[col]
-                    touched = True
+            elif row.flashes:
+                ended = [c for c, deadline in row.flashes.items() if deadline <= now]
+                for col in ended:
+                    del row.flashes[col]
+                if ended:
+                    changed.append((min(ended), max(ended), position))
             if row.state is RowState.CURRENT and not row.flashes:
                 self._pending.discard(key)
-            if touched:
-                changed.append(position)
 
-        last_column = len(self.columns) - 1
-        for first, last in _runs(changed):
-            self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
+        if changed or doomed:
+            self._revision += 1
+        for top, bottom, left, right in _blocks(changed):
+            self.dataChanged.emit(self.index(top, left), self.index(bottom, right))
         if doomed:
             # Remove from the end so earlier row numbers stay valid.
             for first, last in reversed(_runs(doomed)):
                 self.beginRemoveRows(QModelIndex(), first, last)
                 del self._rows[first : last + 1]
                 self.endRemoveRows()
-            # Row numbers after the first removed one shifted: renumber those.
+            # Row numbers after the first removed one shifted: renumber those
+            # (an attribute each: no key is hashed again).
             for key in doomed_keys:
                 del self._index[key]
-            start = min(doomed)
-            for position in range(start, len(self._rows)):
-                self._index[self._rows[position].key] = position
+            rows = self._rows
+            for position in range(min(doomed), len(rows)):
+                rows[position].position = position
         self._arm_timer()
         if changed or doomed:
             self.expired.emit()
@@ -346,6 +479,9 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
             self._timer.stop()
 
 
+_TEXT_ALIGNMENT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+_NUMBER_ALIGNMENT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
 def _alignment(numeric: bool) -> Qt.AlignmentFlag:
-    horizontal = Qt.AlignmentFlag.AlignRight if numeric else Qt.AlignmentFlag.AlignLeft
-    return horizontal | Qt.AlignmentFlag.AlignVCenter
+    return _NUMBER_ALIGNMENT if numeric else _TEXT_ALIGNMENT
