@@ -83,6 +83,24 @@ class ListenerTableModel(IncrementalTableModel[ListenerKey, Listener]):
         ),
     )
 
+    def same_item(self, old: Listener, new: Listener) -> bool:
+        # The key fields are equal already; the rest, without building tuples.
+        return (
+            old.connections == new.connections
+            and old.remote_connections == new.remote_connections
+            and old.process == new.process
+            and old.exe == new.exe
+            and old.cmdline == new.cmdline
+            and old.user == new.user
+            and old.started == new.started
+            and old.service == new.service
+            and old.port_range == new.port_range
+            and old.ephemeral == new.ephemeral
+            and old.exposure == new.exposure
+            and old.v6only == new.v6only
+            and old.owner_unknown == new.owner_unknown
+        )
+
     def haystack_of(self, item: Listener) -> str:
         parts = [
             item.proto,

@@ -181,6 +181,10 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
             return key
         raise NotImplementedError
 
+    def same_item(self, old: T, new: T) -> bool:
+        """``old == new`` for two items with the same key; subclasses may answer faster."""
+        return old == new
+
     def haystack_of(self, item: T) -> str:
         """Lower-case text the search box matches against."""
         raise NotImplementedError
@@ -314,6 +318,7 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
         new_until = 0.0 if self._first_apply else now + self.highlight_seconds
         self._first_apply = False
         key_of = self._key_of
+        same_item = self.same_item
         index_get = self._index.get
         rows = self._rows
         gone = RowState.GONE
@@ -341,7 +346,7 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
             if row.state is not gone:
                 # The scanner hands back its own object for an unchanged socket:
                 # identity settles most rows without an equality test.
-                if row.item is not item and row.item != item:
+                if row.item is not item and not same_item(row.item, item):
                     first, last = self._replace_item(row, item, now)
                     changed.append((first, last, position))
                 continue

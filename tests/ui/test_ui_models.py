@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 from dataclasses import replace
 
 import pytest
@@ -9,7 +11,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from portwatch.core.model import Exposure, Listener
+from portwatch.core.model import Exposure, Listener, OwnerUnknown
 from portwatch.ui.models import (
     ConnectionProxy,
     ConnectionTableModel,
@@ -466,3 +468,38 @@ def test_search_steps_agree_with_a_fresh_filter(steps: list[str]) -> None:
         shown = {proxy.index(r, 0).data(ITEM_ROLE).key for r in range(proxy.rowCount())}
         expected = {fresh.index(r, 0).data(ITEM_ROLE).key for r in range(fresh.rowCount())}
         assert shown == expected, text
+
+
+def _another(value: object) -> object:
+    """A different value of the same kind, for the field-by-field check below."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, enum.Enum):
+        return next(member for member in type(value) if member is not value)
+    if isinstance(value, int | float):
+        return value + 1
+    if isinstance(value, str):
+        return value + "x"
+    if isinstance(value, tuple):
+        return (*value, "x")
+    raise AssertionError(f"no other value for {value!r}")
+
+
+def test_same_item_sees_every_field_outside_the_key() -> None:
+    # ListenerTableModel compares listeners field by field (faster than ==):
+    # a field added to Listener and not compared there fails this test.
+    model = ListenerTableModel()
+    base = listener(
+        "::", 8080, v6only=False, owner_unknown=OwnerUnknown.NEEDS_PRIVILEGES, service="http-alt"
+    )
+    assert model.same_item(base, replace(base))
+    compared = []
+    for name in (f.name for f in dataclasses.fields(Listener)):
+        value = getattr(base, name)
+        assert value is not None, name  # a None has no obvious other value: set one above
+        changed = replace(base, **{name: _another(value)})
+        if changed.key != base.key:
+            continue  # a key field: a different row, never compared
+        assert not model.same_item(base, changed), name
+        compared.append(name)
+    assert "connections" in compared and "cmdline" in compared
