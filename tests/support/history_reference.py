@@ -1,0 +1,175 @@
+"""The pairing walk that answered ``History.holdings()`` before the holdings table.
+
+Copied from portwatch/core/history.py as it was at commit e1a8da4, where
+``holdings()`` read every event and paired them at query time. Tests replay the
+same events through it and through the holdings table that replaced it, and
+the answers must agree (rows, values and order).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from portwatch.core.diff import EventKind
+from portwatch.core.history import PRESENT, STARTED, HistoryEvent, Holding
+
+_COLUMNS = (
+    "at",
+    "kind",
+    "proto",
+    "family",
+    "address",
+    "port",
+    "pid",
+    "process",
+    "exe",
+    "cmdline",
+    "user",
+    "exposure",
+    "previous_pid",
+    "previous_process",
+    "previous_address",
+    "previous_exposure",
+    "detail",
+)
+
+
+def reference_holdings(
+    db: Path,
+    *,
+    process: str | None = None,
+    since: float | None = None,
+    limit: int | None = None,
+) -> list[Holding]:
+    """``holdings()`` as it was, with no port filter (with one, it skipped the restarts)."""
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute(
+            f"SELECT id, {', '.join(_COLUMNS)} FROM events "
+            "WHERE kind IN (?, ?, ?, ?, ?, ?) ORDER BY at, id",
+            [
+                STARTED,
+                PRESENT,
+                str(EventKind.BOUND),
+                str(EventKind.FREED),
+                str(EventKind.OWNER_CHANGED),
+                str(EventKind.EXPOSURE_CHANGED),
+            ],
+        ).fetchall()
+    finally:
+        conn.close()
+    result = list(_pair(HistoryEvent(*row) for row in rows))
+    if since is not None:
+        result = [h for h in result if h.end is None or h.end >= since]
+    if process:
+        needle = process.lower()
+        result = [
+            h
+            for h in result
+            if needle in (h.process or "").lower() or needle in (h.cmdline or "").lower()
+        ]
+    result.sort(key=lambda h: (h.start or 0.0, h.port), reverse=True)
+    return result[:limit] if limit is not None else result
+
+
+HoldKey = tuple[str, int, int | None]  # (proto, port, pid)
+
+
+@dataclass
+class _Open:
+    first: HistoryEvent
+    start: float | None
+    addresses: dict[str, str]  # address -> exposure
+    last: HistoryEvent
+    resumed: bool = True
+
+
+def _pair(events: Iterator[HistoryEvent]) -> Iterator[Holding]:
+    """Walk events in time order and yield closed and still-open holding intervals."""
+    open_: dict[HoldKey, _Open] = {}
+    pending: dict[HoldKey, _Open] = {}  # open when portwatch (re)started: not yet seen again
+    start_time: float | None = None
+
+    def close(hold: _Open, end: float | None, *, known: bool = True) -> Holding:
+        last = hold.last
+        widest = max(hold.addresses.values(), key=_exposure_rank, default=last.exposure)
+        return Holding(
+            proto=last.proto or "?",
+            port=last.port or 0,
+            pid=last.pid,
+            process=last.process or hold.first.process,
+            cmdline=last.cmdline or hold.first.cmdline,
+            user=last.user or hold.first.user,
+            addresses=tuple(sorted(hold.addresses)) or ((last.address,) if last.address else ()),
+            exposure=widest,
+            start=hold.start,
+            end=end,
+            end_known=known,
+        )
+
+    def flush_pending() -> Iterator[Holding]:
+        for hold in list(pending.values()):
+            yield close(hold, start_time, known=False)
+        pending.clear()
+
+    def opened(key: HoldKey, event: HistoryEvent, start: float | None) -> None:
+        hold = open_.get(key)
+        if hold is None:
+            hold = _Open(event, start, {}, event)
+            open_[key] = hold
+        hold.addresses[event.address or ""] = event.exposure or ""
+        hold.last = event
+
+    for event in events:
+        if event.kind == STARTED:
+            yield from flush_pending()
+            pending.update(open_)
+            open_.clear()
+            start_time = event.at
+            continue
+        if event.port is None or event.proto is None:
+            continue
+        if event.kind != PRESENT and pending and (start_time is None or event.at > start_time):
+            yield from flush_pending()
+        key: HoldKey = (event.proto, event.port, event.pid)
+        if event.kind == PRESENT:
+            if key in pending and key not in open_:
+                open_[key] = pending.pop(key)
+                open_[key].addresses = {}
+            opened(key, event, event.at)
+        elif event.kind == str(EventKind.BOUND):
+            opened(key, event, event.at)
+        elif event.kind == str(EventKind.FREED):
+            hold = open_.get(key)
+            if hold is None:
+                # Its bind is older than the retained history.
+                hold = _Open(event, None, {event.address or "": event.exposure or ""}, event)
+                open_[key] = hold
+            hold.addresses.pop(event.address or "", None)
+            hold.last = event if event.process else hold.last
+            if not hold.addresses:
+                del open_[key]
+                yield close(hold, event.at)
+        elif event.kind == str(EventKind.OWNER_CHANGED):
+            old_key: HoldKey = (event.proto, event.port, event.previous_pid)
+            old = open_.pop(old_key, None)
+            if old is not None:
+                yield close(old, event.at)
+            opened(key, event, event.at)
+        elif event.kind == str(EventKind.EXPOSURE_CHANGED):
+            hold = open_.get(key)
+            if hold is None:
+                opened(key, event, None)
+            else:
+                hold.addresses = {event.address or "": event.exposure or ""}
+                hold.last = event
+    yield from flush_pending()
+    for hold in open_.values():
+        yield close(hold, None)
+
+
+def _exposure_rank(exposure: str) -> int:
+    return {"loopback": 0, "lan": 1, "public": 2}.get(exposure, -1)
