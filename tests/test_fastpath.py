@@ -193,6 +193,39 @@ def test_an_unchanged_dump_gives_the_same_sockets_and_a_change_shows(load: LoadG
     }
 
 
+def test_established_sockets_follow_the_listening_families_of_their_port() -> None:
+    """A port that gains a family brings its connections; a new port without any changes none."""
+    server = socket.socket(socket.AF_INET6)
+    server.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    server.bind(("::1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("::1", port))
+    accepted, _ = server.accept()
+    inode = os.fstat(accepted.fileno()).st_ino
+    unused = socket.socket()
+    unused.bind(("127.0.0.1", 0))  # bound, not listening: a port nobody connects to
+    other_port = unused.getsockname()[1]
+    diag = SockDiag()
+    try:
+        established = 1 << TCP_ESTABLISHED
+        v4_only = diag.dump("tcp", established, only_local_ports={(4, port)})
+        both = diag.dump("tcp", established, only_local_ports={(4, port), (6, port)})
+        more = diag.dump(
+            "tcp", established, only_local_ports={(4, port), (6, port), (4, other_port)}
+        )
+    finally:
+        diag.close()
+        for sock in (accepted, client, server, unused):
+            sock.close()
+    assert not [s for s in v4_only if s.local_port == port]
+    ours = [s for s in both if s.local_port == port]
+    assert [(s.family, s.inode) for s in ours] == [(6, inode)]
+    # The new port has no connections: the same sockets, as the same objects.
+    assert len(more) == len(both)
+    assert all(a is b for a, b in zip(more, both, strict=True))
+
+
 def _on_load_ports(sockets: list[KernelSocket], load: LoadGen) -> list[KernelSocket]:
     return [s for s in sockets if s.local_port in load.info["ports"]]
 
@@ -326,6 +359,61 @@ def test_a_process_opening_many_files_does_not_make_polls_walk_again() -> None:
     finally:
         opener.stdin.close()
         opener.wait(10)
+
+
+HOLDER_SCRIPT = """
+import os, resource, socket, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (6000, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen()
+held = [os.open(os.devnull, os.O_RDONLY) for _ in range(int(sys.argv[1]))]
+print(server.getsockname()[1], flush=True)
+if sys.stdin.readline():  # a second listener when asked
+    late = socket.socket()
+    late.bind(("127.0.0.1", 0))
+    late.listen()
+    print(late.getsockname()[1], flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_socket_opened_by_a_running_process_is_looked_for_where_files_changed() -> None:
+    """The process that opened it has one more file: read before a big socket holder."""
+    # Started first: the older holder, which the walk would otherwise read last.
+    small = subprocess.Popen(
+        [sys.executable, "-c", HOLDER_SCRIPT, "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    big = subprocess.Popen(
+        [sys.executable, "-c", HOLDER_SCRIPT, "5000"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert big.stdin and big.stdout and small.stdin and small.stdout
+    try:
+        big.stdout.readline()
+        small.stdout.readline()
+        source = LinuxNetlinkSource()
+        scanner = Scanner(source, connection_owners=False)
+        for _ in range(3):
+            scanner.scan()
+        small.stdin.write("open\n")
+        small.stdin.flush()
+        port = int(small.stdout.readline())
+        before = source.owners.stats.fds_read
+        rows = [r for r in scanner.scan().listeners if r.port == port]
+        assert [r.pid for r in rows] == [small.pid]
+        # The big holder, newer and so read first otherwise, was not read.
+        assert source.owners.stats.fds_read - before < 5000
+    finally:
+        for proc in (small, big):
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.wait(10)
 
 
 def test_owners_not_found_within_the_budget_are_pending_then_found() -> None:

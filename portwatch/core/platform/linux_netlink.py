@@ -345,8 +345,11 @@ class SockDiag:
         bytecode, keep = port_filter if port_filter is not None else (b"", None)
         memo = self._datagrams.get((proto, states))
         last_datagrams = memo[1] if memo is not None else {}
-        # Datagrams of the last dump repeat only if it was read with this filter.
-        repeatable = memo is not None and memo[0] is port_filter
+        # A datagram of the last dump that repeats holds the same sockets if
+        # the filter keeps the same ones among them.
+        repeatable = memo is not None and (
+            memo[0] is port_filter or _keeps_the_same(memo[0], port_filter)
+        )
         # The last dump's sockets by inode, to reuse for messages that must be
         # decoded (a socket keeps its addresses); made at the first such message.
         previous: dict[int, KernelSocket] = {}
@@ -460,6 +463,23 @@ class SockDiag:
             datagrams[request_family] = received
         self._datagrams[(proto, states)] = (port_filter, datagrams)
         return found
+
+
+def _keeps_the_same(before: _Filter, now: _Filter) -> bool:
+    """Whether a datagram repeated under both filters keeps the same sockets under both.
+
+    With both filters in the kernel a repeated datagram holds only ports both
+    let through (a new listener without connections leaves it as it was); it
+    keeps the same sockets unless one of those ports gained or lost a family.
+    """
+    if before is None or now is None or not before[0] or not now[0]:
+        return before == now
+    changed = before[1] ^ now[1]
+    if not changed:
+        return True
+    ports_before = {port for _, port in before[1]}
+    ports_now = {port for _, port in now[1]}
+    return not any(port in ports_before and port in ports_now for _, port in changed)
 
 
 def local_port_bytecode(ports: list[int]) -> bytes:
