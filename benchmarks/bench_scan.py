@@ -34,7 +34,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.loadgen import LoadGen, raise_fd_limit
-from portwatch.core import OwnerUnknown, Scanner
+from portwatch.core import OwnerUnknown, Scanner, Snapshot
 from portwatch.core.platform.linux import LinuxPsutilSource
 from portwatch.core.platform.linux_netlink import SockDiag
 
@@ -173,13 +173,19 @@ def bench_scale(scale: Scale, polls: int, hz_polls: int) -> dict[str, Any]:
         ours_cpu: list[float] = []
         theirs_wall: list[float] = []
         theirs_cpu: list[float] = []
+        snapshots: list[Snapshot] = []
+        # Polls that found a listener changed (other programs on a shared machine).
+        changed_polls = 0
+        rows = scanner.scan().listeners
         for _ in range(polls):
             wall, cpu = timed(lambda: psutil.net_connections("inet"))
             theirs_wall.append(wall)
             theirs_cpu.append(cpu)
-            wall, cpu = timed(scanner.scan)
+            wall, cpu = timed(lambda: snapshots.append(scanner.scan()))
             ours_wall.append(wall)
             ours_cpu.append(cpu)
+            changed_polls += snapshots[-1].listeners is not rows
+            rows = snapshots.pop().listeners
         snapshot = scanner.scan()
         pending = sum(1 for r in snapshot.listeners if r.owner_unknown is OwnerUnknown.PENDING)
         cpu_share = one_hz_cpu(scanner, hz_polls)
@@ -201,6 +207,7 @@ def bench_scale(scale: Scale, polls: int, hz_polls: int) -> dict[str, Any]:
         "rss_mb": rss,
         "warmup_polls": warm,
         "pending_after_warmup": pending,
+        "changed_polls": changed_polls,
         "backend": snapshot.backend,
     }
     result["ratio"] = result["psutil_ms"] / result["ours_ms"]
@@ -366,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         "backend": Scanner().source.name,
         "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
-    scales = QUICK if args.quick else FULL
+    scales: tuple[Scale, ...] = QUICK if args.quick else FULL
     if args.scale:
         scales = tuple(s for s in scales if any(text in s.name for text in args.scale))
         if not scales:
