@@ -72,7 +72,8 @@ def _checks() -> str:
         raise SelfTestError(f"the scan failed: {type(exc).__name__}: {exc}") from exc
     del app
     return (
-        f"{len(snapshot.listeners)} listeners, {snapshot.count(Exposure.PUBLIC)} public, "
+        f"{len(snapshot.listeners)} listener{'' if len(snapshot.listeners) == 1 else 's'}, "
+        f"{snapshot.count(Exposure.PUBLIC)} public, "
         f"scan {snapshot.duration * 1000:.0f} ms, Qt {qVersion()} ({platform}), resources ok"
     )
 

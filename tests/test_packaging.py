@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 APP_ID = "io.github.portwatch.Portwatch"
 LINUX = REPO / "resources" / "linux"
 SELF_TEST_LINE = re.compile(
-    rf"^portwatch {re.escape(__version__)} self-test ok: (\d+) listeners, (\d+) public, "
+    rf"^portwatch {re.escape(__version__)} self-test ok: (\d+) listeners?, (\d+) public, "
     r"scan \d+ ms, Qt 6\.\d+\.\d+ \((\w+)\), resources ok, \d+ ms total$"
 )
 
