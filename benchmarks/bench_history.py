@@ -14,7 +14,8 @@ reached and retention has pruned. Then it times, alternating the cases:
 - ``holdings()`` with no filter, as ``portwatch history`` asks (500 rows), as
   the History tab asks (5,000 rows) and all of them;
 - ``holdings(port=3000)``, ``holdings(process="vite")`` and
-  ``holdings(since=2 h ago)``;
+  ``holdings(since=2 h ago)``, and two that must look at every holding:
+  since 10 minutes ago (hardly anything) and a process name nothing has;
 - appending one poll's events (a server bound on two addresses, another
   freed) and one start-up snapshot;
 - retention dropping 500 rows over the cap (what follows every 500 inserts).
@@ -128,16 +129,16 @@ def fill(path: Path, rows: int, seed: int = 7) -> float:
     """Record polls until ``rows`` rows and then some were written; returns the end time."""
     rng = random.Random(seed)
     machine = Machine(rng)
-    polls = rows // 3 + 2000
     now = time.time()
-    at = now - 20 * 86400
-    step = (now - 600 - at) / polls
+    begin = at = now - 20 * 86400
+    target = rows + 2000
     written = 0
     with History(path, max_rows=rows) as history:
         previous = Snapshot(at, 0.0, machine.listeners())
         history.record_start(previous)
-        while written < rows + 2000:
-            at += step
+        while written < target:
+            # Time runs with the rows written, so the last poll is ten minutes ago.
+            at = max(at + 0.001, begin + (now - 600 - begin) * written / target)
             if rng.random() < 0.0008:  # portwatch restarts; something quit meanwhile
                 if machine.dev:
                     del machine.dev[rng.choice(list(machine.dev))]
@@ -218,6 +219,12 @@ def run(rows: int, repeats: int, keep: Path | None) -> None:
                 "holdings(since=2 h ago) (--since 2h)": lambda: history.holdings(
                     since=now - 7200, limit=500
                 ),
+                "holdings(since=10 min ago) (few match: all scanned)": lambda: history.holdings(
+                    since=now - 600, limit=500
+                ),
+                "holdings(process='no-such') (none match: all scanned)": lambda: history.holdings(
+                    process="no-such", limit=500
+                ),
                 "record_events(): one poll, 3 events": append_poll,
                 "record_start(): a restart, 89 listeners": append_start,
                 "prune(): 500 rows over the cap": prune_500,
@@ -236,6 +243,9 @@ def run(rows: int, repeats: int, keep: Path | None) -> None:
                 ),
                 "holdings(since=2 h ago) (--since 2h)": len(
                     history.holdings(since=now - 7200, limit=500)
+                ),
+                "holdings(since=10 min ago) (few match: all scanned)": len(
+                    history.holdings(since=now - 600, limit=500)
                 ),
             }
             has_table = bool(
