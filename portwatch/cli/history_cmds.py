@@ -10,6 +10,7 @@ import time
 
 from portwatch.cli.common import format_table, format_time, port_number
 from portwatch.core import paths
+from portwatch.core.formats import format_duration
 from portwatch.core.history import History, HistoryError, holdings_to_csv, parse_since
 
 
@@ -42,22 +43,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fmt.add_argument("--json", action="store_true", help="a JSON array of objects")
     fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
     p.set_defaults(func=cmd_history)
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -126,7 +111,7 @@ def _print(history: History, args: argparse.Namespace) -> int:
         until = format_time(hold.end) if hold.end is not None else "still held"
         if hold.end is not None and not hold.end_known:
             until = f"before {until}"
-        duration = format_duration(hold.duration if hold.start is not None else None)
+        duration = format_duration(hold.duration if hold.start is not None else None) or "-"
         if hold.end is None and hold.start is not None:
             duration = format_duration(now - hold.start) + "+"
         table.append(

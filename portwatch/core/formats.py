@@ -1,4 +1,5 @@
-"""Listener rows as JSON, CSV and aligned text: one definition for the CLI, exports and copies."""
+"""Listener rows as JSON, CSV and aligned text, and durations: one definition for the CLI,
+exports, copies and the History tab."""
 
 from __future__ import annotations
 
@@ -110,3 +111,20 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def format_listeners(listeners: Sequence[Listener]) -> str:
     return format_table(TABLE_HEADERS, [table_cells(row) for row in listeners])
+
+
+def format_duration(seconds: float | None) -> str:
+    """'3d 4h', '2h 05m', '7m 09s', '12s'; empty for an unknown duration."""
+    if seconds is None:
+        return ""
+    whole = max(0, int(seconds))
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from portwatch.core.formats import format_duration
 from portwatch.core.history import History, HistoryError, Holding, holdings_to_csv, parse_since
 from portwatch.ui.table_model import SORT_ROLE
 
@@ -37,22 +38,6 @@ log = logging.getLogger(__name__)
 AnyIndex = QModelIndex | QPersistentModelIndex
 ERROR_STYLE = "color: #B3261E;"
 ROW_LIMIT = 5000
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
 
 
 def _when(epoch: float | None) -> str:
@@ -143,7 +128,8 @@ class HoldingsModel(QAbstractTableModel):
         if column == self.PROTO:
             return hold.proto
         if column == self.PROCESS:
-            return hold.process or ""
+            # No pid was visible when it was recorded (another user's, or the kernel's).
+            return hold.process or ("owner unknown" if hold.pid is None else "")
         if column == self.PID:
             return str(hold.pid) if hold.pid is not None else ""
         if column == self.FROM:
