@@ -1,4 +1,4 @@
-"""The listener and connection tables, and the search/sort proxy in front of them."""
+"""The listener and connection tables, and the sort and search proxies in front of them."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     QSortFilterProxyModel,
+    Qt,
 )
 
 from portwatch.core.exposure import strip_scope
@@ -230,19 +231,13 @@ def _is_port_or_pid(number: int, ports_and_pid: tuple[tuple[int, ...], int | Non
     return number in ports or number == pid
 
 
-class SearchProxy(QSortFilterProxyModel):
-    """Sorts on SORT_ROLE and filters on the search box's words.
+class SortProxy(QSortFilterProxyModel):
+    """Sorts a table on its cached sort values and filters nothing.
 
-    Every word must match (AND). A word of digits matches a port or PID
-    exactly (so "80" does not also bring 8080); other words match any text of
-    the row, and a service name ("postgres") also matches its port numbers.
-
-    Qt calls ``filterAcceptsRow`` and ``lessThan`` once per row or comparison,
-    each a call into Python, so both stay small: comparisons read the source
-    table's cached sort values, and a change of search works out every row's
-    verdict first, in one Python pass (only the rows still shown when the
-    search narrows). If no verdict changes, Qt is not asked to re-filter at
-    all; otherwise its pass reads the verdicts.
+    It sits under the search filter (``SearchProxy``), so it always holds
+    every row in order: a change of search or toggles only hides or shows
+    rows of this order, with no comparison. Sorting itself (the first fill, a
+    click on a header, a row whose sort value moved) calls ``lessThan``.
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -250,11 +245,74 @@ class SearchProxy(QSortFilterProxyModel):
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
         self._table: IncrementalTableModel[Any, Any] | None = None
+
+    def setSourceModel(self, source_model: QAbstractItemModel) -> None:
+        self._table = source_model if isinstance(source_model, IncrementalTableModel) else None
+        super().setSourceModel(source_model)
+
+    def lessThan(
+        self,
+        source_left: QModelIndex | QPersistentModelIndex,
+        source_right: QModelIndex | QPersistentModelIndex,
+    ) -> bool:
+        # One call into Python per comparison instead of two data() calls,
+        # and the values come from the table's cache.
+        table = self._table
+        left, right = source_left.row(), source_right.row()
+        if table is None or left < 0 or right < 0:
+            return super().lessThan(source_left, source_right)
+        column = source_left.column()
+        return bool(table.sort_key(left, column) < table.sort_key(right, column))
+
+
+class SearchProxy(QSortFilterProxyModel):
+    """Filters on the search box's words, over a ``SortProxy`` that sorts.
+
+    Every word must match (AND). A word of digits matches a port or PID
+    exactly (so "80" does not also bring 8080); other words match any text of
+    the row, and a service name ("postgres") also matches its port numbers.
+
+    ``setSourceModel`` puts the table under ``sorter`` and this proxy over
+    it; ``sort`` is forwarded to ``sorter``, and this proxy keeps the
+    sorter's order (its own sort column stays -1). So rows a filter change
+    brings back are placed without a comparison.
+
+    Qt calls ``filterAcceptsRow`` once per row, a call into Python, so it
+    stays small: a change of search works out every row's verdict first, in
+    one Python pass (only the rows still shown when the search narrows). If
+    no verdict changes, Qt is not asked to re-filter at all; otherwise its
+    pass reads the verdicts. Qt numbers rows in the sorter's order, the
+    verdicts go by the table's: the table's keys in the sorter's order are
+    kept up to date from the sorter's signals (mapping a row through Qt costs
+    more than the filter).
+
+    Qt's dynamic filtering is off here: the sorter reports a change of a few
+    scattered rows as one span from the first to the last, and Qt would
+    re-filter every row of it. The table's own dataChanged names the rows.
+    """
+
+    # The sorting proxy made for each instance (tests substitute a counting one).
+    sorter_class: ClassVar[type[SortProxy]] = SortProxy
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setDynamicSortFilter(False)  # see _table_data_changed
+        self.sorter = self.sorter_class(self)
+        self._table: IncrementalTableModel[Any, Any] | None = None
+        # The table's keys in the sorter's row order (None: to be read again,
+        # a row at a time through Qt, the first time a filter needs it).
+        # Connected before setSourceModel connects Qt's own handlers, so it is
+        # up to date when Qt asks filterAcceptsRow about the sorter's new rows.
+        self._order: list[Any] | None = None
+        self.sorter.rowsInserted.connect(self._sorter_rows_inserted)
+        self.sorter.rowsRemoved.connect(self._sorter_rows_removed)
+        self.sorter.layoutChanged.connect(self._forget_order)
+        self.sorter.modelReset.connect(self._forget_order)
         self._terms = SearchTerms()
         # None keeps every item; a subclass's toolbar toggles set one.
         self._item_filter: Callable[[Any], bool] | None = None
         self._accepts_all = True
-        # Verdicts for the rows as they are during a filter change (else None).
+        # Verdicts in the sorter's row order during a filter change (else None).
         self._verdicts: list[bool] | None = None
         # The verdicts of the last change, and the table revision they hold for.
         self._known_verdicts: list[bool] = []
@@ -280,7 +338,10 @@ class SearchProxy(QSortFilterProxyModel):
         item_filter: Callable[[Any], bool] | None,
         *,
         narrowing: bool,
+        refilter: bool = False,
     ) -> None:
+        """Filter by ``terms`` and ``item_filter``; Qt re-filters only if a
+        verdict changes (or ``refilter``: shown rows no longer match theirs)."""
         table = self._table
         before: list[bool] | None = None
         after: list[bool] | None = None
@@ -290,10 +351,11 @@ class SearchProxy(QSortFilterProxyModel):
             # Narrowing: rows hidden now stay hidden, only the shown ones are checked.
             shown = before if narrowing else None
             after = self._verdicts_for(items, haystacks, terms, item_filter, shown)
-        if after is None or after != before:
+        if after is None or refilter or after != before:
             self.beginFilterChange()
             self._set_filter(terms, item_filter)
-            self._verdicts = after
+            if table is not None and after is not None:
+                self._verdicts = [after[row] for row in table.rows_of(self._sorter_order())]
             try:
                 self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
             finally:
@@ -348,9 +410,75 @@ class SearchProxy(QSortFilterProxyModel):
         return keep
 
     def setSourceModel(self, source_model: QAbstractItemModel) -> None:
+        """The table: it goes under ``sorter``, and this proxy over that."""
+        if self._table is not None:
+            self._table.dataChanged.disconnect(self._table_data_changed)
         self._table = source_model if isinstance(source_model, IncrementalTableModel) else None
         self._known_verdicts, self._known_revision = [], -1
-        super().setSourceModel(source_model)
+        self.sorter.setSourceModel(source_model)
+        self._forget_order()
+        if self._table is not None:
+            # After the sorter's own handler: the sorter has placed the rows.
+            self._table.dataChanged.connect(self._table_data_changed)
+        super().setSourceModel(self.sorter)
+
+    def _table_data_changed(
+        self, top_left: QModelIndex, bottom_right: QModelIndex, _roles: object = ()
+    ) -> None:
+        """What Qt's dynamic filter would do, for the changed rows only: if one
+        is shown and should not be, or the other way round, re-filter."""
+        table = self._table
+        if self._accepts_all or table is None:
+            return
+        sorter = self.sorter
+        for row in range(top_left.row(), bottom_right.row() + 1):
+            accepted = self._accepts(
+                table.item_at(row), table.haystack_at(row), self._terms, self._item_filter
+            )
+            shown = self.mapFromSource(sorter.mapFromSource(table.index(row, 0))).isValid()
+            if accepted != shown:
+                self._change_filter(self._terms, self._item_filter, narrowing=False, refilter=True)
+                return
+
+    def _sorter_order(self) -> list[Any]:
+        order = self._order
+        if order is None:
+            order = self._order = self._keys_at_sorter_rows(0, self.sorter.rowCount() - 1)
+        return order
+
+    def _keys_at_sorter_rows(self, first: int, last: int) -> list[Any]:
+        table, sorter = self._table, self.sorter
+        if table is None:
+            return []
+        key_at, index, to_source = table.key_at, sorter.index, sorter.mapToSource
+        return [key_at(to_source(index(row, 0)).row()) for row in range(first, last + 1)]
+
+    def _sorter_rows_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
+        if self._order is not None:
+            self._order[first:first] = self._keys_at_sorter_rows(first, last)
+
+    def _sorter_rows_removed(self, _parent: QModelIndex, first: int, last: int) -> None:
+        if self._order is not None:
+            del self._order[first : last + 1]
+
+    def _forget_order(self, *_args: object) -> None:
+        # Read again when next needed, unless there is nothing to read: a
+        # table sorted while still empty keeps its order up to date as it fills.
+        self._order = None if self.sorter.rowCount() else []
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        # The view's header calls this: the sorter sorts, this proxy keeps its order.
+        self.sorter.sort(column, order)
+
+    def sortColumn(self) -> int:
+        return self.sorter.sortColumn()
+
+    def sortOrder(self) -> Qt.SortOrder:
+        return self.sorter.sortOrder()
+
+    def table_row(self, index: QModelIndex | QPersistentModelIndex) -> int:
+        """The table's row number for an index of this proxy (-1 if none)."""
+        return self.sorter.mapToSource(self.mapToSource(index)).row()
 
     def source_table(self) -> IncrementalTableModel[Any, Any]:
         assert self._table is not None
@@ -359,34 +487,22 @@ class SearchProxy(QSortFilterProxyModel):
     def filterAcceptsRow(
         self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex
     ) -> bool:
+        if self._accepts_all:  # no words, no toggles (during a change too: all True)
+            return True
         verdicts = self._verdicts
         if verdicts is not None:  # a filter change under way: worked out already
             return source_row < len(verdicts) and verdicts[source_row]
-        if self._accepts_all:
-            return True
         table = self._table
-        if table is None or source_row >= table.rowCount():
+        if table is None:
+            return False
+        # source_row is the sorter's row; the item is the table's.
+        order = self._sorter_order()
+        row = table.row_of(order[source_row]) if source_row < len(order) else None
+        if row is None:
             return False
         return self._accepts(
-            table.item_at(source_row),
-            table.haystack_at(source_row),
-            self._terms,
-            self._item_filter,
+            table.item_at(row), table.haystack_at(row), self._terms, self._item_filter
         )
-
-    def lessThan(
-        self,
-        source_left: QModelIndex | QPersistentModelIndex,
-        source_right: QModelIndex | QPersistentModelIndex,
-    ) -> bool:
-        # One call into Python per comparison instead of two data() calls,
-        # and the values come from the table's cache.
-        table = self._table
-        left, right = source_left.row(), source_right.row()
-        if table is None or left < 0 or right < 0:
-            return super().lessThan(source_left, source_right)
-        column = source_left.column()
-        return bool(table.sort_key(left, column) < table.sort_key(right, column))
 
     def _accepts(
         self,
@@ -481,8 +597,7 @@ class ListenerProxy(SearchProxy):
         return (item.port,), item.pid
 
     def listener_at(self, index: QModelIndex | QPersistentModelIndex) -> Listener:
-        source = self.mapToSource(index)
-        item: Listener = self.source_table().item_at(source.row())
+        item: Listener = self.source_table().item_at(self.table_row(index))
         return item
 
 

@@ -305,6 +305,14 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
         row = self._index.get(key)
         return None if row is None else row.position
 
+    def key_at(self, row: int) -> K:
+        return self._rows[row].key
+
+    def rows_of(self, keys: Iterable[K]) -> list[int]:
+        """The row number of each key (every key must be in the table)."""
+        index = self._index
+        return [index[key].position for key in keys]
+
     def items(self) -> list[T]:
         """Items the last scan saw (rows lingering as GONE excluded)."""
         return [row.item for row in self._rows if row.state is not RowState.GONE]

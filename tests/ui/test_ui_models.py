@@ -18,6 +18,7 @@ from portwatch.ui.models import (
     ListenerColumn,
     ListenerProxy,
     ListenerTableModel,
+    SortProxy,
     address_sort_key,
 )
 from portwatch.ui.table_model import ITEM_ROLE, SORT_ROLE, AnyIndex, RowState
@@ -81,6 +82,7 @@ def test_proxy_and_connection_model_pass_qtmodeltester(qtmodeltester: ModelTeste
     model = ListenerTableModel()
     proxy = proxy_for(model)
     model.apply(BASE)
+    qtmodeltester.check(proxy.sorter, force_py=True)
     qtmodeltester.check(proxy, force_py=True)
 
     connections = ConnectionTableModel()
@@ -93,6 +95,8 @@ def test_proxy_and_connection_model_pass_qtmodeltester(qtmodeltester: ModelTeste
     qtmodeltester.check(connections, force_py=True)
     connection_proxy = ConnectionProxy()
     connection_proxy.setSourceModel(connections)
+    # The sorter first: the tester keeps the last model alive, and the sorter is its child.
+    qtmodeltester.check(connection_proxy.sorter, force_py=True)
     qtmodeltester.check(connection_proxy, force_py=True)
 
 
@@ -326,17 +330,34 @@ def test_index_stays_consistent_through_scattered_removals(qtmodeltester: ModelT
     assert not model._timer.isActive()  # nothing pending: the expiry timer stops
 
 
-class CountingProxy(ListenerProxy):
-    """Counts Qt's calls into the proxy: comparisons and filter checks."""
+class CountingSortProxy(SortProxy):
+    """Counts Qt's comparisons."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.comparisons = 0
-        self.filter_checks = 0
+    comparisons = 0
 
     def lessThan(self, source_left: AnyIndex, source_right: AnyIndex) -> bool:
         self.comparisons += 1
         return super().lessThan(source_left, source_right)
+
+
+class CountingProxy(ListenerProxy):
+    """Counts Qt's calls into the proxies: comparisons (its sorter's) and filter checks."""
+
+    sorter_class = CountingSortProxy
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_checks = 0
+
+    @property
+    def comparisons(self) -> int:
+        assert isinstance(self.sorter, CountingSortProxy)
+        return self.sorter.comparisons
+
+    @comparisons.setter
+    def comparisons(self, count: int) -> None:
+        assert isinstance(self.sorter, CountingSortProxy)
+        self.sorter.comparisons = count
 
     def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
         self.filter_checks += 1
@@ -406,6 +427,76 @@ def test_a_duplicate_key_in_one_snapshot_keeps_the_first() -> None:
     assert model.rowCount() == 2
     assert model.item_at(0) == first
     assert model.item_at(1) == fresh
+
+
+def test_filter_changes_compare_no_rows() -> None:
+    # The sorter under the filter holds every row in order: rows that come
+    # back are placed without a comparison, in sorted order all the same.
+    model = ListenerTableModel()
+    proxy = counting_proxy(model, ListenerColumn.PORT, Qt.SortOrder.DescendingOrder)
+    rows = _many(300)
+    model.apply(rows)
+    assert proxy.comparisons > 0  # the sorter did sort them
+    every_port = column_values(proxy, ListenerColumn.PORT)
+    assert every_port == sorted(every_port, key=int, reverse=True)
+    proxy.comparisons = 0
+    proxy.set_search("127.0.0.1")
+    assert 0 < proxy.rowCount() < 300
+    proxy.set_toggles(tcp=False)
+    assert proxy.rowCount() == 0
+    proxy.set_toggles(tcp=True)
+    proxy.set_search("")
+    assert proxy.comparisons == 0
+    assert column_values(proxy, ListenerColumn.PORT) == every_port
+
+
+def test_a_header_click_sorts_through_the_filter(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QTableView
+
+    model = ListenerTableModel()
+    proxy = proxy_for(model)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    model.apply(
+        [
+            listener("127.0.0.1", 8080, pid=900),
+            listener("127.0.0.1", 80, pid=10000),
+            listener("127.0.0.1", 443, pid=20),
+        ]
+    )
+    proxy.set_search("alice")  # every row's user
+    view.sortByColumn(ListenerColumn.PID, Qt.SortOrder.DescendingOrder)
+    assert (proxy.sortColumn(), proxy.sortOrder()) == (
+        ListenerColumn.PID,
+        Qt.SortOrder.DescendingOrder,
+    )
+    assert proxy.sorter.sortColumn() == ListenerColumn.PID
+    assert column_values(proxy, ListenerColumn.PID) == ["10000", "900", "20"]
+    assert proxy.listener_at(proxy.index(2, 0)).pid == 20
+
+
+def test_a_row_that_changes_under_a_search_is_filtered_again() -> None:
+    # Qt's dynamic filter is off in the search proxy: it re-checks changed rows itself.
+    model = ListenerTableModel()
+    proxy = proxy_for(model)
+    rows = [replace(row, user="zelda") if row.pid == 2003 else row for row in _many(40)]
+    model.apply(rows)
+    proxy.set_search("zelda")
+    assert column_values(proxy, ListenerColumn.PID) == ["2003"]
+    renamed = [replace(row, user="zelda") if row.pid == 2010 else row for row in rows]
+    renamed = [replace(row, user="bob") if row.pid == 2003 else row for row in renamed]
+    model.apply(renamed)
+    assert column_values(proxy, ListenerColumn.PID) == ["2010"]
+    # A row that moves in the sort order under a search, and new rows, land in place.
+    proxy.sort(ListenerColumn.CONNECTIONS, Qt.SortOrder.DescendingOrder)
+    proxy.set_search("127.0.0")
+    shown = set(column_values(proxy, ListenerColumn.PID))
+    busy = [replace(row, connections=row.pid - 2000) for row in renamed]
+    model.apply([*busy, *_many(3, offset=500)])
+    pids = column_values(proxy, ListenerColumn.PID)
+    assert set(pids) == shown and pids == sorted(pids, key=int, reverse=True)
 
 
 def test_a_keystroke_that_keeps_every_row_does_not_refilter(qtbot: QtBot) -> None:
