@@ -47,17 +47,13 @@ def main() -> int:
     parser.add_argument("--sample", type=float, default=60.0, help="seconds between samples")
     args = parser.parse_args()
 
-    from tests.support.desktop import desktop_session
+    from tests.support.desktop import desktop_session, private_user_dirs
 
     with (
         desktop_session(tray="sni", notifications=True) as session,
         tempfile.TemporaryDirectory() as home,
     ):
-        env = dict(session.env)
-        for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
-            env[name] = str(Path(home) / name.lower())
-        env["XDG_RUNTIME_DIR"] = str(Path(home) / "runtime")
-        Path(env["XDG_RUNTIME_DIR"]).mkdir(mode=0o700)
+        env = private_user_dirs(session.env, Path(home))
         log = (Path(home) / "app.log").open("w")
         app = subprocess.Popen(
             [sys.executable, "-m", "portwatch", "--interval", str(args.interval)],

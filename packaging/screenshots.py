@@ -54,7 +54,7 @@ def main() -> int:
 
 
 def orchestrate(out: Path) -> int:
-    from tests.support.desktop import desktop_session
+    from tests.support.desktop import desktop_session, private_user_dirs
     from tests.support.procs import ListenerProcess, connect_clients
 
     out.mkdir(parents=True, exist_ok=True)
@@ -78,12 +78,8 @@ def orchestrate(out: Path) -> int:
             desktop_session(tray="sni", notifications=False) as session,
             tempfile.TemporaryDirectory() as home,
         ):
-            env = dict(session.env)
             # The user's own window.ini and running instance stay out of it.
-            for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
-                env[name] = str(Path(home) / name.lower())
-            env["XDG_RUNTIME_DIR"] = str(Path(home) / "runtime")
-            Path(env["XDG_RUNTIME_DIR"]).mkdir(mode=0o700)
+            env = private_user_dirs(session.env, Path(home))
             write_demo_settings(Path(env["XDG_CONFIG_HOME"]))
             render_run = subprocess.run(
                 [sys.executable, __file__, "--render", str(out)],

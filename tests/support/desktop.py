@@ -248,6 +248,21 @@ def _spawn(session: Desktop, cmd: list[str], log: Path) -> None:
     session.pids.append(proc.pid)
 
 
+def private_user_dirs(env: dict[str, str], home: Path) -> dict[str, str]:
+    """``env`` with every XDG folder under ``home``.
+
+    The app started with it keeps its settings, history and window state there,
+    and does not find (or hand over to) an instance the user is running.
+    """
+    private = dict(env)
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        private[name] = str(home / name.lower())
+    runtime = home / "runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    private["XDG_RUNTIME_DIR"] = str(runtime)
+    return private
+
+
 @contextlib.contextmanager
 def desktop_session(
     *, tray: TrayKind | None = "sni", notifications: bool = True
