@@ -75,6 +75,21 @@ def test_owner_change_and_exposure_change() -> None:
         assert kinds == ["present", "owner_changed", "exposure_changed"]
 
 
+def test_a_restart_on_a_wider_address_between_two_scans_ends_one_holding() -> None:
+    with History() as history:
+        s0 = snap(0.0, listener(3000, pid=1, process="node"))
+        # Within one interval node exits and a new node binds 0.0.0.0:3000.
+        s1 = snap(10.0, listener(3000, "0.0.0.0", pid=2, process="node"))
+        history.record_start(s0)
+        history.record_events(diff(s0, s1))
+        holds = sorted(history.holdings(port=3000), key=lambda h: h.start or 0)
+        assert [(h.pid, h.start, h.end, h.exposure) for h in holds] == [
+            (1, 0.0, 10.0, "loopback"),
+            (2, 10.0, None, "public"),
+        ]
+        assert [e.kind for e in history.events(port=3000)] == ["present", "freed", "bound"]
+
+
 def test_search_by_process_and_since() -> None:
     now = time.time()
     with History() as history:

@@ -71,9 +71,10 @@ def _widest(rows: Iterable[Listener]) -> Listener:
 def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
     """Events that lead from ``old`` to ``new``.
 
-    A port that stays occupied but moves to a wider or narrower bind (a dev
-    server restarted on 0.0.0.0 instead of 127.0.0.1) is one
-    ``exposure_changed`` event, not a freed plus a bound. An owner that was
+    A port that stays occupied by the same process but moves to a wider or
+    narrower bind (a dev server that rebinds on 0.0.0.0 instead of 127.0.0.1)
+    is one ``exposure_changed`` event, not a freed plus a bound; if another
+    process took it, it is a freed plus a bound. An owner that was
     unknown and becomes known (or the reverse) is not a change of owner: it
     is the same socket seen with more or less privilege.
     """
@@ -99,6 +100,13 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
         old_addresses = {(r.family, r.address) for r in old_rows}
         new_addresses = {(r.family, r.address) for r in new_rows}
         if old_addresses == new_addresses:
+            continue
+        old_pids = {r.pid for r in old_rows if r.pid is not None}
+        new_pids = {r.pid for r in new_rows if r.pid is not None}
+        if old_pids and new_pids and not old_pids & new_pids:
+            # Another process took the port on another address between two scans
+            # (a dev server restarted with --host): the old one freed it, the new
+            # one bound it, and the history must say who held it when.
             continue
         was, now = _widest(old_rows), _widest(new_rows)
         if was.exposure is not now.exposure:
