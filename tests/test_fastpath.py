@@ -518,3 +518,93 @@ def test_other_users_sockets_need_privileges_for_nobody() -> None:
     assert report["mine"][0][0] is not None
     assert report["hint"].endswith("run as root (sudo) to see them")
     assert report["rescanned"] == 0
+
+
+def test_tcp_counters_move_when_a_connection_comes_and_goes() -> None:
+    from portwatch.core.platform.linux_procfs import TcpOpenCounters
+
+    counters = TcpOpenCounters()
+    assert counters.available
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        before = counters.read()
+        client = socket.create_connection(server.getsockname())
+        accepted, _ = server.accept()
+        opened = counters.read()
+        client.close()
+        accepted.close()
+        closed = counters.read()
+    counters.close()
+    assert before is not None and opened is not None and closed is not None
+    assert opened != before
+    assert closed != opened
+    assert TcpOpenCounters(Path("/nonexistent/snmp")).read() is None
+
+
+def test_connection_counts_follow_every_change_between_two_polls() -> None:
+    source = LinuxNetlinkSource()
+    scanner = Scanner(source, connection_owners=False)
+
+    def count(port: int) -> int:
+        return sum(r.connections for r in scanner.scan().listeners if r.port == port)
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        assert count(port) == 0
+        assert count(port) == 0
+        pairs = []
+        for expected in (1, 2):
+            client = socket.create_connection(("127.0.0.1", port))
+            pairs.append((client, server.accept()[0]))
+            assert count(port) == expected
+        # One closes and another opens between two polls: the total stays two.
+        for sock in pairs.pop(0):
+            sock.close()
+        client = socket.create_connection(("127.0.0.1", port))
+        pairs.append((client, server.accept()[0]))
+        assert count(port) == 2
+        for pair in pairs:
+            for sock in pair:
+                sock.close()
+        assert count(port) == 0
+    source.close()
+
+
+def test_the_established_dump_is_reused_only_while_the_counters_stand_still(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portwatch.core.platform.linux_procfs import TcpOpenCounters
+
+    snmp = tmp_path / "snmp"
+    header = "Tcp: RtoAlgorithm ActiveOpens PassiveOpens CurrEstab InSegs\n"
+    snmp.write_text("Ip: Forwarding\nIp: 1\n" + header + "Tcp: 1 10 20 0 999\n")
+    source = LinuxNetlinkSource()
+    source._tcp_counters.close()
+    source._tcp_counters = TcpOpenCounters(snmp)
+    scanner = Scanner(source, connection_owners=False)
+
+    def count(port: int) -> int:
+        return sum(r.connections for r in scanner.scan().listeners if r.port == port)
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        assert count(port) == 0
+        dumps = source.established_dumps
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        # Counters that did not move (a frozen file here): the last dump stands.
+        assert count(port) == 0
+        assert source.established_dumps == dumps
+        assert source.established_reuses >= 1
+        # Only the segment counter moved: still the same connections.
+        snmp.write_text("Ip: Forwarding\nIp: 1\n" + header + "Tcp: 1 10 20 0 5000\n")
+        assert count(port) == 0
+        # A passive open moved: dumped again.
+        snmp.write_text("Ip: Forwarding\nIp: 1\n" + header + "Tcp: 1 10 21 1 5000\n")
+        assert count(port) == 1
+        assert source.established_dumps == dumps + 1
+        # However still the counters stand, the dump is made again when it is old.
+        client.close()
+        accepted.close()
+        monkeypatch.setattr(netlink, "ESTABLISHED_MAX_AGE", 0.0)
+        assert count(port) == 0
+    source.close()

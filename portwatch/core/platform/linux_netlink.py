@@ -17,6 +17,7 @@ import os
 import socket
 import struct
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -31,6 +32,7 @@ from portwatch.core.platform.linux_procfs import (
     TCP_LISTEN,
     KernelSocket,
     SocketTables,
+    TcpOpenCounters,
     read_proc_net,
 )
 from portwatch.core.services import read_linux_ephemeral_range
@@ -102,6 +104,12 @@ _UNCONNECTED_STATES = 1 << TCP_CLOSE
 _ESTABLISHED_STATES = 1 << TCP_ESTABLISHED
 
 _RECV_BUFFER = 1 << 18
+
+# While the TCP counters stand still the established table is reused, but
+# dumped again after this many seconds anyway: a connection whose client
+# closed while the server keeps its end (ESTABLISHED -> CLOSE_WAIT) moves no
+# counter until the server closes it too.
+ESTABLISHED_MAX_AGE = 10.0
 
 
 class _RetryError(Exception):
@@ -592,6 +600,13 @@ class LinuxNetlinkSource(SocketSource):
             proc_root=proc_root, walk_budget=walk_budget, cold_walk_budget=cold_walk_budget
         )
         self._proc_net = Path(proc_root) / "net"
+        self._tcp_counters = TcpOpenCounters(self._proc_net / "snmp")
+        # The last dump of established sockets counted per listener: the TCP
+        # counters read just before it, its port filter, when it was made.
+        self._counted_dump: tuple[tuple[bytes, ...], set[tuple[int, int]], float] | None = None
+        self._counted_sockets: list[KernelSocket] = []
+        self.established_dumps = 0
+        self.established_reuses = 0
         # The rows of the previous read, by socket, to reuse for unchanged ones.
         self._rows: dict[RowKey, CachedRows] = {}
         self._connection_rows: dict[RowKey, CachedRows] = {}
@@ -609,6 +624,10 @@ class LinuxNetlinkSource(SocketSource):
         return self._diag is not None
 
     def close(self) -> None:
+        self._tcp_counters.close()
+        self._close_diag()
+
+    def _close_diag(self) -> None:
         if self._diag is not None:
             self._diag.close()
             self._diag = None
@@ -625,30 +644,53 @@ class LinuxNetlinkSource(SocketSource):
                 if exc.errno in _REFUSED:
                     log.warning("netlink sock_diag refused (%s); reading /proc/net instead", exc)
                     self._fallback_reason = f"netlink sock_diag refused: {exc}"
-                    self.close()
+                    self._close_diag()
                 else:
                     # A transient failure (ENOBUFS under memory pressure, a
                     # dump interrupted by a table change): reopen and retry once.
                     log.info("netlink read failed (%s); retrying on a new socket", exc)
-                    self.close()
+                    self._close_diag()
                     try:
                         self._diag = SockDiag()
                         return self._read_netlink(self._diag, all_established=all_established)
                     except OSError as again:
                         self._fallback_reason = f"netlink sock_diag failed: {again}"
-                        self.close()
+                        self._close_diag()
         return read_proc_net(self._proc_net)
 
     def _read_netlink(self, diag: SockDiag, *, all_established: bool) -> SocketTables:
+        if all_established:
+            listeners = diag.dump("tcp", _LISTEN_STATES) + diag.dump("udp", _UNCONNECTED_STATES)
+            return SocketTables(listeners, diag.dump("tcp", _ESTABLISHED_STATES))
+        # Read before the dumps: a connection that comes or goes after this
+        # read moves the counters for the next poll.
+        counters = self._tcp_counters.read()
         listeners = diag.dump("tcp", _LISTEN_STATES)
-        listening = None
-        if not all_established:
-            if listeners != self._listening[0]:
-                self._listening = (listeners, {(s.family, s.local_port) for s in listeners})
-            listening = self._listening[1]
+        if listeners != self._listening[0]:
+            self._listening = (listeners, {(s.family, s.local_port) for s in listeners})
+        listening = self._listening[1]
         listeners = listeners + diag.dump("udp", _UNCONNECTED_STATES)
-        established = diag.dump("tcp", _ESTABLISHED_STATES, only_local_ports=listening)
-        return SocketTables(listeners, established)
+        return SocketTables(listeners, self._counted_connections(diag, counters, listening))
+
+    def _counted_connections(
+        self, diag: SockDiag, counters: tuple[bytes, ...] | None, listening: set[tuple[int, int]]
+    ) -> list[KernelSocket]:
+        """Established sockets on listening ports: the last dump while no counter moved."""
+        now = time.monotonic()
+        last = self._counted_dump
+        if (
+            counters is not None
+            and last is not None
+            and last[0] == counters
+            and last[1] is listening  # the same listeners: the same port filter
+            and now - last[2] < ESTABLISHED_MAX_AGE
+        ):
+            self.established_reuses += 1
+            return self._counted_sockets
+        self._counted_sockets = diag.dump("tcp", _ESTABLISHED_STATES, only_local_ports=listening)
+        self.established_dumps += 1
+        self._counted_dump = None if counters is None else (counters, listening, now)
+        return self._counted_sockets
 
     def read(self, *, connection_owners: bool) -> RawTable:
         tables = self.read_tables(all_established=connection_owners)

@@ -52,6 +52,7 @@ _UNCOUNTED_FILES = 64
 # /proc/PID/fd/N costs ~3-5 µs, and 2,000 listeners would otherwise take
 # 500 of them a poll. Beyond it a full round takes more than verify_every polls.
 VERIFY_LIMIT = 256
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 @dataclass(slots=True)
@@ -421,48 +422,76 @@ class SocketOwners:
         """Read one process's fd links, recording every wanted socket it holds."""
         if pid in self._unreadable:
             return
-        base = f"{self._proc}/{pid}/fd/"
-        if names is None:
-            self.stats.pids_scanned += 1
-            try:
-                names = os.listdir(base)  # noqa: PTH208 - hot path
-            except FileNotFoundError:
-                return  # exited
-            except OSError:
-                # Refused: another user's process when we are not root. A
-                # process in the middle of execve() can refuse for a moment
-                # too, so a few more tries on the next polls before giving up.
-                tries = self._refusals.get(pid, 0) + 1
-                self._refusals[pid] = tries
-                if tries < 3:
-                    self._retry.append(pid)
-                else:
-                    self._unreadable.add(pid)
-                return
-            names.reverse()  # pop() from the end reads fds in ascending order
-            self._fd_counts[pid] = len(names)
-        readlink = os.readlink
-        since_clock = 0
-        while names:
-            name = names.pop()
-            self.stats.fds_read += 1
-            try:
-                link = readlink(base + name)
-            except OSError:
-                continue
-            if link.startswith("socket:["):
-                inode = int(link[8:-1])
-                if inode in wanted:
-                    self._holders.setdefault(inode, {})[pid] = int(name)
-                    self._changed = True
-                    self._negative.pop(inode, None)
-                    looking.discard(inode)
-            since_clock += 1
-            if since_clock >= _FDS_PER_CLOCK_CHECK and names:
-                since_clock = 0
-                if deadline is not None and self._cpu_clock() >= deadline:
-                    self._partial = (pid, names, from_walk)
+        # Links are read relative to the fd directory, opened once: a full
+        # path would make the kernel look up /proc/PID/fd again for every fd.
+        try:
+            dir_fd = os.open(f"{self._proc}/{pid}/fd", _DIRECTORY_FLAGS)
+        except FileNotFoundError:
+            return  # exited
+        except OSError:
+            self._refused(pid)
+            return
+        try:
+            if names is None:
+                self.stats.pids_scanned += 1
+                try:
+                    names = os.listdir(dir_fd)  # noqa: PTH208 - hot path, by fd
+                except FileNotFoundError:
                     return
+                except OSError:
+                    self._refused(pid)
+                    return
+                names.reverse()  # taken from the end: fds in ascending order
+                self._fd_counts[pid] = len(names)
+            self._read_links(pid, dir_fd, names, wanted, looking, deadline, from_walk=from_walk)
+        finally:
+            os.close(dir_fd)
+
+    def _refused(self, pid: int) -> None:
+        # Another user's process when we are not root. A process in the middle
+        # of execve() can refuse for a moment too, so a few more tries on the
+        # next polls before giving up.
+        tries = self._refusals.get(pid, 0) + 1
+        self._refusals[pid] = tries
+        if tries < 3:
+            self._retry.append(pid)
+        else:
+            self._unreadable.add(pid)
+
+    def _read_links(  # noqa: PLR0917 - one step of _scan, called per process
+        self,
+        pid: int,
+        dir_fd: int,
+        names: list[str],
+        wanted: dict[int, int],
+        looking: set[int],
+        deadline: float | None,
+        *,
+        from_walk: bool,
+    ) -> None:
+        readlink = os.readlink
+        holders = self._holders
+        negative = self._negative
+        while names:
+            # A batch between two looks at the clock, read from the end.
+            batch = names[-_FDS_PER_CLOCK_CHECK:]
+            del names[-_FDS_PER_CLOCK_CHECK:]
+            self.stats.fds_read += len(batch)
+            for name in reversed(batch):
+                try:
+                    link = readlink(name, dir_fd=dir_fd)
+                except OSError:
+                    continue
+                if link.startswith("socket:["):
+                    inode = int(link[8:-1])
+                    if inode in wanted:
+                        holders.setdefault(inode, {})[pid] = int(name)
+                        self._changed = True
+                        negative.pop(inode, None)
+                        looking.discard(inode)
+            if names and deadline is not None and self._cpu_clock() >= deadline:
+                self._partial = (pid, names, from_walk)
+                return
 
     def _answer(self, wanted: dict[int, int]) -> dict[int, Owner]:
         answer: dict[int, Owner] = {}

@@ -8,6 +8,7 @@ netlink is refused, e.g. by a seccomp profile or a hardened container).
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -112,3 +113,60 @@ def read_proc_net(root: Path = Path("/proc/net")) -> SocketTables:
             else:
                 listeners.append(sock)
     return SocketTables(listeners, established)
+
+
+class TcpOpenCounters:
+    """The TCP counters of ``/proc/net/snmp`` that move when established sockets do.
+
+    A socket enters ESTABLISHED with CurrEstab + 1, and a server's accepted
+    socket is counted in PassiveOpens as it is made; leaving ESTABLISHED is
+    CurrEstab - 1. So while ActiveOpens, PassiveOpens and CurrEstab all stay
+    the same, no connection to a listener came or went (the counters are the
+    network namespace's, IPv4 and IPv6 together, as sock_diag's tables).
+    Reading them costs ~25 µs; dumping the established table walks the
+    kernel's whole connection hash (2^18 buckets here: ~2-3 ms).
+    """
+
+    _FIELDS = (b"ActiveOpens", b"PassiveOpens", b"CurrEstab")
+
+    def __init__(self, path: Path = Path("/proc/net/snmp")) -> None:
+        self._fd: int | None = None
+        self._columns: tuple[int, ...] = ()
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            names = self._tcp_lines(os.pread(fd, 65536, 0))[0].split()
+            self._columns = tuple(names.index(name) for name in self._FIELDS)
+        except (OSError, ValueError, IndexError):
+            os.close(fd)
+            return
+        self._fd = fd
+
+    @staticmethod
+    def _tcp_lines(data: bytes) -> tuple[bytes, bytes]:
+        """The "Tcp:" header line and the "Tcp:" values line after it."""
+        start = data.index(b"\nTcp: ") + 1
+        middle = data.index(b"\n", start) + 1
+        end = data.find(b"\n", middle)
+        return data[start:middle], data[middle : end if end >= 0 else len(data)]
+
+    @property
+    def available(self) -> bool:
+        return self._fd is not None
+
+    def read(self) -> tuple[bytes, ...] | None:
+        """The counters now, or None if they cannot be read (then dump every time)."""
+        if self._fd is None:
+            return None
+        try:
+            values = self._tcp_lines(os.pread(self._fd, 65536, 0))[1].split()
+            return tuple(values[column] for column in self._columns)
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
