@@ -428,9 +428,13 @@ def test_owners_not_found_within_the_budget_are_pending_then_found() -> None:
     with LoadGen(listeners=20, procs=30, fds=300, timeout=60) as load:
         source = LinuxNetlinkSource(walk_budget=0.0, cold_walk_budget=0.0)
         scanner = Scanner(source, connection_owners=False)
-        first = [r for r in scanner.scan().listeners if r.port in load.info["ports"]]
+        snapshot = scanner.scan()
+        first = [r for r in snapshot.listeners if r.port in load.info["ports"]]
         assert {r.owner_unknown for r in first} == {OwnerUnknown.PENDING}
         assert {r.owner_label for r in first} == {"owner unknown: looking up"}
+        # The first pass is still under way: the snapshot says so.
+        assert snapshot.warming_up
+        assert snapshot.pending_owners >= len(load.info["ports"])
         source.owners.walk_budget = 0.002
         assert wait_until(
             lambda: (
@@ -440,6 +444,24 @@ def test_owners_not_found_within_the_budget_are_pending_then_found() -> None:
             timeout=30,
             step=0,
         )
+        assert wait_until(lambda: not scanner.scan().warming_up, timeout=30, step=0)
+
+
+def test_a_quick_start_shows_the_table_first_and_the_owners_over_the_next_scans() -> None:
+    with ListenerProcess(["tcp:127.0.0.1:0", "udp:::1:0"]) as proc:
+        scanner = Scanner(connection_owners=False, quick_start=True)
+        assert scanner.source.name == "linux-netlink"
+        snapshot = scanner.scan()
+        mine = {(r.proto, r.port) for r in snapshot.listeners if r.port in proc.ports}
+        assert len(mine) == 2  # every listener is in the first table, owner known or not
+        scans = 1
+        while snapshot.warming_up and scans < 500:
+            snapshot = scanner.scan()
+            scans += 1
+        assert not snapshot.warming_up
+        assert snapshot.pending_owners == 0
+        assert {r.pid for r in snapshot.listeners if r.port in proc.ports} == {proc.pid}
+        scanner.close()
 
 
 def test_select_source_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -570,41 +592,42 @@ def test_connection_counts_follow_every_change_between_two_polls() -> None:
 
 
 def test_the_established_dump_is_reused_only_while_the_counters_stand_still(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from portwatch.core.platform.linux_procfs import TcpOpenCounters
-
-    snmp = tmp_path / "snmp"
-    header = "Tcp: RtoAlgorithm ActiveOpens PassiveOpens CurrEstab InSegs\n"
-    snmp.write_text("Ip: Forwarding\nIp: 1\n" + header + "Tcp: 1 10 20 0 999\n")
     source = LinuxNetlinkSource()
-    source._tcp_counters.close()
-    source._tcp_counters = TcpOpenCounters(snmp)
-    scanner = Scanner(source, connection_owners=False)
+    diag = source._diag
+    assert diag is not None
 
-    def count(port: int) -> int:
-        return sum(r.connections for r in scanner.scan().listeners if r.port == port)
+    def counted(counters: tuple[bytes, ...] | None, listening: set[tuple[int, int]]) -> int:
+        sockets = source._counted_connections(diag, counters, listening)
+        return sum(1 for s in sockets if s.local_port == port)
 
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
-        assert count(port) == 0
-        dumps = source.established_dumps
+        listening = {(4, port)}
+        still = (b"10", b"20", b"0")
+        assert counted(still, listening) == 0
         client = socket.create_connection(("127.0.0.1", port))
         accepted, _ = server.accept()
-        # Counters that did not move (a frozen file here): the last dump stands.
-        assert count(port) == 0
-        assert source.established_dumps == dumps
-        assert source.established_reuses >= 1
-        # Only the segment counter moved: still the same connections.
-        snmp.write_text("Ip: Forwarding\nIp: 1\n" + header + "Tcp: 1 10 20 0 5000\n")
-        assert count(port) == 0
-        # A passive open moved: dumped again.
-        snmp.write_text("Ip: Forwarding\nIp: 1\n" + header + "Tcp: 1 10 21 1 5000\n")
-        assert count(port) == 1
-        assert source.established_dumps == dumps + 1
-        # However still the counters stand, the dump is made again when it is old.
+        # Counters that did not move (made up here): the last dump stands.
+        assert counted(still, listening) == 0
+        assert (source.established_dumps, source.established_reuses) == (1, 1)
+        # A passive open moved them: dumped again.
+        assert counted((b"10", b"21", b"1"), listening) == 1
+        # Other listening ports (a new filter): dumped again.
+        assert counted((b"10", b"21", b"1"), {(4, port), (6, port)}) == 1
+        assert source.established_dumps == 3
+        # No counters to read: dumped every time.
+        assert counted(None, listening) == 1
+        assert counted(None, listening) == 1
+        assert source.established_dumps == 5
         client.close()
         accepted.close()
+        assert counted(still, listening) == 0
+        assert counted(still, listening) == 0
+        assert source.established_reuses == 2
+        # However still the counters stand, an old dump is made again.
         monkeypatch.setattr(netlink, "ESTABLISHED_MAX_AGE", 0.0)
-        assert count(port) == 0
+        with socket.create_connection(("127.0.0.1", port)), server.accept()[0]:
+            assert counted(still, listening) == 1
     source.close()

@@ -150,6 +150,11 @@ class Snapshot:
     connections: tuple[Connection, ...] = ()
     # How many sockets have no visible owner because we lack privileges.
     hidden_owners: int = 0
+    # Listeners whose owner is still being looked up (OwnerUnknown.PENDING).
+    pending_owners: int = 0
+    # The backend's first look at every process is still under way: owners
+    # are filling in, and the next scan should come soon.
+    warming_up: bool = False
     hint: str | None = None
     backend: str = ""
     warnings: tuple[str, ...] = field(default=())

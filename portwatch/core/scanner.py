@@ -17,6 +17,11 @@ log = logging.getLogger(__name__)
 
 Endpoint = tuple[int, str, int]  # (family, address, port)
 
+# Seconds between scans while a snapshot is ``warming_up`` (a quick start's
+# owners still filling in): the table shows at once, and owners fill in within
+# about the time one complete walk of /proc takes.
+WARM_UP_DELAY = 0.02
+
 
 class Scanner:
     """Reads the OS socket tables and returns a :class:`Snapshot`.
@@ -31,8 +36,10 @@ class Scanner:
         source: SocketSource | None = None,
         *,
         connection_owners: bool = True,
+        quick_start: bool = False,
     ) -> None:
-        self.source = source or select_source()
+        """``quick_start``: see :func:`~portwatch.core.platform.select_source`."""
+        self.source = source or select_source(quick_start=quick_start)
         # The connections view needs the owner of every connection; the
         # listener table alone does not, and skipping it is much cheaper.
         self.connection_owners = connection_owners
@@ -52,7 +59,8 @@ class Scanner:
         self._last_range: tuple[int, int] | None = None
         self._last_listeners: tuple[Listener, ...] = ()
         self._last_live: frozenset[int] = frozenset()  # the pids of _last_raw
-        self._hidden: tuple[tuple[Listener, ...] | None, int] = (None, 0)  # rows -> owners hidden
+        # rows -> (owners hidden, owners pending) among them
+        self._unknown: tuple[tuple[Listener, ...] | None, int, int] = (None, 0, 0)
 
     @property
     def ephemeral_range(self) -> tuple[int, int] | None:
@@ -116,10 +124,14 @@ class Scanner:
         live.update(c.pid for c in connections if c.pid is not None)
         self._processes.prune(live)
 
-        if listeners is not self._hidden[0]:
-            needs = OwnerUnknown.NEEDS_PRIVILEGES
-            self._hidden = (listeners, sum(1 for row in listeners if row.owner_unknown is needs))
-        hidden = self._hidden[1]
+        if listeners is not self._unknown[0]:
+            reasons = [row.owner_unknown for row in listeners]
+            self._unknown = (
+                listeners,
+                reasons.count(OwnerUnknown.NEEDS_PRIVILEGES),
+                reasons.count(OwnerUnknown.PENDING),
+            )
+        _, hidden, pending = self._unknown
         hint = f"{hidden} owners hidden: {self.source.privilege_hint}" if hidden else None
         return Snapshot(
             taken_at=taken_at,
@@ -127,6 +139,8 @@ class Scanner:
             listeners=listeners,
             connections=connections,
             hidden_owners=hidden,
+            pending_owners=pending,
+            warming_up=bool(pending) and self.source.warming_up,
             hint=hint,
             backend=self.source.name,
             warnings=tuple(warnings),

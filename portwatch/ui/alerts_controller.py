@@ -156,6 +156,10 @@ class AlertsController(QObject):
     # --- snapshots ---
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
+        if snapshot.warming_up:
+            # Owners are still filling in (the first second or so after start):
+            # alerts and the history start from the first complete picture.
+            return
         self._reload_if_changed()
         previous = self._previous
         # Alerts and history name the process: new sockets wait for their owner.

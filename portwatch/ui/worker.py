@@ -17,7 +17,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from portwatch.core.model import Snapshot
-from portwatch.core.scanner import Scanner
+from portwatch.core.scanner import WARM_UP_DELAY, Scanner
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,14 @@ class ScanWorker(QObject):
             self._failures = 0
             if not self.stopping.is_set():
                 self.snapshot_ready.emit(snapshot)
+            if snapshot.warming_up:
+                self._rearm(WARM_UP_DELAY)
+                return
         self._rearm()
 
-    def _rearm(self) -> None:
+    def _rearm(self, delay: float | None = None) -> None:
         if self._timer is not None and not self._paused and not self.stopping.is_set():
-            self._timer.start(round(self._interval * 1000))
+            self._timer.start(round((self._interval if delay is None else delay) * 1000))
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:
@@ -149,7 +152,9 @@ class ScanService(QObject):
     ) -> None:
         super().__init__(parent)
         self._connection_owners = connection_owners
-        factory = scanner_factory or (lambda: Scanner(connection_owners=self._connection_owners))
+        factory = scanner_factory or (
+            lambda: Scanner(connection_owners=self._connection_owners, quick_start=True)
+        )
         self._interval = max(MIN_INTERVAL, interval)
         self._paused = False
         self.scan_thread = QThread()

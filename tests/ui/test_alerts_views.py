@@ -7,6 +7,7 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from portwatch.core import paths
 from portwatch.core.diff import diff
 from portwatch.core.history import History
-from portwatch.core.model import Snapshot
+from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.portspec import PortSpec
 from portwatch.core.rules import Alert, AlertKind, Urgency
 from portwatch.core.settings import NotificationStyle, Settings, WatchedPort, save_settings
@@ -228,6 +229,32 @@ def test_controller_without_notifications_or_tray_alerts_in_app(
     assert "alert" in kinds
     [sent] = controller.history.events(kinds=["alert"], port=3000)
     assert json.loads(sent.detail or "{}")["delivery"] == "in_app"
+    controller.shutdown()
+
+
+def test_snapshots_still_warming_up_are_not_the_starting_point(
+    qtbot: QtBot, app: PortwatchApp
+) -> None:
+    """At start the owners fill in over a few scans: alerts and history wait for them."""
+    save_settings(Settings(watched_ports=(WatchedPort(PortSpec(3000, 3000)),)))
+    controller = AlertsController(app, app.window, None, notifier_factory=None, prober=no_dbus)
+    pending = listener(
+        "127.0.0.1", 3000, pid=None, process=None, owner_unknown=OwnerUnknown.PENDING
+    )
+    app.snapshot_ready.emit(replace(snap(pending), pending_owners=1, warming_up=True))
+    assert controller.history is not None
+    assert controller.history.events(kinds=["started", "present"]) == []
+    # The first complete picture is the starting point: 3000 was already in use.
+    app.snapshot_ready.emit(snap(listener("127.0.0.1", 3000, pid=5, process="node")))
+    alerts = controller.alerts_view.model.alerts()
+    assert [a.kind for a in alerts] == [AlertKind.STARTUP, AlertKind.NOTICE]
+    assert "node" in alerts[0].body  # the start-up summary names the owner
+    present = controller.history.events(kinds=["present"], port=3000)
+    assert [(e.pid, e.process) for e in present] == [(5, "node")]
+    # From there on changes are news as before.
+    with qtbot.waitSignal(controller.alert_raised) as raised:
+        app.snapshot_ready.emit(snap())
+    assert raised.args[0].kind == AlertKind.FREED
     controller.shutdown()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -179,3 +180,34 @@ def test_a_stuck_scan_does_not_hang_the_quit() -> None:
     assert time.monotonic() - started < 2.0
     # The scan ends on its own; then the thread is gone.
     assert service.scan_thread.wait(10_000)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux owner walk")
+def test_while_owners_fill_in_scans_follow_at_once_not_after_the_interval(qtbot: QtBot) -> None:
+    from portwatch.core.platform.linux_netlink import LinuxNetlinkSource
+
+    # No walk at all in the first scan: every owner starts out pending.
+    service = ScanService(
+        interval=30.0,
+        scanner_factory=lambda: Scanner(
+            LinuxNetlinkSource(cold_walk_budget=0.0), connection_owners=False
+        ),
+    )
+    snapshots: list[Snapshot] = []
+    service.snapshot_ready.connect(snapshots.append)
+    with ListenerProcess(["tcp:127.0.0.1:0"]) as child:
+        try:
+            with qtbot.waitSignal(
+                service.snapshot_ready,
+                timeout=15_000,
+                check_params_cb=lambda snap: not snap.warming_up,
+            ):
+                service.start()
+        finally:
+            assert service.stop()
+    assert snapshots[0].warming_up
+    assert snapshots[0].pending_owners >= 1
+    # Well within the 30 s interval, the owner is known.
+    owners = {r.pid for r in snapshots[-1].listeners if r.port == child.ports[0]}
+    assert owners == {child.pid}
+    assert not snapshots[-1].warming_up

@@ -15,10 +15,15 @@ log = logging.getLogger(__name__)
 BACKEND_ENV = "PORTWATCH_BACKEND"
 
 
-def select_source(platform: str = sys.platform) -> SocketSource:
-    """The best socket source for this OS."""
+def select_source(platform: str = sys.platform, *, quick_start: bool = False) -> SocketSource:
+    """The best socket source for this OS.
+
+    ``quick_start``: the first scan returns at once with the owners found so
+    far and the rest fill in over the next scans (a window showing a table);
+    without it the first scan finds every owner (a command's one answer).
+    """
     if platform.startswith("linux"):
-        return _linux_source(os.environ.get(BACKEND_ENV, "").strip().lower())
+        return _linux_source(os.environ.get(BACKEND_ENV, "").strip().lower(), quick_start)
     if platform == "darwin":
         from portwatch.core.platform.macos import MacSource
 
@@ -33,16 +38,22 @@ def select_source(platform: str = sys.platform) -> SocketSource:
     return LinuxPsutilSource()
 
 
-def _linux_source(choice: str) -> SocketSource:
+def _linux_source(choice: str, quick_start: bool) -> SocketSource:
     from portwatch.core.platform.linux import LinuxPsutilSource
 
     if choice == "psutil":
         return LinuxPsutilSource()
     if choice not in ("", "netlink"):
         log.warning("%s=%r is not netlink or psutil; using netlink", BACKEND_ENV, choice)
-    from portwatch.core.platform.linux_netlink import LinuxNetlinkSource, NetlinkRefusedError
+    from portwatch.core.platform.linux_netlink import (
+        WALK_BUDGET,
+        LinuxNetlinkSource,
+        NetlinkRefusedError,
+    )
 
     try:
+        if quick_start:
+            return LinuxNetlinkSource(require_netlink=True, cold_walk_budget=WALK_BUDGET)
         return LinuxNetlinkSource(require_netlink=True)
     except NetlinkRefusedError as exc:
         # Not even a netlink socket: psutil's walk is the better fallback then.

@@ -54,6 +54,11 @@ class SocketSource(abc.ABC):
         Must not raise for vanished processes or refused permissions.
         """
 
+    @property
+    def warming_up(self) -> bool:
+        """The first look for owners is still under way (see ``quick_start``)."""
+        return False
+
     def ephemeral_range(self) -> tuple[int, int] | None:
         """The OS's range for automatically chosen local ports, if known."""
         return None

@@ -110,6 +110,8 @@ _RECV_BUFFER = 1 << 18
 # closed while the server keeps its end (ESTABLISHED -> CLOSE_WAIT) moves no
 # counter until the server closes it too.
 ESTABLISHED_MAX_AGE = 10.0
+# CPU seconds a poll may spend looking for new sockets' owners in /proc.
+WALK_BUDGET = 0.05
 
 
 class _RetryError(Exception):
@@ -569,7 +571,7 @@ class LinuxNetlinkSource(SocketSource):
     def __init__(
         self,
         *,
-        walk_budget: float | None = 0.05,
+        walk_budget: float | None = WALK_BUDGET,
         cold_walk_budget: float | None = None,
         proc_root: str = "/proc",
         use_netlink: bool = True,
@@ -618,6 +620,10 @@ class LinuxNetlinkSource(SocketSource):
         self._last_counted: list[RawSocket] = []
         # The TCP listeners of the last read and their (family, port) pairs.
         self._listening: tuple[list[KernelSocket], set[tuple[int, int]]] = ([], set())
+
+    @property
+    def warming_up(self) -> bool:
+        return self.owners.first_pass_running
 
     @property
     def using_netlink(self) -> bool:

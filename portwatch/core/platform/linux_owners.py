@@ -128,6 +128,11 @@ class SocketOwners:
         self.stats = OwnerStats()
 
     @property
+    def first_pass_running(self) -> bool:
+        """The first walk over every process has not reached its end yet."""
+        return self._cold or self._walk_complete
+
+    @property
     def busy(self) -> bool:
         """Work is left for later polls (a walk in progress, new processes unread)."""
         return bool(self._fresh or self._walk or self._partial)
