@@ -15,6 +15,8 @@ Cost per poll is one pass over the items (a dict lookup and an identity or
 equality test per item) plus work proportional to the rows that changed: a
 key -> row index makes every lookup O(1); the expiry tick visits only
 highlighted rows, and a removal renumbers the rows after it once per tick.
+The very tuple applied last time again (the scanner's answer to a quiet
+poll) costs nothing.
 
 Most of a poll's cost is Qt calling back into Python: a sorting proxy places
 every new row with a binary search, and Qt's own path makes each comparison
@@ -168,6 +170,8 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
         # keys of rows that are NEW, GONE or have flashing cells
         self._pending: set[K] = set()
         self._first_apply = True
+        # The last snapshot if it was a tuple (immutable): see apply().
+        self._last_items: tuple[T, ...] | None = None
         self._revision = 0
         self._timer = QTimer(self)
         self._timer.setInterval(250)
@@ -321,6 +325,14 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
 
     def apply(self, items: Sequence[T]) -> None:
         """Bring the table to ``items``; emits only inserts and dataChanged."""
+        if isinstance(items, tuple):
+            if items is self._last_items:
+                # The scanner hands back its very tuple when nothing changed:
+                # a tuple is immutable, so the rows already show it.
+                return
+            self._last_items = items
+        else:
+            self._last_items = None
         now = self._clock()
         # The very first fill is not news: nothing is highlighted as new.
         new_until = 0.0 if self._first_apply else now + self.highlight_seconds

@@ -7,12 +7,13 @@ import enum
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from portwatch.core.model import Exposure, Listener, OwnerUnknown
+from portwatch.core.model import Connection, Exposure, Listener, OwnerUnknown
 from portwatch.ui.models import (
+    ConnectionKey,
     ConnectionProxy,
     ConnectionTableModel,
     ListenerColumn,
@@ -37,7 +38,7 @@ BASE = [
 class Spy:
     """Records a model's structural signals."""
 
-    def __init__(self, model: ListenerTableModel) -> None:
+    def __init__(self, model: QAbstractItemModel) -> None:
         self.resets = 0
         self.inserted: list[tuple[int, int]] = []
         self.removed: list[tuple[int, int]] = []
@@ -594,3 +595,70 @@ def test_same_item_sees_every_field_outside_the_key() -> None:
         assert not model.same_item(base, changed), name
         compared.append(name)
     assert "connections" in compared and "cmdline" in compared
+
+
+def test_new_equal_objects_signal_nothing() -> None:
+    # A rebuilt snapshot: every object new, every value the same.
+    model = ListenerTableModel()
+    model.apply(BASE)
+    spy = Spy(model)
+    model.apply([replace(item) for item in BASE])
+    assert (spy.changed, spy.inserted, spy.removed, spy.resets) == ([], [], [], 0)
+    assert all(model.state_at(row) is RowState.CURRENT for row in range(model.rowCount()))
+
+
+def test_a_changed_field_among_new_objects_signals_only_its_cell() -> None:
+    model = ListenerTableModel()
+    model.apply(BASE)
+    spy = Spy(model)
+    rebuilt = [replace(item) for item in BASE]
+    rebuilt[3] = replace(rebuilt[3], process="renamed")
+    model.apply(rebuilt)
+    row = model.row_of(BASE[3].key)
+    assert spy.changed == [(row, ListenerColumn.PROCESS, row, ListenerColumn.PROCESS)]
+    assert model.item_at(row).process == "renamed"
+
+
+def test_a_gone_row_back_as_a_new_equal_object_is_revived() -> None:
+    model = ListenerTableModel(linger_seconds=60)
+    model.apply(BASE)
+    model.apply(BASE[:-1])
+    row = model.row_of(BASE[-1].key)
+    assert row is not None and model.state_at(row) is RowState.GONE
+    spy = Spy(model)
+    model.apply([*BASE[:-1], replace(BASE[-1])])
+    assert model.state_at(row) is RowState.CURRENT
+    assert spy.changed == [(row, 0, row, ListenerColumn.REMOTE)]  # the whole row restyles
+    assert spy.inserted == []
+
+
+class CountingConnectionModel(ConnectionTableModel):
+    """Counts the keys apply() works out: one per item it compares."""
+
+    keys_made = 0
+
+    def key_of(self, item: Connection) -> ConnectionKey:
+        self.keys_made += 1
+        return super().key_of(item)
+
+
+def test_the_same_tuple_again_is_not_compared() -> None:
+    # The scanner hands back its very tuple when a poll found nothing new.
+    model = CountingConnectionModel(linger_seconds=60)
+    first = (connection("127.0.0.1", 5432, "127.0.0.1", 40000),)
+    both = (*first, connection("::1", 443, "::1", 50000))
+    model.apply(both)
+    model.apply(first)
+    spy = Spy(model)
+    model.keys_made = 0
+    model.apply(first)
+    assert model.keys_made == 0
+    assert (spy.changed, spy.inserted) == ([], [])
+    assert model.state_at(1) is RowState.GONE  # still lingering
+    # A list may have changed in place since: it is compared again.
+    items = list(first)
+    model.apply(items)
+    items.append(connection("127.0.0.1", 6379, "127.0.0.1", 41000))
+    model.apply(items)
+    assert model.keys_made == 3
+    assert spy.inserted == [(2, 2)]
