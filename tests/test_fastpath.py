@@ -631,3 +631,44 @@ def test_the_established_dump_is_reused_only_while_the_counters_stand_still(
         with socket.create_connection(("127.0.0.1", port)), server.accept()[0]:
             assert counted(still, listening) == 1
     source.close()
+
+
+def test_proc_is_listed_again_only_for_a_new_process_or_a_holder_that_ended() -> None:
+    source = LinuxNetlinkSource()
+    scanner = Scanner(source, connection_owners=False)
+    stats = source.owners.stats
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def holders() -> set[int | None]:
+        return {r.pid for r in scanner.scan().listeners if r.port == port}
+
+    try:
+        assert holders() == {os.getpid()}
+        listed = stats.listings
+        for _ in range(20):
+            scanner.scan()
+        # Other programs on the machine may start threads meanwhile (each
+        # moves the newest pid); a quiet machine lists /proc not at all.
+        assert stats.listings - listed < 20
+        # A child inherits the listener, then the parent's copy closes: the
+        # child, new since the last listing, is found as its holder.
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.read()"],
+            stdin=subprocess.PIPE,
+            pass_fds=[server.fileno()],
+        )
+    finally:
+        server.close()
+    try:
+        assert wait_until(lambda: holders() == {child.pid}, timeout=10), (holders(), stats)
+        listed = stats.listings
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(10)
+    # The holder ended (and the socket with it): noticed at the next poll.
+    assert holders() == set()
+    source.close()

@@ -631,6 +631,7 @@ class LinuxNetlinkSource(SocketSource):
 
     def close(self) -> None:
         self._tcp_counters.close()
+        self.owners.close()
         self._close_diag()
 
     def _close_diag(self) -> None:

@@ -61,6 +61,7 @@ class OwnerStats:
 
     polls: int = 0
     checks: int = 0  # readlinks of cached (pid, fd) pairs
+    listings: int = 0  # reads of the /proc directory
     pids_scanned: int = 0  # fd tables listed
     fds_read: int = 0  # readlinks while scanning fd tables
     passes_completed: int = 0  # walks over every process that ran to the end
@@ -126,6 +127,14 @@ class SocketOwners:
         self._retry: list[int] = []  # refused once: read again next poll
         self._cold = True
         self.stats = OwnerStats()
+        # /proc/loadavg ends with the last pid the kernel handed out: while it
+        # stands still no process (or thread) was made, and listing /proc
+        # (~2 µs a process) can wait. Kept open: a pread is one system call.
+        try:
+            self._loadavg: int | None = os.open(f"{proc_root}/loadavg", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._loadavg = None
+        self._newest_pid = b""  # as of the last listing
 
     @property
     def first_pass_running(self) -> bool:
@@ -158,14 +167,14 @@ class SocketOwners:
         # A quiet poll: the same sockets, every holder still alive, no walk
         # under way and no retry due. Then only a rotating share of the cached
         # (pid, fd) pairs is re-read, without a Python step per socket.
-        quiet = (
+        same = (
             not self._cold
             and not self._walk_for
             and (wanted is self._last_wanted or wanted == self._last_wanted)
             and now < self._next_retry
             and self._holder_pids <= self._pids
-            and self._verify_share()
         )
+        quiet = same and self._verify_share()
         missing: set[int] = set()
         if not quiet:
             self._changed = True
@@ -173,7 +182,10 @@ class SocketOwners:
             for cache in (self._holders, self._negative):
                 for inode in [i for i in cache if i not in wanted]:
                     del cache[inode]
-            missing = self._check_cached(wanted, now)
+            # The same sockets, but a cached (pid, fd) no longer shows its
+            # socket (closed by one of the processes sharing it, or reused):
+            # re-read every pair, not only this poll's share, to find which.
+            missing = self._check_cached(wanted, now, verify_all=same)
             if self._cold:
                 self._cold = False
                 # The first pass reads everything: it also learns sockets shared
@@ -233,11 +245,43 @@ class SocketOwners:
 
     # -- steps of one poll --------------------------------------------------------
 
-    def _refresh_pids(self) -> None:
+    def close(self) -> None:
+        if self._loadavg is not None:
+            os.close(self._loadavg)
+            self._loadavg = None
+
+    def _read_newest_pid(self) -> bytes:
+        if self._loadavg is None:
+            return b""
         try:
-            names = os.listdir(self._proc)  # noqa: PTH208 - hot path: plain strings, no Path objects
-        except OSError:
-            names = []
+            return os.pread(self._loadavg, 256, 0).rsplit(None, 1)[-1]
+        except (OSError, IndexError):
+            return b""
+
+    def _holders_alive(self) -> bool:
+        stat = os.stat
+        proc = self._proc
+        for pid in self._holder_pids:
+            try:
+                stat(f"{proc}/{pid}")
+            except OSError:
+                return False
+        return True
+
+    def _refresh_pids(self) -> None:
+        # Read before the listing: a process made after it moves it for the next poll.
+        newest = self._read_newest_pid()
+        if newest and newest == self._newest_pid and not self._cold and self._holders_alive():
+            # No new process since the last listing, and every holder is alive:
+            # the listing would only lose processes that hold nothing we want.
+            names = self._listing
+        else:
+            self.stats.listings += 1
+            try:
+                names = os.listdir(self._proc)  # noqa: PTH208 - hot path: plain strings
+            except OSError:
+                names = []
+        self._newest_pid = newest
         new: set[int] = set()
         if names != self._listing:  # processes came or went (else nothing to redo)
             self._listing = names
@@ -257,7 +301,9 @@ class SocketOwners:
         if new:
             self._fresh.extend(sorted(new))
 
-    def _check_cached(self, wanted: dict[int, int], now: float) -> set[int]:
+    def _check_cached(
+        self, wanted: dict[int, int], now: float, *, verify_all: bool = False
+    ) -> set[int]:
         """Re-check cached holders; return the inodes that still need looking for."""
         missing: set[int] = set()
         readlink = os.readlink
@@ -265,7 +311,11 @@ class SocketOwners:
         not_root = self._euid != 0
         alive = self._pids
         # As in quiet polls: about verify_limit readlinks at most.
-        every = max(1, self.verify_every, -(-len(self._verify_list) // max(1, self.verify_limit)))
+        every = (
+            1
+            if verify_all
+            else max(1, self.verify_every, -(-len(self._verify_list) // max(1, self.verify_limit)))
+        )
         phase = self.stats.polls % every
         checks = 0
         for inode, uid in wanted.items():
