@@ -90,6 +90,27 @@ def test_a_restart_on_a_wider_address_between_two_scans_ends_one_holding() -> No
         assert [e.kind for e in history.events(port=3000)] == ["present", "freed", "bound"]
 
 
+def test_a_closed_holding_lists_every_address_it_held() -> None:
+    with History() as history:
+        loopback = listener(3000, pid=5, process="node")
+        public = listener(3000, "0.0.0.0", pid=5, process="node")
+        s0 = snap(0.0)
+        s1 = snap(10.0, loopback, public)
+        s2 = snap(20.0, loopback)  # the public bind goes first
+        s3 = snap(30.0)
+        history.record_start(s0)
+        for before, after in ((s0, s1), (s1, s2)):
+            history.record_events(diff(before, after))
+        # Still held: what it holds now.
+        [held] = history.holdings(port=3000)
+        assert (held.addresses, held.exposure, held.end) == (("127.0.0.1",), "loopback", None)
+        history.record_events(diff(s2, s3))
+        # Ended: every address it held, and the widest exposure it had.
+        [ended] = history.holdings(port=3000)
+        assert (ended.addresses, ended.exposure) == (("0.0.0.0", "127.0.0.1"), "public")
+        assert (ended.start, ended.end) == (10.0, 30.0)
+
+
 def test_search_by_process_and_since() -> None:
     now = time.time()
     with History() as history:

@@ -276,7 +276,8 @@ def test_migration_from_schema_1_keeps_the_answers(tmp_path: Path) -> None:
         assert history.holdings() == expected
         assert_same_answers(history, old)
         real = [h for h in history.holdings(port=port) if h.pid == pid and h.proto == "tcp"]
-        assert [h.addresses for h in real] == [("::1",)]  # the last address freed, as before
+        # Closed: every address it held, not only the last one freed.
+        assert [h.addresses for h in real] == [("127.0.0.1", "::1")]
         assert real[0].cmdline is not None
         assert "listener_child.py" in real[0].cmdline
     raw = sqlite3.connect(old)

@@ -31,7 +31,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -746,6 +746,8 @@ class _Hold:
     first: tuple[str | None, str | None, str | None]  # process, cmdline, user
     last: tuple[str | None, str | None, str | None, str | None, str | None]  # + address, exposure
     bound: dict[str, str]  # address -> exposure, the addresses held now
+    # address -> widest exposure, every address held since it opened
+    seen: dict[str, str] = field(default_factory=dict)
     end: float | None = None
     end_known: bool = True
     closed_event: int = _STILL_OPEN
@@ -766,6 +768,12 @@ class _Hold:
             bound={},
         )
 
+    def bind(self, address: str, exposure: str) -> None:
+        self.bound[address] = exposure
+        before = self.seen.get(address)
+        if before is None or _exposure_rank(exposure) > _exposure_rank(before):
+            self.seen[address] = exposure
+
     def state_json(self, shown: tuple[str | None, str | None, str | None]) -> str:
         """The working state, short: what the shown columns already say is left out.
 
@@ -778,6 +786,7 @@ class _Hold:
                 "first": None if self.first == shown else self.first,
                 "last": self.last[3:],  # address, exposure
                 "bound": list(self.bound.items()),
+                "seen": list(self.seen.items()),
             },
             ensure_ascii=False,
         )
@@ -800,6 +809,8 @@ class _Hold:
             first=tuple(saved["first"]) if saved["first"] is not None else shown,
             last=(*shown, *saved["last"]),
             bound=dict(saved["bound"]),
+            # Written before "seen" was kept: what is held now is what is known.
+            seen=dict(saved.get("seen", saved["bound"])),
             end=column["ended"],
             end_known=bool(column["end_known"]),
             stored=stored,
@@ -808,12 +819,14 @@ class _Hold:
     def row(self) -> tuple[Any, ...]:
         """The columns to store (``_HOLDING_COLUMNS``), shown as pairing events showed them.
 
-        The exposure is the widest of the addresses held; once none is held,
-        the addresses and exposure are those of the last event that had them.
+        While it is held: the addresses held now and the widest of their
+        exposures. Once none is held: every address it held, and the widest
+        exposure it had.
         """
         process, cmdline, user, address, exposure = self.last
-        widest = max(self.bound.values(), key=_exposure_rank, default=exposure)
-        addresses = sorted(self.bound) or ([address] if address else [])
+        held = self.bound or self.seen
+        widest = max(held.values(), key=_exposure_rank, default=exposure)
+        addresses = sorted(held) or ([address] if address else [])
         shown = (process or self.first[0], cmdline or self.first[1], user or self.first[2])
         closed = self.closed_event != _STILL_OPEN
         return (
@@ -956,7 +969,7 @@ class _Pairing:
         hold = self.open.get(key)
         if hold is None:
             hold = self.open[key] = _Hold.opened_by(event, start)
-        hold.bound[event.address or ""] = event.exposure or ""
+        hold.bind(event.address or "", event.exposure or "")
         hold.last = _last(event)
         self._touch(hold)
 
@@ -992,7 +1005,7 @@ class _Pairing:
             if freed is None:
                 # Its bind is older than the retained history.
                 freed = self.open[key] = _Hold.opened_by(event, None)
-                freed.bound[event.address or ""] = event.exposure or ""
+                freed.bind(event.address or "", event.exposure or "")
             freed.bound.pop(event.address or "", None)
             if event.process:
                 freed.last = _last(event)
@@ -1010,7 +1023,8 @@ class _Pairing:
             if widened is None:
                 self._opened(key, event, None)
             else:
-                widened.bound = {event.address or "": event.exposure or ""}
+                widened.bound = {}
+                widened.bind(event.address or "", event.exposure or "")
                 widened.last = _last(event)
                 self._touch(widened)
 

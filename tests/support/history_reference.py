@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from portwatch.core.diff import EventKind
@@ -85,6 +85,14 @@ class _Open:
     addresses: dict[str, str]  # address -> exposure
     last: HistoryEvent
     resumed: bool = True
+    seen: dict[str, str] = field(default_factory=dict)  # every address held, widest exposure
+
+    def bind(self, address: str, exposure: str) -> None:
+        self.addresses[address] = exposure
+        if address not in self.seen or _exposure_rank(exposure) > _exposure_rank(
+            self.seen[address]
+        ):
+            self.seen[address] = exposure
 
 
 def _pair(events: Iterator[HistoryEvent]) -> Iterator[Holding]:
@@ -95,7 +103,8 @@ def _pair(events: Iterator[HistoryEvent]) -> Iterator[Holding]:
 
     def close(hold: _Open, end: float | None, *, known: bool = True) -> Holding:
         last = hold.last
-        widest = max(hold.addresses.values(), key=_exposure_rank, default=last.exposure)
+        held = hold.addresses or hold.seen
+        widest = max(held.values(), key=_exposure_rank, default=last.exposure)
         return Holding(
             proto=last.proto or "?",
             port=last.port or 0,
@@ -103,7 +112,7 @@ def _pair(events: Iterator[HistoryEvent]) -> Iterator[Holding]:
             process=last.process or hold.first.process,
             cmdline=last.cmdline or hold.first.cmdline,
             user=last.user or hold.first.user,
-            addresses=tuple(sorted(hold.addresses)) or ((last.address,) if last.address else ()),
+            addresses=tuple(sorted(held)) or ((last.address,) if last.address else ()),
             exposure=widest,
             start=hold.start,
             end=end,
@@ -120,7 +129,7 @@ def _pair(events: Iterator[HistoryEvent]) -> Iterator[Holding]:
         if hold is None:
             hold = _Open(event, start, {}, event)
             open_[key] = hold
-        hold.addresses[event.address or ""] = event.exposure or ""
+        hold.bind(event.address or "", event.exposure or "")
         hold.last = event
 
     for event in events:
@@ -146,7 +155,8 @@ def _pair(events: Iterator[HistoryEvent]) -> Iterator[Holding]:
             hold = open_.get(key)
             if hold is None:
                 # Its bind is older than the retained history.
-                hold = _Open(event, None, {event.address or "": event.exposure or ""}, event)
+                hold = _Open(event, None, {}, event)
+                hold.bind(event.address or "", event.exposure or "")
                 open_[key] = hold
             hold.addresses.pop(event.address or "", None)
             hold.last = event if event.process else hold.last
@@ -164,7 +174,8 @@ def _pair(events: Iterator[HistoryEvent]) -> Iterator[Holding]:
             if hold is None:
                 opened(key, event, None)
             else:
-                hold.addresses = {event.address or "": event.exposure or ""}
+                hold.addresses = {}
+                hold.bind(event.address or "", event.exposure or "")
                 hold.last = event
     yield from flush_pending()
     for hold in open_.values():
