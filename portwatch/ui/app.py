@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from PySide6.QtCore import SIGNAL, QObject, Signal
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from portwatch import __version__
 from portwatch.cli.common import interval_seconds
@@ -141,6 +141,7 @@ class PortwatchApp(QObject):
             "listeners": len(latest.listeners) if latest else 0,
             "table_ports": ports,
             "no_tray_notice": self.window.notice.isVisible(),
+            "balloons": _balloon_texts(),
         }
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
@@ -282,3 +283,15 @@ def main() -> int:
     argv = sys.argv[1:]
     debug = "--debug" in argv
     return run_app([arg for arg in argv if arg != "--debug"], debug=debug)
+
+
+def _balloon_texts() -> list[list[str]]:
+    """The texts of the tray balloons Qt draws itself (XEmbed trays) now showing."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        return []
+    return [
+        [label.text() for label in widget.findChildren(QLabel) if label.text()]
+        for widget in app.topLevelWidgets()
+        if widget.isVisible() and widget.inherits("QBalloonTip")
+    ]

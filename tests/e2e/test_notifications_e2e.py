@@ -26,11 +26,11 @@ import pytest
 from portwatch.core import paths
 from portwatch.core.portspec import PortSpec
 from portwatch.core.settings import NotificationStyle, Settings, WatchedPort, save_settings
-from tests.support.desktop import Desktop, desktop
+from tests.support.desktop import Desktop, desktop, desktop_xembed
 from tests.support.procs import ListenerProcess, wait_until
 from tests.ui.app_process import ROOT, AppProcess
 
-__all__ = ["desktop"]  # the fixture used below
+__all__ = ["desktop", "desktop_xembed"]  # the fixtures used below
 
 pytestmark = pytest.mark.desktop
 INTERVAL = 0.5
@@ -215,5 +215,67 @@ def test_watched_port_public_bind_and_freed_notify_through_dunst(
 
         assert app.signal(signal.SIGTERM) == 0
         assert "Traceback" not in app.stderr
+    finally:
+        app.stop()
+
+
+def _tray_style_settings(port: int) -> dict[str, str]:
+    """Settings for alerts shown by the tray icon itself; the env to run the app with."""
+    save_settings(
+        Settings(
+            scan_interval=INTERVAL,
+            watched_ports=(WatchedPort(PortSpec(port, port)),),
+            quiet_period=0,
+            summary_threshold=1000,
+            notification_style=NotificationStyle.TRAY,
+        )
+    )
+    return {name: os.environ[name] for name in _USER_DIRS}
+
+
+_USER_DIRS = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR")
+
+
+def test_tray_style_alerts_pop_up_as_balloons_on_an_xembed_tray(
+    desktop_xembed: Desktop, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = {**desktop_xembed.env, **_tray_style_settings(port)}
+    app = AlertsAppProcess("--debug", env=env, logs=tmp_path)
+    try:
+        app.wait_status(lambda s: s["scans"] and s["tray_visible"])
+        with ListenerProcess([f"tcp:127.0.0.1:{port}"]) as child:
+            status = app.wait_status(
+                lambda s: any(f"Port {port} is in use" in texts for texts in s["balloons"]),
+                timeout=15,
+            )
+        [texts] = [t for t in status["balloons"] if f"Port {port} is in use" in t]
+        assert any(f"(pid {child.pid})" in text for text in texts), texts
+        assert app.signal(signal.SIGTERM) == 0
+        assert "Traceback" not in app.stderr
+    finally:
+        app.stop()
+
+
+def test_tray_style_alerts_on_an_sni_tray_reach_the_notification_daemon(
+    desktop: Desktop, monitor: NotifyMonitor, tmp_path: Path
+) -> None:
+    # An SNI tray has no balloons of its own: Qt hands them to the daemon.
+    port = _free_port()
+    env = {**desktop.env, **_tray_style_settings(port)}
+    app = AlertsAppProcess("--debug", env=env, logs=tmp_path)
+    try:
+        app.wait_status(lambda s: s["scans"] and s["tray_visible"])
+
+        def about() -> list[Notification]:
+            return [n for n in monitor.notifications() if n.summary == f"Port {port} is in use"]
+
+        with ListenerProcess([f"tcp:127.0.0.1:{port}"]) as child:
+            assert wait_until(lambda: bool(about()), timeout=15), monitor.text()[-3000:]
+        [shown] = about()
+        assert f"(pid {child.pid})" in shown.body
+        # Not portwatch's own D-Bus notification (that one has a Show action).
+        assert '"show"' not in shown.actions
+        assert app.signal(signal.SIGTERM) == 0
     finally:
         app.stop()
