@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, ClassVar
 
 from PySide6.QtCore import (
     QAbstractItemModel,
+    QAbstractProxyModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -21,7 +24,15 @@ from portwatch.core.exposure import strip_scope
 from portwatch.core.model import Connection, Exposure, Listener, ListenerKey
 from portwatch.core.services import ports_for_name
 from portwatch.ui.icons import EXPOSURE_WORDS
-from portwatch.ui.table_model import SORT_ROLE, Column, IncrementalTableModel, RowState
+from portwatch.ui.table_model import (
+    AnyIndex,
+    Column,
+    IncrementalTableModel,
+    RowState,
+    contiguous_runs,
+)
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 
 ConnectionKey = tuple[str, int, str, int, str, int]
 
@@ -30,8 +41,8 @@ ConnectionKey = tuple[str, int, str, int, str, int]
 def address_sort_key(address: str, family: int = 0) -> str:
     """A string that sorts addresses numerically: IPv4 before IPv6, then by value.
 
-    Qt compares strings natively (no Python call per comparison), so the key is
-    the family and the fixed-width hex of the address.
+    A string compares in C (no Python call per comparison), so the key is the
+    family and the fixed-width hex of the address.
     """
     try:
         parsed = ipaddress.ip_address(strip_scope(address))
@@ -231,38 +242,366 @@ def _is_port_or_pid(number: int, ports_and_pid: tuple[tuple[int, ...], int | Non
     return number in ports or number == pid
 
 
-class SortProxy(QSortFilterProxyModel):
-    """Sorts a table on its cached sort values and filters nothing.
+class SortProxy(QAbstractProxyModel):
+    """The table's rows in sorted order, sorted in Python on cached values.
+
+    Qt's QSortFilterProxyModel calls a Python ``lessThan`` for every
+    comparison (~140,000 for a click on a header at 10,000 rows). This proxy
+    keeps its own order instead: ``sort`` is one ``sorted()`` over the
+    table's cached sort values (``IncrementalTableModel.sort_values``); a new
+    row is placed by binary search; a row whose sort value moved is taken out
+    and put back. Ties go by the table's row number (its order of arrival),
+    ascending in both orders, as a stable sort leaves them.
 
     It sits under the search filter (``SearchProxy``), so it always holds
     every row in order: a change of search or toggles only hides or shows
-    rows of this order, with no comparison. Sorting itself (the first fill, a
-    click on a header, a row whose sort value moved) calls ``lessThan``.
+    rows of this order.
+
+    The table appends rows and removes them in runs from the last to the
+    first; the row numbers of a removal are applied to this proxy's mapping
+    once, when it is next read (``_renumber``), not once per run.
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.setSortRole(SORT_ROLE)
-        self.setDynamicSortFilter(True)
         self._table: IncrementalTableModel[Any, Any] | None = None
+        self._column = -1
+        self._order = Qt.SortOrder.AscendingOrder
+        # The table row of each of this proxy's rows, and (sorted) its sort value.
+        self._rows: list[int] = []
+        self._keys: list[Any] = []
+        # This proxy's row of each table row; None: to be worked out again.
+        self._positions: list[int] | None = None
+        # Table rows removed since the mapping was last renumbered (first, last).
+        self._removed: list[tuple[int, int]] = []
+        self._connections: list[tuple[Any, Any]] = []
+
+    # --- the source ------------------------------------------------------------------
 
     def setSourceModel(self, source_model: QAbstractItemModel) -> None:
-        self._table = source_model if isinstance(source_model, IncrementalTableModel) else None
+        if not isinstance(source_model, IncrementalTableModel):
+            raise TypeError("SortProxy sorts an IncrementalTableModel")
+        self.beginResetModel()
+        for signal, slot in self._connections:
+            signal.disconnect(slot)
+        self._connections = []
         super().setSourceModel(source_model)
+        self._table = source_model
+        self._connections = [
+            (source_model.rowsInserted, self._source_rows_inserted),
+            (source_model.rowsAboutToBeRemoved, self._source_rows_about_to_be_removed),
+            (source_model.dataChanged, self._source_data_changed),
+            (source_model.modelAboutToBeReset, self._source_about_to_reset),
+            (source_model.modelReset, self._source_reset),
+            # The table never moves rows or changes its layout; if a source
+            # did, this proxy would start again.
+            (source_model.layoutAboutToBeChanged, self._source_about_to_reset),
+            (source_model.layoutChanged, self._source_reset),
+        ]
+        for signal, slot in self._connections:
+            signal.connect(slot)
+        self._rebuild()
+        self.endResetModel()
 
-    def lessThan(
-        self,
-        source_left: QModelIndex | QPersistentModelIndex,
-        source_right: QModelIndex | QPersistentModelIndex,
-    ) -> bool:
-        # One call into Python per comparison instead of two data() calls,
-        # and the values come from the table's cache.
+    def _source_about_to_reset(self, *_args: object) -> None:
+        self.beginResetModel()
+
+    def _source_reset(self, *_args: object) -> None:
+        self._rebuild()
+        self.endResetModel()
+
+    def _rebuild(self) -> None:
+        """The mapping from scratch: the table's rows, sorted if a column is."""
+        count = self._table.rowCount() if self._table is not None else 0
+        self._removed = []
+        self._rows, self._keys = self._sorted(count)
+        self._positions = None
+
+    def _sorted(self, count: int) -> tuple[list[int], list[Any]]:
+        if self._table is None or not 0 <= self._column < self._table.columnCount():
+            return list(range(count)), []
+        values = self._table.sort_values(self._column)
+        descending = self._order == Qt.SortOrder.DescendingOrder
+        # sorted() is stable with reverse=True too: ties keep the table's order.
+        rows = sorted(range(count), key=values.__getitem__, reverse=descending)
+        return rows, list(map(values.__getitem__, rows))
+
+    # --- sorting ---------------------------------------------------------------------
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self._renumber()
+        self._column, self._order = column, order
+        rows, keys = self._sorted(len(self._rows))
+        if rows == self._rows:
+            self._keys = keys
+            return
+        self.layoutAboutToBeChanged.emit()
+        moved = self.persistentIndexList()
+        table_rows = [self._rows[index.row()] for index in moved]
+        self._rows, self._keys, self._positions = rows, keys, None
+        positions = self._source_positions()
+        self.changePersistentIndexList(
+            moved,
+            [
+                self.createIndex(positions[row], index.column())
+                for row, index in zip(table_rows, moved, strict=True)
+            ],
+        )
+        self.layoutChanged.emit()
+
+    def sortColumn(self) -> int:
+        return self._column
+
+    def sortOrder(self) -> Qt.SortOrder:
+        return self._order
+
+    def _sorted_by_column(self) -> bool:
+        return self._table is not None and 0 <= self._column < self._table.columnCount()
+
+    # --- keeping up with the table ------------------------------------------------------
+
+    def _renumber(self) -> None:
+        """Apply the removals since the last call to the table rows kept here.
+
+        Runs removed from the last to the first did not renumber each other,
+        so every row number here is still the one the table had before them.
+        """
+        removed = self._removed
+        if not removed:
+            return
+        self._removed = []
+        remap: list[int] = []
+        gap = kept = 0
+        for first, last in sorted(removed):
+            remap.extend(range(kept, kept + first - gap))
+            kept += first - gap
+            remap.extend(repeat(-1, last - first + 1))
+            gap = last + 1
         table = self._table
-        left, right = source_left.row(), source_right.row()
-        if table is None or left < 0 or right < 0:
-            return super().lessThan(source_left, source_right)
-        column = source_left.column()
-        return bool(table.sort_key(left, column) < table.sort_key(right, column))
+        total = (table.rowCount() if table is not None else 0) + len(remap) - kept
+        remap.extend(range(kept, kept + total - gap))
+        # In place: a caller may hold the list while Qt's signals call back here.
+        self._rows[:] = map(remap.__getitem__, self._rows)
+        self._positions = None
+
+    def _source_positions(self) -> list[int]:
+        """This proxy's row of each table row."""
+        self._renumber()
+        positions = self._positions
+        if positions is None:
+            positions = [0] * len(self._rows)
+            for position, row in enumerate(self._rows):
+                positions[row] = position
+            self._positions = positions
+        return positions
+
+    def _source_rows_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
+        self._renumber()
+        count = last - first + 1
+        if first < len(self._rows):  # not appended (the table always appends)
+            self._rows = [row + count if row >= first else row for row in self._rows]
+        new_rows = range(first, last + 1)
+        table = self._table
+        if not self._sorted_by_column() or table is None:
+            self.beginInsertRows(QModelIndex(), first, last)
+            self._rows[first:first] = new_rows
+            self._positions = None
+            self.endInsertRows()
+            return
+        column = self._column
+        values = {row: table.sort_key(row, column) for row in new_rows}
+        descending = self._order == Qt.SortOrder.DescendingOrder
+        ordered = sorted(new_rows, key=values.__getitem__, reverse=descending)
+        # Each new row's place among the old rows; rows with the same place
+        # go in together, in their sorted order.
+        runs: list[tuple[int, list[int]]] = []
+        for row in ordered:
+            place = _place(self._keys, self._rows, values[row], row, descending)
+            if runs and runs[-1][0] == place:
+                runs[-1][1].append(row)
+            else:
+                runs.append((place, [row]))
+        inserted = 0
+        for place, rows in runs:
+            start = place + inserted
+            self.beginInsertRows(QModelIndex(), start, start + len(rows) - 1)
+            self._rows[start:start] = rows
+            self._keys[start:start] = [values[row] for row in rows]
+            self._positions = None
+            self.endInsertRows()
+            inserted += len(rows)
+
+    def _source_rows_about_to_be_removed(self, _parent: QModelIndex, first: int, last: int) -> None:
+        if any(earlier <= last for earlier, _ in self._removed):
+            self._renumber()  # not removed from the last run to the first
+        rows = self._rows
+        places = sorted(map(rows.index, range(first, last + 1)))
+        for top, bottom in reversed(contiguous_runs(places)):
+            self.beginRemoveRows(QModelIndex(), top, bottom)
+            del rows[top : bottom + 1]
+            if self._keys:
+                del self._keys[top : bottom + 1]
+            self.endRemoveRows()
+        self._removed.append((first, last))
+        self._positions = None
+
+    def _source_data_changed(
+        self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Sequence[int] = ()
+    ) -> None:
+        table = self._table
+        if table is None or not top_left.isValid() or not bottom_right.isValid():
+            return
+        left, right = top_left.column(), bottom_right.column()
+        changed_rows = range(top_left.row(), bottom_right.row() + 1)
+        if self._sorted_by_column() and left <= self._column <= right:
+            self._move_resorted(table, changed_rows)
+        positions = self._source_positions()
+        for top, bottom in contiguous_runs(positions[row] for row in changed_rows):
+            self.dataChanged.emit(
+                self.createIndex(top, left), self.createIndex(bottom, right), list(roles)
+            )
+
+    def _move_resorted(
+        self, table: IncrementalTableModel[Any, Any], changed_rows: Iterable[int]
+    ) -> None:
+        """Rows whose sort value changed are taken out and placed again; if
+        that moved any row, the new order comes in one layout change."""
+        positions = self._source_positions()
+        keys, column = self._keys, self._column
+        moved: dict[int, Any] = {}
+        for row in changed_rows:
+            value = table.sort_key(row, column)
+            if value != keys[positions[row]]:
+                moved[row] = value
+        if not moved:
+            return
+        descending = self._order == Qt.SortOrder.DescendingOrder
+        rows, keys = list(self._rows), list(keys)
+        for position in sorted((positions[row] for row in moved), reverse=True):
+            del rows[position]
+            del keys[position]
+        for row in sorted(moved, key=moved.__getitem__, reverse=descending):
+            place = _place(keys, rows, moved[row], row, descending)
+            rows.insert(place, row)
+            keys.insert(place, moved[row])
+        if rows == self._rows:  # every row still fits where it was
+            self._keys = keys
+            return
+        self.layoutAboutToBeChanged.emit()
+        kept = self.persistentIndexList()
+        kept_rows = [self._rows[index.row()] for index in kept]
+        self._rows[:], self._keys, self._positions = rows, keys, None
+        positions = self._source_positions()
+        self.changePersistentIndexList(
+            kept,
+            [
+                self.createIndex(positions[row], index.column())
+                for row, index in zip(kept_rows, kept, strict=True)
+            ],
+        )
+        self.layoutChanged.emit()
+
+    # --- Qt model interface --------------------------------------------------------------
+
+    def index(self, row: int, column: int, parent: AnyIndex | None = None) -> QModelIndex:
+        if (
+            0 <= row < len(self._rows)
+            and 0 <= column < self.columnCount()
+            and (parent is None or not parent.isValid())
+        ):
+            return self.createIndex(row, column)
+        return QModelIndex()
+
+    def parent(self, child: AnyIndex | None = None) -> Any:
+        if child is None:
+            return QObject.parent(self)  # the QObject's parent, asked with no argument
+        return QModelIndex()
+
+    def sibling(self, row: int, column: int, _index: AnyIndex) -> QModelIndex:
+        return self.index(row, column)
+
+    def rowCount(self, parent: AnyIndex | None = None) -> int:
+        if parent is not None and parent.isValid():
+            return 0
+        return len(self._rows)
+
+    def columnCount(self, parent: AnyIndex | None = None) -> int:
+        if self._table is None or (parent is not None and parent.isValid()):
+            return 0
+        return self._table.columnCount()
+
+    def hasChildren(self, parent: AnyIndex | None = None) -> bool:
+        return (parent is None or not parent.isValid()) and bool(self._rows)
+
+    def mapToSource(self, proxy_index: AnyIndex) -> QModelIndex:
+        table = self._table
+        if table is None or not proxy_index.isValid():
+            return QModelIndex()
+        return table.index(self.source_row(proxy_index.row()), proxy_index.column())
+
+    def mapFromSource(self, source_index: AnyIndex) -> QModelIndex:
+        if not source_index.isValid():
+            return QModelIndex()
+        row = source_index.row()
+        positions = self._source_positions()
+        if not 0 <= row < len(positions):
+            return QModelIndex()
+        return self.createIndex(positions[row], source_index.column())
+
+    def source_row(self, row: int) -> int:
+        """The table's row number of this proxy's ``row``."""
+        self._renumber()
+        return self._rows[row]
+
+    def source_rows(self) -> list[int]:
+        """The table's row numbers in this proxy's order (a copy)."""
+        self._renumber()
+        return list(self._rows)
+
+    def data(self, index: AnyIndex, role: int = _DISPLAY) -> Any:
+        table = self._table
+        row = index.row()
+        if table is None or not 0 <= row < len(self._rows):
+            return None
+        self._renumber()
+        return table.cell_data(self._rows[row], index.column(), role)
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if self._table is None:
+            return Qt.ItemFlag.NoItemFlags
+        return self._table.flags(self.mapToSource(index))
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
+        # Columns are the table's own; row headers carry nothing here.
+        if self._table is None:
+            return None
+        return self._table.headerData(section, orientation, role)
+
+
+def _place(keys: list[Any], rows: list[int], value: Any, table_row: int, descending: bool) -> int:
+    """Where a table row with sort value ``value`` goes among ``rows``
+    (sorted, with their sort values ``keys``)."""
+    if descending:
+        # keys descend: bisect by hand for the run of keys equal to value
+        low, high = 0, len(keys)
+        while low < high:
+            middle = (low + high) // 2
+            if keys[middle] > value:
+                low = middle + 1
+            else:
+                high = middle
+        end, high = low, len(keys)
+        while end < high:
+            middle = (end + high) // 2
+            if keys[middle] < value:
+                high = middle
+            else:
+                end = middle + 1
+    else:
+        low = bisect.bisect_left(keys, value)
+        end = bisect.bisect_right(keys, value, low)
+    # Among equal values, rows go by their table row, ascending.
+    return bisect.bisect_left(rows, table_row, low, end)
 
 
 class SearchProxy(QSortFilterProxyModel):
@@ -450,8 +789,8 @@ class SearchProxy(QSortFilterProxyModel):
         table, sorter = self._table, self.sorter
         if table is None:
             return []
-        key_at, index, to_source = table.key_at, sorter.index, sorter.mapToSource
-        return [key_at(to_source(index(row, 0)).row()) for row in range(first, last + 1)]
+        key_at, source_row = table.key_at, sorter.source_row
+        return [key_at(source_row(row)) for row in range(first, last + 1)]
 
     def _sorter_rows_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
         if self._order is not None:
@@ -478,7 +817,8 @@ class SearchProxy(QSortFilterProxyModel):
 
     def table_row(self, index: QModelIndex | QPersistentModelIndex) -> int:
         """The table's row number for an index of this proxy (-1 if none)."""
-        return self.sorter.mapToSource(self.mapToSource(index)).row()
+        row = self.mapToSource(index).row()
+        return -1 if row < 0 else self.sorter.source_row(row)
 
     def source_table(self) -> IncrementalTableModel[Any, Any]:
         assert self._table is not None

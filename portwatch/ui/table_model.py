@@ -18,13 +18,11 @@ highlighted rows, and a removal renumbers the rows after it once per tick.
 The very tuple applied last time again (the scanner's answer to a quiet
 poll) costs nothing.
 
-Most of a poll's cost is Qt calling back into Python: a sorting proxy places
-every new row with a binary search, and Qt's own path makes each comparison
-several calls (``index`` through ``rowCount`` and ``columnCount``, then
-``data`` twice). So ``index`` is answered directly, sort values are cached per
-row (``sort_key``) for a proxy's ``lessThan``, and ``dataChanged`` names only
-the changed columns: a change outside the sort column costs the proxy no
-comparison at all.
+Most of a poll's cost is Qt calling back into Python, so ``index`` is
+answered directly, sort values are cached per row (``sort_key``,
+``sort_values``) for the sorting proxy, which sorts in Python on them, and
+``dataChanged`` names only the changed columns: a change outside the sort
+column costs the proxy no sort value at all.
 """
 
 from __future__ import annotations
@@ -109,7 +107,7 @@ class Column(Generic[T]):
     tooltip: str = ""
 
 
-def _runs(rows: Iterable[int]) -> list[tuple[int, int]]:
+def contiguous_runs(rows: Iterable[int]) -> list[tuple[int, int]]:
     """Sorted row numbers grouped into contiguous (first, last) runs."""
     runs: list[tuple[int, int]] = []
     for row in sorted(rows):
@@ -232,7 +230,10 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
 
     def data(self, index: AnyIndex, role: int = _DISPLAY) -> Any:
         # An invalid index has row -1: the range check covers it.
-        row_number, col = index.row(), index.column()
+        return self.cell_data(index.row(), index.column(), role)
+
+    def cell_data(self, row_number: int, col: int, role: int = _DISPLAY) -> Any:
+        """``data`` by row and column numbers (a proxy need not make an index)."""
         if not (0 <= row_number < len(self._rows) and 0 <= col < self._column_count):
             return None
         if role == _DISPLAY:
@@ -304,6 +305,19 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
         except KeyError:
             value = keys[column] = self.columns[column].sort(self._rows[row].item)
             return value
+
+    def sort_values(self, column: int) -> list[Any]:
+        """Every row's ``sort_key`` for ``column``, in row order."""
+        sort = self.columns[column].sort
+        values = []
+        for row in self._rows:
+            keys = row.sort_keys
+            if column in keys:
+                values.append(keys[column])
+            else:
+                value = keys[column] = sort(row.item)
+                values.append(value)
+        return values
 
     def row_of(self, key: K) -> int | None:
         row = self._index.get(key)
@@ -482,7 +496,7 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
             self.dataChanged.emit(self.index(top, left), self.index(bottom, right))
         if doomed:
             # Remove from the end so earlier row numbers stay valid.
-            for first, last in reversed(_runs(doomed)):
+            for first, last in reversed(contiguous_runs(doomed)):
                 self.beginRemoveRows(QModelIndex(), first, last)
                 del self._rows[first : last + 1]
                 self.endRemoveRows()
