@@ -11,7 +11,9 @@ sockets (what ``Scanner`` does), or every object is new (a rebuilt snapshot).
 Then search keystrokes, each after a poll: "postgres" typed into an empty
 search box (the filter narrows to an eighth of the rows), the same words
 again (must not re-filter), and the box cleared (every row comes back).
-Last, a click on the PID header: the whole table re-sorted once.
+Last, a click on the PID header: the whole table re-sorted once, timed until
+the view has its new order. The first fill (the first ``apply()`` with the
+view laid out) is timed too.
 """
 
 from __future__ import annotations
@@ -90,8 +92,10 @@ def bench_size(
     churn = max(1, size // 100)
     next_id = size
     current = {n: make_listener(n) for n in range(size)}
+    started = time.perf_counter()
     model.apply(list(current.values()))
-    app.processEvents()
+    app.processEvents()  # the view lays out and paints its first screen
+    fill_time = time.perf_counter() - started
 
     def next_poll(poll: int) -> list[Listener]:
         nonlocal next_id
@@ -139,6 +143,7 @@ def bench_size(
         app.processEvents()
     started = time.perf_counter()
     view.sortByColumn(ListenerColumn.PID, Qt.SortOrder.DescendingOrder)
+    app.processEvents()  # until the view shows the new order
     resort_time = time.perf_counter() - started
     view.deleteLater()
     proxy.deleteLater()
@@ -154,6 +159,7 @@ def bench_size(
         "same_search_ms": statistics.median(same_search_times) * 1000,
         "clear_search_ms": statistics.median(clear_times) * 1000,
         "resort_ms": resort_time * 1000,
+        "fill_ms": fill_time * 1000,
     }
 
 
@@ -171,8 +177,8 @@ def markdown_rows(results: Sequence[dict[str, Any]]) -> list[str]:
     lines = [
         "| rows | unchanged rows are | apply() median ms | apply() p95 ms "
         "| expiry tick median ms | search keystroke ms | same search again ms "
-        "| search cleared ms | header click ms |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| search cleared ms | header click ms | first fill ms |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         objects = "the same objects" if r["reuse_objects"] else "new objects"
@@ -180,14 +186,15 @@ def markdown_rows(results: Sequence[dict[str, Any]]) -> list[str]:
             f"| {r['rows']:,} | {objects} | {r['apply_median_ms']:.1f} "
             f"| {r['apply_p95_ms']:.1f} | {r['expire_median_ms']:.1f} "
             f"| {r['search_ms']:.1f} | {r['same_search_ms']:.2f} | {r['clear_search_ms']:.1f} "
-            f"| {r['resort_ms']:.0f} |"
+            f"| {r['resort_ms']:.0f} | {r['fill_ms']:.0f} |"
         )
     lines += [
         "",
         "1 % churn per poll: 1 % of rows vanish, 1 % appear, 1 % change. `Scanner` "
         "hands back the same `Listener` object for an unchanged socket. Search "
         "figures are medians of three keystrokes, each after a poll; the header click "
-        "is one re-sort by PID.",
+        "is one re-sort by PID until the view has its new order; the first fill is "
+        "the first apply() with the view laid out.",
     ]
     return lines
 
