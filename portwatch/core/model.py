@@ -81,10 +81,14 @@ class Listener:
     owner_unknown: OwnerUnknown | None = None
     connections: int = 0
     remote_connections: int = 0
+    # (proto, family, address, port, pid), made once: every table looks each
+    # row up by it on every poll, and a property would be a Python call each time.
+    key: ListenerKey = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> ListenerKey:
-        return (self.proto, self.family, self.address, self.port, self.pid)
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "key", (self.proto, self.family, self.address, self.port, self.pid)
+        )
 
     @property
     def endpoint(self) -> str:
@@ -106,6 +110,7 @@ class Listener:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["key"]  # its parts are there already
         data["cmdline"] = list(self.cmdline) if self.cmdline is not None else None
         data["exposure"] = str(self.exposure)
         data["port_range"] = str(self.port_range)

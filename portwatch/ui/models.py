@@ -274,6 +274,9 @@ class SortProxy(QAbstractProxyModel):
         self._positions: list[int] | None = None
         # Table rows removed since the mapping was last renumbered (first, last).
         self._removed: list[tuple[int, int]] = []
+        # While those removals come in: each table row's position before the
+        # first of them, and (sorted) the positions they took out since.
+        self._removal_places: tuple[list[int], list[int]] | None = None
         self._connections: list[tuple[Any, Any]] = []
 
     # --- the source ------------------------------------------------------------------
@@ -314,6 +317,7 @@ class SortProxy(QAbstractProxyModel):
         """The mapping from scratch: the table's rows, sorted if a column is."""
         count = self._table.rowCount() if self._table is not None else 0
         self._removed = []
+        self._removal_places = None
         self._rows, self._keys = self._sorted(count)
         self._positions = None
 
@@ -370,6 +374,7 @@ class SortProxy(QAbstractProxyModel):
         if not removed:
             return
         self._removed = []
+        self._removal_places = None
         remap: list[int] = []
         gap = kept = 0
         for first, last in sorted(removed):
@@ -434,14 +439,22 @@ class SortProxy(QAbstractProxyModel):
     def _source_rows_about_to_be_removed(self, _parent: QModelIndex, first: int, last: int) -> None:
         if any(earlier <= last for earlier, _ in self._removed):
             self._renumber()  # not removed from the last run to the first
+        if self._removal_places is None:
+            # The first run of a tick's removals: positions as they are now.
+            self._removal_places = (self._source_positions(), [])
+        positions, taken = self._removal_places
+        # Where a row is now: where it was, less the rows taken out above it.
+        was = sorted(positions[row] for row in range(first, last + 1))
+        places = [place - bisect.bisect_left(taken, place) for place in was]
         rows = self._rows
-        places = sorted(map(rows.index, range(first, last + 1)))
         for top, bottom in reversed(contiguous_runs(places)):
             self.beginRemoveRows(QModelIndex(), top, bottom)
             del rows[top : bottom + 1]
             if self._keys:
                 del self._keys[top : bottom + 1]
             self.endRemoveRows()
+        for place in was:
+            bisect.insort(taken, place)
         self._removed.append((first, last))
         self._positions = None
 
