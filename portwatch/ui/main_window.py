@@ -330,10 +330,13 @@ class MainWindow(QMainWindow):
 
     def apply_snapshot(self, snapshot: Snapshot) -> None:
         started = time.perf_counter()
+        # While owners fill in at start, and in the scan that completes them,
+        # rows change owner by the dozen: that is the table settling, not news.
+        news = not (snapshot.warming_up or (self.snapshot is not None and self.snapshot.warming_up))
         self.snapshot = snapshot
-        self.listener_model.apply(snapshot.listeners)
+        self.listener_model.apply(snapshot.listeners, news=news)
         if self._connections_collected(snapshot):
-            self.connection_model.apply(snapshot.connections)
+            self.connection_model.apply(snapshot.connections, news=news)
         self._refresh_details()
         self._update_scan_label()
         self._update_counts(snapshot)

@@ -337,8 +337,13 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
 
     # --- updates -------------------------------------------------------------------
 
-    def apply(self, items: Sequence[T]) -> None:
-        """Bring the table to ``items``; emits only inserts and dataChanged."""
+    def apply(self, items: Sequence[T], *, news: bool = True) -> None:
+        """Bring the table to ``items``; emits only inserts and dataChanged.
+
+        ``news=False``: the changes are the table settling, not events (owners
+        filling in at start): nothing is highlighted, and vanished rows go at
+        once instead of lingering.
+        """
         if isinstance(items, tuple):
             if items is self._last_items:
                 # The scanner hands back its very tuple when nothing changed:
@@ -349,7 +354,7 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
             self._last_items = None
         now = self._clock()
         # The very first fill is not news: nothing is highlighted as new.
-        new_until = 0.0 if self._first_apply else now + self.highlight_seconds
+        new_until = 0.0 if self._first_apply or not news else now + self.highlight_seconds
         self._first_apply = False
         key_of = self._key_of
         same_item = self.same_item
@@ -381,7 +386,7 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
                 # The scanner hands back its own object for an unchanged socket:
                 # identity settles most rows without an equality test.
                 if row.item is not item and not same_item(row.item, item):
-                    first, last = self._replace_item(row, item, now)
+                    first, last = self._replace_item(row, item, now, flash=news)
                     changed.append((first, last, position))
                 continue
             # It came back before it was removed: restyle the whole row.
@@ -393,7 +398,7 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
             changed.append((0, last_column, position))
 
         # Rows not in this snapshot start to linger (the whole row restyles).
-        gone_until = now + self.linger_seconds
+        gone_until = now + self.linger_seconds if news else now
         position = seen.find(0)
         while position >= 0:
             row = rows[position]
@@ -420,9 +425,13 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
                 pending.update(fresh)
             self.endInsertRows()
 
+        if not news:
+            self.expire()  # the vanished rows, due now
         self._arm_timer()
 
-    def _replace_item(self, row: _Row[K, T], item: T, now: float) -> tuple[int, int]:
+    def _replace_item(
+        self, row: _Row[K, T], item: T, now: float, *, flash: bool = True
+    ) -> tuple[int, int]:
         """Put a changed item in its row; the span of columns that changed.
 
         Cells whose text changed flash. A column some proxy sorts on has its
@@ -435,7 +444,8 @@ class IncrementalTableModel(QAbstractTableModel, Generic[K, T]):
         flash_until = now + self.highlight_seconds
         for col, column in enumerate(self.columns):
             if column.text(old) != column.text(item):
-                row.flashes[col] = flash_until
+                if flash:
+                    row.flashes[col] = flash_until
                 if first < 0:
                     first = col
                 last = col

@@ -166,6 +166,27 @@ def test_a_row_that_returns_before_its_linger_ends_is_revived() -> None:
     assert model.rowCount() == len(BASE)
 
 
+def test_changes_that_are_not_news_highlight_nothing_and_remove_at_once() -> None:
+    model = ListenerTableModel(linger_seconds=60, highlight_seconds=60)
+    model.apply(BASE[1:])
+    changed = replace(BASE[1], connections=BASE[1].connections + 5)
+    model.apply([BASE[0], changed, *BASE[3:]], news=False)
+    # BASE[0] came, BASE[2] went, BASE[1] changed: the table just shows it.
+    assert sorted(model.items(), key=lambda x: x.port) == sorted(
+        [BASE[0], changed, *BASE[3:]], key=lambda x: x.port
+    )
+    assert model.row_of(BASE[2].key) is None
+    assert all(model.state_at(row) is RowState.CURRENT for row in range(model.rowCount()))
+    row = model.row_of(changed.key)
+    assert row is not None
+    cell = model.index(row, ListenerColumn.CONNECTIONS)
+    assert cell.data(Qt.ItemDataRole.BackgroundRole) is None
+    # The same changes as news: highlighted, and the vanished row lingers.
+    model.apply(BASE[1:])
+    assert model.state_at(model.row_of(BASE[0].key)) is RowState.GONE  # type: ignore[arg-type]
+    assert model.state_at(model.row_of(BASE[2].key)) is RowState.NEW  # type: ignore[arg-type]
+
+
 def test_first_fill_is_not_highlighted() -> None:
     model = ListenerTableModel()
     model.apply(BASE)

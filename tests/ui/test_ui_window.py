@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
 
-from portwatch.core.model import Exposure, Listener
+from portwatch.core.model import Exposure, Listener, OwnerUnknown
 from portwatch.core.paths import state_dir
 from portwatch.core.scanner import Scanner
 from portwatch.ui.app import PortwatchApp
@@ -19,7 +20,7 @@ from portwatch.ui.details import UNREADABLE, connections_of
 from portwatch.ui.icons import EXPOSURE_COLOURS, PAUSED_COLOUR, tray_icon
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.models import ListenerColumn
-from portwatch.ui.table_model import ITEM_ROLE
+from portwatch.ui.table_model import ITEM_ROLE, RowState
 from portwatch.ui.tray import TrayIcon, menu_label, tooltip_text
 from tests.support.procs import ListenerProcess, connect_clients
 from tests.ui.factories import listener, snapshot
@@ -92,6 +93,26 @@ def test_details_pane_shows_a_real_process_and_its_connections(
     window.listener_view.clearSelection()
     assert window.details.listener is None
     assert window.details.placeholder.isVisibleTo(window)
+
+
+def test_owners_filling_in_at_start_are_not_shown_as_gone_and_new_rows(
+    window: MainWindow,
+) -> None:
+    model = window.listener_model
+    pending = listener(
+        "127.0.0.1", 5432, pid=None, process=None, owner_unknown=OwnerUnknown.PENDING
+    )
+    ssh = listener("0.0.0.0", 22, pid=7)
+    window.apply_snapshot(replace(snapshot([pending, ssh]), pending_owners=1, warming_up=True))
+    assert model.rowCount() == 2
+    # The scan that completes the owners: the pending row is replaced, quietly.
+    owned = listener("127.0.0.1", 5432, pid=900, process="postgres")
+    window.apply_snapshot(snapshot([owned, ssh]))
+    assert sorted(item.key for item in model.items()) == sorted([owned.key, ssh.key])
+    assert {model.state_at(row) for row in range(model.rowCount())} == {RowState.CURRENT}
+    # From then on a change is news again.
+    window.apply_snapshot(snapshot([owned]))
+    assert model.state_at(model.row_of(ssh.key)) is RowState.GONE  # type: ignore[arg-type]
 
 
 def test_details_of_an_unreadable_owner(window: MainWindow) -> None:
