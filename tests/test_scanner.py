@@ -315,3 +315,27 @@ def test_a_listener_appears_within_one_scan() -> None:
     finally:
         sock.close()
     time.sleep(0)
+
+
+def test_unchanged_listeners_come_back_as_the_same_objects() -> None:
+    # The table applies a poll in ~10 ms at 10,000 rows because unchanged rows
+    # are settled by identity: the scanner must hand back its own objects.
+    with ListenerProcess(["tcp:127.0.0.1:0", "tcp:127.0.0.1:0"]) as child:
+        busy, quiet = child.ports
+        scanner = Scanner(connection_owners=False)
+
+        def mine() -> dict[int, Listener]:
+            return {r.port: r for r in scanner.scan().listeners if r.port in child.ports}
+
+        assert wait_until(lambda: len(mine()) == 2, timeout=10)
+        before = mine()
+        clients = connect_clients("127.0.0.1", busy, 2)
+        try:
+            assert wait_until(lambda: mine()[busy].connections == 2, timeout=10)
+            after = mine()
+        finally:
+            for client in clients:
+                client.close()
+        assert after[quiet] is before[quiet]
+        assert after[busy] is not before[busy]
+        scanner.close()
