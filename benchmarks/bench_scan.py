@@ -1,6 +1,6 @@
 """portwatch's scanner against psutil.net_connections('inet'), side by side.
 
-    python3 benchmarks/bench_scan.py            # the full run (~10 minutes)
+    python3 benchmarks/bench_scan.py            # the full run (~15 minutes)
     python3 benchmarks/bench_scan.py --quick    # a small run (~1 minute)
     python3 benchmarks/bench_scan.py --scale 10k --no-churn --no-model --out /tmp/r.md
 
