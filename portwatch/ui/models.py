@@ -339,16 +339,21 @@ class SortProxy(QAbstractProxyModel):
         if rows == self._rows:
             self._keys = keys
             return
+        self._change_layout(rows, keys)
+
+    def _change_layout(self, rows: list[int], keys: list[Any]) -> None:
+        """Take on a new order; persistent indexes (the selection) follow their rows."""
         self.layoutAboutToBeChanged.emit()
-        moved = self.persistentIndexList()
-        table_rows = [self._rows[index.row()] for index in moved]
-        self._rows, self._keys, self._positions = rows, keys, None
+        kept = self.persistentIndexList()
+        kept_rows = [self._rows[index.row()] for index in kept]
+        # In place: a caller may hold the list while Qt's signals call back here.
+        self._rows[:], self._keys, self._positions = rows, keys, None
         positions = self._source_positions()
         self.changePersistentIndexList(
-            moved,
+            kept,
             [
                 self.createIndex(positions[row], index.column())
-                for row, index in zip(table_rows, moved, strict=True)
+                for row, index in zip(kept_rows, kept, strict=True)
             ],
         )
         self.layoutChanged.emit()
@@ -500,19 +505,7 @@ class SortProxy(QAbstractProxyModel):
         if rows == self._rows:  # every row still fits where it was
             self._keys = keys
             return
-        self.layoutAboutToBeChanged.emit()
-        kept = self.persistentIndexList()
-        kept_rows = [self._rows[index.row()] for index in kept]
-        self._rows[:], self._keys, self._positions = rows, keys, None
-        positions = self._source_positions()
-        self.changePersistentIndexList(
-            kept,
-            [
-                self.createIndex(positions[row], index.column())
-                for row, index in zip(kept_rows, kept, strict=True)
-            ],
-        )
-        self.layoutChanged.emit()
+        self._change_layout(rows, keys)
 
     # --- Qt model interface --------------------------------------------------------------
 

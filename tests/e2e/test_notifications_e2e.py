@@ -131,10 +131,8 @@ def _history(port: int) -> list[tuple[str, str | None]]:
     return [(str(kind), detail) for kind, detail in rows]
 
 
-def test_watched_port_public_bind_and_freed_notify_through_dunst(
-    desktop: Desktop, monitor: NotifyMonitor, tmp_path: Path
-) -> None:
-    port = _free_port()
+def _watch_port_settings(port: int, style: NotificationStyle) -> dict[str, str]:
+    """Settings that watch ``port`` and alert in ``style``; the env to run the app with."""
     save_settings(
         Settings(
             scan_interval=INTERVAL,
@@ -142,12 +140,18 @@ def test_watched_port_public_bind_and_freed_notify_through_dunst(
             quiet_period=0,
             # Other tests on this machine open ports too: keep each alert single.
             summary_threshold=1000,
-            notification_style=NotificationStyle.SYSTEM,
+            notification_style=style,
         )
     )
-    env = dict(desktop.env)
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"):
-        env[name] = os.environ[name]
+    user_dirs = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR")
+    return {name: os.environ[name] for name in user_dirs}
+
+
+def test_watched_port_public_bind_and_freed_notify_through_dunst(
+    desktop: Desktop, monitor: NotifyMonitor, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = {**desktop.env, **_watch_port_settings(port, NotificationStyle.SYSTEM)}
     app = AlertsAppProcess("--debug", env=env, logs=tmp_path)
     try:
         app.wait_status(lambda s: s["scans"] and s["tray_visible"])
@@ -219,28 +223,11 @@ def test_watched_port_public_bind_and_freed_notify_through_dunst(
         app.stop()
 
 
-def _tray_style_settings(port: int) -> dict[str, str]:
-    """Settings for alerts shown by the tray icon itself; the env to run the app with."""
-    save_settings(
-        Settings(
-            scan_interval=INTERVAL,
-            watched_ports=(WatchedPort(PortSpec(port, port)),),
-            quiet_period=0,
-            summary_threshold=1000,
-            notification_style=NotificationStyle.TRAY,
-        )
-    )
-    return {name: os.environ[name] for name in _USER_DIRS}
-
-
-_USER_DIRS = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR")
-
-
 def test_tray_style_alerts_pop_up_as_balloons_on_an_xembed_tray(
     desktop_xembed: Desktop, tmp_path: Path
 ) -> None:
     port = _free_port()
-    env = {**desktop_xembed.env, **_tray_style_settings(port)}
+    env = {**desktop_xembed.env, **_watch_port_settings(port, NotificationStyle.TRAY)}
     app = AlertsAppProcess("--debug", env=env, logs=tmp_path)
     try:
         app.wait_status(lambda s: s["scans"] and s["tray_visible"])
@@ -262,7 +249,7 @@ def test_tray_style_alerts_on_an_sni_tray_reach_the_notification_daemon(
 ) -> None:
     # An SNI tray has no balloons of its own: Qt hands them to the daemon.
     port = _free_port()
-    env = {**desktop.env, **_tray_style_settings(port)}
+    env = {**desktop.env, **_watch_port_settings(port, NotificationStyle.TRAY)}
     app = AlertsAppProcess("--debug", env=env, logs=tmp_path)
     try:
         app.wait_status(lambda s: s["scans"] and s["tray_visible"])
