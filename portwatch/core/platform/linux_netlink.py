@@ -5,7 +5,10 @@ every process on every call; its cost grows with the machine's open files.
 Here the kernel filters the tables by state (inet_diag), and owners come from
 :class:`~portwatch.core.platform.linux_owners.SocketOwners`, which checks a
 cached (pid, fd) per socket and walks ``/proc`` only for sockets it has not
-seen before. Where netlink is refused the tables come from ``/proc/net``.
+seen before. Established connections, counted per listener, are dumped again
+only when ``/proc/net/snmp``'s TCP open counters moved (see ``TcpOpenCounters``)
+or the last dump is ``ESTABLISHED_MAX_AGE`` old. Where netlink is refused the
+tables come from ``/proc/net``.
 """
 
 from __future__ import annotations

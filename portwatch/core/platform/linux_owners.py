@@ -5,11 +5,13 @@ says which process holds it. Reading every fd link of every process (what
 psutil does on every call) costs ~5 µs per open file on the machine. Instead
 :class:`SocketOwners` keeps an inode → {pid: fd} cache and each poll:
 
-1. re-checks each wanted socket's cached holders: the pid must still be in
-   this poll's /proc listing, and a rotating share of the (pid, fd) pairs
-   (all of them every ``verify_every`` polls, or at most ``verify_limit`` a
-   quiet poll) is re-read with ``readlink`` (the link must still read
-   ``socket:[inode]``: a closed or reused fd fails);
+1. re-checks each wanted socket's cached holders: the pid must still be
+   alive, and a rotating share of the (pid, fd) pairs (all of them every
+   ``verify_every`` polls, or at most ``verify_limit`` a quiet poll) is
+   re-read with ``readlink`` (the link must still read ``socket:[inode]``: a
+   closed or reused fd fails; then every pair is re-read that poll). /proc
+   itself is listed again only when ``/proc/loadavg``'s newest pid moved (a
+   process or thread was made) or a holder is gone;
 2. reads the fds of processes that appeared since the last poll (a fork that
    inherits a listener, a new server), newest first;
 3. walks the other processes only for sockets still unexplained (an existing
