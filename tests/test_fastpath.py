@@ -672,3 +672,21 @@ def test_proc_is_listed_again_only_for_a_new_process_or_a_holder_that_ended() ->
     # The holder ended (and the socket with it): noticed at the next poll.
     assert holders() == set()
     source.close()
+
+
+def test_new_sockets_are_found_where_loadavg_never_shows_a_new_pid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Some containers serve a made-up /proc/loadavg: its newest pid never moves.
+    source = LinuxNetlinkSource()
+    scanner = Scanner(source, connection_owners=False)
+    monkeypatch.setattr(source.owners, "_read_newest_pid", lambda: b"1")
+    scanner.scan()
+    scanner.scan()
+    with ListenerProcess(["tcp:127.0.0.1:0"]) as child:
+
+        def owners() -> set[int | None]:
+            return {r.pid for r in scanner.scan().listeners if r.port == child.ports[0]}
+
+        assert wait_until(lambda: owners() == {child.pid}, timeout=10), owners()
+    source.close()

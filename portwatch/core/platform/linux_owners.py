@@ -55,6 +55,9 @@ _UNCOUNTED_FILES = 64
 # 500 of them a poll. Beyond it a full round takes more than verify_every polls.
 VERIFY_LIMIT = 256
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+# /proc is listed at least this often (seconds) even while /proc/loadavg says
+# no process was made: a forked child sharing a listener is then seen in time.
+LISTING_MAX_AGE = 30.0
 
 
 @dataclass(slots=True)
@@ -137,6 +140,8 @@ class SocketOwners:
         except OSError:
             self._loadavg = None
         self._newest_pid = b""  # as of the last listing
+        self._listed_at = -math.inf  # when /proc was last listed (clock)
+        self._listing_skipped = False  # this poll reused the last listing
 
     @property
     def first_pass_running(self) -> bool:
@@ -164,7 +169,7 @@ class SocketOwners:
         budget = self.cold_walk_budget if self._cold else self.walk_budget
         deadline = None if budget is None else self._cpu_clock() + budget
         now = self._clock()
-        self._refresh_pids()
+        self._refresh_pids(now)
 
         # A quiet poll: the same sockets, every holder still alive, no walk
         # under way and no retry due. Then only a rotating share of the cached
@@ -188,6 +193,11 @@ class SocketOwners:
             # socket (closed by one of the processes sharing it, or reused):
             # re-read every pair, not only this poll's share, to find which.
             missing = self._check_cached(wanted, now, verify_all=same)
+            if missing and self._listing_skipped:
+                # A socket to look for: its process must be in the walk even
+                # where /proc/loadavg does not show new pids (some containers
+                # make up that file).
+                self._refresh_pids(now, force=True)
             if self._cold:
                 self._cold = False
                 # The first pass reads everything: it also learns sockets shared
@@ -270,14 +280,24 @@ class SocketOwners:
                 return False
         return True
 
-    def _refresh_pids(self) -> None:
+    def _refresh_pids(self, now: float, *, force: bool = False) -> None:
         # Read before the listing: a process made after it moves it for the next poll.
         newest = self._read_newest_pid()
-        if newest and newest == self._newest_pid and not self._cold and self._holders_alive():
+        if (
+            not force
+            and newest
+            and newest == self._newest_pid
+            and now - self._listed_at < LISTING_MAX_AGE
+            and not self._cold
+            and self._holders_alive()
+        ):
             # No new process since the last listing, and every holder is alive:
             # the listing would only lose processes that hold nothing we want.
             names = self._listing
+            self._listing_skipped = True
         else:
+            self._listing_skipped = False
+            self._listed_at = now
             self.stats.listings += 1
             try:
                 names = os.listdir(self._proc)  # noqa: PTH208 - hot path: plain strings
