@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import os
@@ -690,3 +691,16 @@ def test_new_sockets_are_found_where_loadavg_never_shows_a_new_pid(
 
         assert wait_until(lambda: owners() == {child.pid}, timeout=10), owners()
     source.close()
+
+
+def test_scanners_dropped_without_close_leave_no_open_files() -> None:
+    def open_files() -> int:
+        return sum(1 for _ in Path("/proc/self/fd").iterdir())
+
+    Scanner(connection_owners=False).scan()
+    gc.collect()
+    before = open_files()
+    for _ in range(10):
+        Scanner(connection_owners=False).scan()
+    gc.collect()
+    assert open_files() == before

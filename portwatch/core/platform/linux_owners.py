@@ -27,6 +27,7 @@ reported as :attr:`OwnerUnknown.PENDING`.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import time
@@ -134,9 +135,10 @@ class SocketOwners:
         self.stats = OwnerStats()
         # /proc/loadavg ends with the last pid the kernel handed out: while it
         # stands still no process (or thread) was made, and listing /proc
-        # (~2 µs a process) can wait. Kept open: a pread is one system call.
+        # (~2 µs a process) can wait. Kept open: a pread is one system call
+        # (a file object, so the descriptor is closed with it).
         try:
-            self._loadavg: int | None = os.open(f"{proc_root}/loadavg", os.O_RDONLY | os.O_CLOEXEC)
+            self._loadavg: io.FileIO | None = io.FileIO(f"{proc_root}/loadavg", "r")
         except OSError:
             self._loadavg = None
         self._newest_pid = b""  # as of the last listing
@@ -259,15 +261,15 @@ class SocketOwners:
 
     def close(self) -> None:
         if self._loadavg is not None:
-            os.close(self._loadavg)
+            self._loadavg.close()
             self._loadavg = None
 
     def _read_newest_pid(self) -> bytes:
         if self._loadavg is None:
             return b""
         try:
-            return os.pread(self._loadavg, 256, 0).rsplit(None, 1)[-1]
-        except (OSError, IndexError):
+            return os.pread(self._loadavg.fileno(), 256, 0).rsplit(None, 1)[-1]
+        except (OSError, ValueError, IndexError):
             return b""
 
     def _holders_alive(self) -> bool:

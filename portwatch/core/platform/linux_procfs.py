@@ -8,6 +8,7 @@ netlink is refused, e.g. by a seccomp profile or a hardened container).
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import sys
@@ -130,19 +131,20 @@ class TcpOpenCounters:
     _FIELDS = (b"ActiveOpens", b"PassiveOpens", b"CurrEstab")
 
     def __init__(self, path: Path = Path("/proc/net/snmp")) -> None:
-        self._fd: int | None = None
+        # Kept open (a pread a poll); a file object closes it when it goes.
+        self._file: io.FileIO | None = None
         self._columns: tuple[int, ...] = ()
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            file = io.FileIO(path, "r")
         except OSError:
             return
         try:
-            names = self._tcp_lines(os.pread(fd, 65536, 0))[0].split()
+            names = self._tcp_lines(os.pread(file.fileno(), 65536, 0))[0].split()
             self._columns = tuple(names.index(name) for name in self._FIELDS)
         except (OSError, ValueError, IndexError):
-            os.close(fd)
+            file.close()
             return
-        self._fd = fd
+        self._file = file
 
     @staticmethod
     def _tcp_lines(data: bytes) -> tuple[bytes, bytes]:
@@ -154,19 +156,19 @@ class TcpOpenCounters:
 
     @property
     def available(self) -> bool:
-        return self._fd is not None
+        return self._file is not None
 
     def read(self) -> tuple[bytes, ...] | None:
         """The counters now, or None if they cannot be read (then dump every time)."""
-        if self._fd is None:
+        if self._file is None:
             return None
         try:
-            values = self._tcp_lines(os.pread(self._fd, 65536, 0))[1].split()
+            values = self._tcp_lines(os.pread(self._file.fileno(), 65536, 0))[1].split()
             return tuple(values[column] for column in self._columns)
         except (OSError, ValueError, IndexError):
             return None
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
