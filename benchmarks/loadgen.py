@@ -172,6 +172,9 @@ def run(args: argparse.Namespace) -> int:
             "sleepers": [p.pid for p in sleepers],
             "churn_pid": churn_pid or None,
             "ports": [s.getsockname()[1] for s, _ in listeners[:16]],
+            # The same listeners as (address, port): another program may hold
+            # the same port number on another address or protocol.
+            "endpoints": [[address, s.getsockname()[1]] for s, address in listeners[:16]],
         }
         print(json.dumps(info), flush=True)
         while time.monotonic() < deadline:
@@ -223,6 +226,10 @@ class LoadGen:
             raise RuntimeError(f"load generator failed to start: {' '.join(cmd)}")
         self.info: dict[str, Any] = json.loads(line)
         self.pid = self.proc.pid
+        # ("tcp", address, port) of the listeners in info["ports"].
+        self.endpoints: set[tuple[str, str, int]] = {
+            ("tcp", address, port) for address, port in self.info["endpoints"]
+        }
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from portwatch.core import OwnerUnknown, Scanner, Snapshot
 from portwatch.core.platform import select_source
 from portwatch.core.platform.linux import LinuxPsutilSource
 from portwatch.core.platform.linux_procfs import TCP_ESTABLISHED, KernelSocket, read_proc_net
-from tests.support.procs import ListenerProcess, wait_until
+from tests.support.procs import ListenerProcess, at, wait_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux fast path")
 
@@ -128,7 +129,13 @@ def test_proc_net_parser_reads_the_tables() -> None:
         assert ("udp", "::1", proc.ports[1]) in found
         assert ("tcp", "::", proc.ports[2]) in found
         assert all(s.state != TCP_ESTABLISHED for s in tables.listeners)
-        assert all(s.inode > 0 for s in tables.listeners if s.local_port in proc.ports)
+        mine = [
+            s
+            for s in tables.listeners
+            if (s.proto, s.local_address, s.local_port) in proc.endpoints
+        ]
+        assert len(mine) == 3
+        assert all(s.inode > 0 for s in mine)
 
 
 def test_kernel_port_filter_keeps_exactly_the_listening_ports(load: LoadGen) -> None:
@@ -187,8 +194,9 @@ def test_an_unchanged_dump_gives_the_same_sockets_and_a_change_shows(load: LoadG
         after = diag.dump("tcp", 1 << 10)
     finally:
         diag.close()
-    assert [s for s in during if s.local_port == proc.ports[0]]
-    assert not [s for s in after if s.local_port == proc.ports[0]]
+    ((_, address, port),) = proc.endpoints
+    assert [s for s in during if (s.local_address, s.local_port) == (address, port)]
+    assert not [s for s in after if (s.local_address, s.local_port) == (address, port)]
     assert {s.inode for s in _on_load_ports(after, load)} == {
         s.inode for s in _on_load_ports(first, load)
     }
@@ -219,16 +227,18 @@ def test_established_sockets_follow_the_listening_families_of_their_port() -> No
         diag.close()
         for sock in (accepted, client, server, unused):
             sock.close()
-    assert not [s for s in v4_only if s.local_port == port]
-    ours = [s for s in both if s.local_port == port]
-    assert [(s.family, s.inode) for s in ours] == [(6, inode)]
+    # Only the server's end: the client's has another local port. (Other
+    # programs' IPv4 connections may share the port number, so not "no v4 socket".)
+    assert inode not in {s.inode for s in v4_only}
+    assert all(s.family == 4 for s in v4_only)
+    assert [(s.family, s.inode) for s in both if s.family == 6] == [(6, inode)]
     # The new port has no connections: the same sockets, as the same objects.
     assert len(more) == len(both)
     assert all(a is b for a, b in zip(more, both, strict=True))
 
 
 def _on_load_ports(sockets: list[KernelSocket], load: LoadGen) -> list[KernelSocket]:
-    return [s for s in sockets if s.local_port in load.info["ports"]]
+    return [s for s in sockets if ("tcp", s.local_address, s.local_port) in load.endpoints]
 
 
 def test_a_dump_abandoned_halfway_does_not_answer_the_next(
@@ -273,13 +283,13 @@ def test_a_new_process_on_the_same_port_is_seen_within_one_poll() -> None:
     first = ListenerProcess(["tcp:127.0.0.1:0"])
     port = first.ports[0]
     try:
-        rows = [r for r in scanner.scan().listeners if r.port == port]
+        rows = at(scanner.scan().listeners, first.endpoints)
         assert [r.pid for r in rows] == [first.pid]
         scanner.scan()  # steady state: the owner now comes from the cache
     finally:
         first.stop()
     with ListenerProcess([f"tcp:127.0.0.1:{port}"]) as second:
-        rows = [r for r in scanner.scan().listeners if r.port == port]
+        rows = at(scanner.scan().listeners, second.endpoints)
         assert [r.pid for r in rows] == [second.pid]
 
 
@@ -312,7 +322,7 @@ def test_a_socket_shared_after_fork_lists_both_processes() -> None:
         try:
 
             def holders() -> set[int | None]:
-                return {r.pid for r in scanner.scan().listeners if r.port == port}
+                return {r.pid for r in at(scanner.scan().listeners, [("tcp", "127.0.0.1", port)])}
 
             assert wait_until(lambda: holders() == {os.getpid(), child.pid}, timeout=10), (
                 holders(),
@@ -414,7 +424,7 @@ def test_a_socket_opened_by_a_running_process_is_looked_for_where_files_changed(
         small.stdin.flush()
         port = int(small.stdout.readline())
         before = source.owners.stats.fds_read
-        rows = [r for r in scanner.scan().listeners if r.port == port]
+        rows = at(scanner.scan().listeners, [("tcp", "127.0.0.1", port)])
         assert [r.pid for r in rows] == [small.pid]
         # The big holder, newer and so read first otherwise, was not read.
         assert source.owners.stats.fds_read - before < 5000
@@ -430,22 +440,52 @@ def test_owners_not_found_within_the_budget_are_pending_then_found() -> None:
         source = LinuxNetlinkSource(walk_budget=0.0, cold_walk_budget=0.0)
         scanner = Scanner(source, connection_owners=False)
         snapshot = scanner.scan()
-        first = [r for r in snapshot.listeners if r.port in load.info["ports"]]
+        first = at(snapshot.listeners, load.endpoints)
+        assert len(first) == len(load.endpoints)
         assert {r.owner_unknown for r in first} == {OwnerUnknown.PENDING}
         assert {r.owner_label for r in first} == {"owner unknown: looking up"}
         # The first pass is still under way: the snapshot says so.
         assert snapshot.warming_up
-        assert snapshot.pending_owners >= len(load.info["ports"])
+        assert snapshot.pending_owners >= len(load.endpoints)
         source.owners.walk_budget = 0.002
         assert wait_until(
-            lambda: (
-                {r.pid for r in scanner.scan().listeners if r.port in load.info["ports"]}
-                == {load.pid}
-            ),
+            lambda: {r.pid for r in at(scanner.scan().listeners, load.endpoints)} == {load.pid},
+            timeout=30,
+            step=0,
+        ), (at(scanner.scan().listeners, load.endpoints), source.owners.stats)
+        assert wait_until(lambda: not scanner.scan().warming_up, timeout=30, step=0)
+
+
+def test_the_walk_moves_on_when_checking_the_cache_costs_more_than_its_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A slow machine: the poll's own work must not use up the walk's time every poll."""
+    with LoadGen(listeners=20, procs=10, fds=300, timeout=60) as load:
+        source = LinuxNetlinkSource(walk_budget=0.0, cold_walk_budget=0.0)
+        scanner = Scanner(source, connection_owners=False)
+        scanner.scan()
+        owners = source.owners
+        check_cached = owners._check_cached
+
+        def slow_check(*args: object, **kwargs: object) -> set[int]:
+            spin_until = time.thread_time() + 0.004  # twice the walk's budget, in CPU
+            while time.thread_time() < spin_until:
+                pass
+            return check_cached(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(owners, "_check_cached", slow_check)
+        owners.walk_budget = 0.002
+        read = []
+        for _ in range(5):
+            before = owners.stats.fds_read
+            scanner.scan()
+            read.append(owners.stats.fds_read - before)
+        assert all(count > 0 for count in read), read
+        assert wait_until(
+            lambda: {r.pid for r in at(scanner.scan().listeners, load.endpoints)} == {load.pid},
             timeout=30,
             step=0,
         )
-        assert wait_until(lambda: not scanner.scan().warming_up, timeout=30, step=0)
 
 
 def test_a_quick_start_shows_the_table_first_and_the_owners_over_the_next_scans() -> None:
@@ -453,15 +493,15 @@ def test_a_quick_start_shows_the_table_first_and_the_owners_over_the_next_scans(
         scanner = Scanner(connection_owners=False, quick_start=True)
         assert scanner.source.name == "linux-netlink"
         snapshot = scanner.scan()
-        mine = {(r.proto, r.port) for r in snapshot.listeners if r.port in proc.ports}
-        assert len(mine) == 2  # every listener is in the first table, owner known or not
+        # Every listener is in the first table, owner known or not.
+        assert len(at(snapshot.listeners, proc.endpoints)) == 2
         scans = 1
         while snapshot.warming_up and scans < 500:
             snapshot = scanner.scan()
             scans += 1
         assert not snapshot.warming_up
         assert snapshot.pending_owners == 0
-        assert {r.pid for r in snapshot.listeners if r.port in proc.ports} == {proc.pid}
+        assert {r.pid for r in at(snapshot.listeners, proc.endpoints)} == {proc.pid}
         scanner.close()
 
 
@@ -485,15 +525,16 @@ mine.listen()
 my_port = mine.getsockname()[1]
 source = LinuxNetlinkSource()
 scanner = Scanner(source, connection_owners=False)
-rows = []
+def at(port):
+    return [r for r in snap.listeners if (r.proto, r.address, r.port) == ("tcp", "127.0.0.1", port)]
 for _ in range(3):
     snap = scanner.scan()
 scanned_before = source.owners.stats.pids_scanned
 snap = scanner.scan()
 print(json.dumps({
     "backend": snap.backend,
-    "root": [[r.pid, str(r.owner_unknown)] for r in snap.listeners if r.port == root_port],
-    "mine": [[r.pid, str(r.owner_unknown)] for r in snap.listeners if r.port == my_port],
+    "root": [[r.pid, str(r.owner_unknown)] for r in at(root_port)],
+    "mine": [[r.pid, str(r.owner_unknown)] for r in at(my_port)],
     "hint": snap.hint,
     "rescanned": source.owners.stats.pids_scanned - scanned_before,
 }))
@@ -568,7 +609,9 @@ def test_connection_counts_follow_every_change_between_two_polls() -> None:
     scanner = Scanner(source, connection_owners=False)
 
     def count(port: int) -> int:
-        return sum(r.connections for r in scanner.scan().listeners if r.port == port)
+        return sum(
+            r.connections for r in at(scanner.scan().listeners, [("tcp", "127.0.0.1", port)])
+        )
 
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
@@ -601,7 +644,7 @@ def test_the_established_dump_is_reused_only_while_the_counters_stand_still(
 
     def counted(counters: tuple[bytes, ...] | None, listening: set[tuple[int, int]]) -> int:
         sockets = source._counted_connections(diag, counters, listening)
-        return sum(1 for s in sockets if s.local_port == port)
+        return sum(1 for s in sockets if (s.local_address, s.local_port) == ("127.0.0.1", port))
 
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
@@ -644,7 +687,7 @@ def test_proc_is_listed_again_only_for_a_new_process_or_a_holder_that_ended() ->
     port = server.getsockname()[1]
 
     def holders() -> set[int | None]:
-        return {r.pid for r in scanner.scan().listeners if r.port == port}
+        return {r.pid for r in at(scanner.scan().listeners, [("tcp", "127.0.0.1", port)])}
 
     try:
         assert holders() == {os.getpid()}
@@ -687,7 +730,7 @@ def test_new_sockets_are_found_where_loadavg_never_shows_a_new_pid(
     with ListenerProcess(["tcp:127.0.0.1:0"]) as child:
 
         def owners() -> set[int | None]:
-            return {r.pid for r in scanner.scan().listeners if r.port == child.ports[0]}
+            return {r.pid for r in at(scanner.scan().listeners, child.endpoints)}
 
         assert wait_until(lambda: owners() == {child.pid}, timeout=10), owners()
     source.close()

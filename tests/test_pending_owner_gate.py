@@ -6,16 +6,22 @@ import sys
 
 import pytest
 
-from portwatch.core import EventKind, OwnerUnknown, Scanner, diff
+from portwatch.core import Event, EventKind, OwnerUnknown, Scanner, diff
 from portwatch.core.diff import PendingOwnerGate
 from portwatch.core.model import Snapshot
-from tests.support.procs import ListenerProcess
+from tests.support.procs import Endpoint, ListenerProcess, at
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the Linux owner walk")
 
 
-def _ports(snapshot: Snapshot, port: int) -> list[tuple[int | None, OwnerUnknown | None]]:
-    return [(r.pid, r.owner_unknown) for r in snapshot.listeners if r.port == port]
+def _ports(
+    snapshot: Snapshot, endpoints: list[Endpoint]
+) -> list[tuple[int | None, OwnerUnknown | None]]:
+    return [(r.pid, r.owner_unknown) for r in at(snapshot.listeners, endpoints)]
+
+
+def _events(before: Snapshot, after: Snapshot, endpoints: list[Endpoint]) -> list[Event]:
+    return [e for e in diff(before, after) if at([e.listener], endpoints)]
 
 
 def test_a_new_socket_waits_for_its_owner_then_arrives_named() -> None:
@@ -27,19 +33,19 @@ def test_a_new_socket_waits_for_its_owner_then_arrives_named() -> None:
     gate = PendingOwnerGate(max_scans=3)
     previous = gate.settle(None, scanner.scan())  # the first snapshot passes whole
     with ListenerProcess(["tcp:127.0.0.1:0"]) as child:
-        port = child.ports[0]
+        mine = child.endpoints
         raw = scanner.scan()
-        assert _ports(raw, port) == [(None, OwnerUnknown.PENDING)]
+        assert _ports(raw, mine) == [(None, OwnerUnknown.PENDING)]
         settled = gate.settle(previous, raw)
-        assert _ports(settled, port) == []
-        assert not [e for e in diff(previous, settled) if e.listener.port == port]
+        assert _ports(settled, mine) == []
+        assert not _events(previous, settled, mine)
         previous = settled
 
         # The walk gets its time: the socket arrives with its owner, as one bound event.
         source.owners.walk_budget = 1.0
         for _ in range(20):
             settled = gate.settle(previous, scanner.scan())
-            events = [e for e in diff(previous, settled) if e.listener.port == port]
+            events = _events(previous, settled, mine)
             previous = settled
             if events:
                 break
@@ -54,13 +60,13 @@ def test_a_socket_whose_owner_never_comes_passes_after_max_scans() -> None:
     gate = PendingOwnerGate(max_scans=2)
     previous = gate.settle(None, scanner.scan())
     with ListenerProcess(["udp:127.0.0.1:0"]) as child:
-        port = child.ports[0]
+        mine = child.endpoints
         seen = []
         for _ in range(3):
             settled = gate.settle(previous, scanner.scan())
-            seen.append(_ports(settled, port))
+            seen.append(_ports(settled, mine))
             previous = settled
         # Held for two scans, then shown as it is rather than never.
         assert seen == [[], [], [(None, OwnerUnknown.PENDING)]]
         # Once shown it is known: it is not held again.
-        assert _ports(gate.settle(previous, scanner.scan()), port) == [(None, OwnerUnknown.PENDING)]
+        assert _ports(gate.settle(previous, scanner.scan()), mine) == [(None, OwnerUnknown.PENDING)]

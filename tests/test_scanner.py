@@ -15,7 +15,7 @@ import pytest
 from portwatch.core import EventKind, Exposure, OwnerUnknown, Scanner, diff
 from portwatch.core.model import Listener
 from portwatch.core.platform.base import RawSocket, RawTable, SocketSource
-from tests.support.procs import ListenerProcess, connect_clients, wait_until
+from tests.support.procs import ListenerProcess, at, connect_clients, wait_until
 
 SPECS = [
     "tcp:127.0.0.1:0",
@@ -309,7 +309,9 @@ def test_a_listener_appears_within_one_scan() -> None:
     try:
         port = sock.getsockname()[1]
         after = scanner.scan()
-        (event,) = [e for e in diff(before, after) if e.listener.port == port]
+        (event,) = [
+            e for e in diff(before, after) if at([e.listener], [("tcp", "127.0.0.1", port)])
+        ]
         assert event.kind is EventKind.BOUND
         assert event.listener.pid == os.getpid()
     finally:
@@ -325,7 +327,7 @@ def test_unchanged_listeners_come_back_as_the_same_objects() -> None:
         scanner = Scanner(connection_owners=False)
 
         def mine() -> dict[int, Listener]:
-            return {r.port: r for r in scanner.scan().listeners if r.port in child.ports}
+            return {r.port: r for r in at(scanner.scan().listeners, child.endpoints)}
 
         assert wait_until(lambda: len(mine()) == 2, timeout=10)
         before = mine()

@@ -8,10 +8,40 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 CHILD = Path(__file__).with_name("listener_child.py")
+
+# (proto, address as bound, port): what tells one test's socket from another
+# program's. A port number alone does not: TCP and UDP, and each address, have
+# their own, so another process may hold the same number meanwhile.
+Endpoint = tuple[str, str, int]
+
+
+class _Bound(Protocol):
+    @property
+    def proto(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+
+
+def endpoint_of(spec: str, port: int) -> Endpoint:
+    """The endpoint a listener_child spec (KIND:ADDRESS:PORT) bound, given its port."""
+    kind, rest = spec.split(":", 1)
+    return ("udp" if kind.startswith("udp") else "tcp", rest.rsplit(":", 1)[0], port)
+
+
+B = TypeVar("B", bound=_Bound)
+
+
+def at(rows: Iterable[B], endpoints: Iterable[Endpoint]) -> list[B]:
+    """The rows (listeners) bound at exactly these endpoints."""
+    wanted = set(endpoints)
+    return [r for r in rows if (r.proto, r.address, r.port) in wanted]
 
 
 class ListenerProcess:
@@ -30,6 +60,7 @@ class ListenerProcess:
             self.proc.wait(5)
             raise RuntimeError(f"listener child failed to start: {cmd}")
         self.ports: list[int] = json.loads(line)
+        self.endpoints = [endpoint_of(s, p) for s, p in zip(specs, self.ports, strict=True)]
         self.pid = self.proc.pid
 
     def stop(self) -> None:

@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 from portwatch.core.model import Snapshot
 from portwatch.core.scanner import Scanner
 from portwatch.ui.worker import ScanService
-from tests.support.procs import ListenerProcess, connect_clients
+from tests.support.procs import Endpoint, ListenerProcess, at, connect_clients
 
 INTERVAL = 0.4
 
@@ -27,8 +27,8 @@ def service() -> Iterator[ScanService]:
     assert scan_service.stop()
 
 
-def _has_port(snapshot: Snapshot, port: int) -> bool:
-    return any(listener.port == port for listener in snapshot.listeners)
+def _has(snapshot: Snapshot, endpoints: list[Endpoint]) -> bool:
+    return bool(at(snapshot.listeners, endpoints))
 
 
 def test_a_new_listener_arrives_within_two_intervals(qtbot: QtBot, service: ScanService) -> None:
@@ -37,16 +37,15 @@ def test_a_new_listener_arrives_within_two_intervals(qtbot: QtBot, service: Scan
     with qtbot.waitSignal(service.snapshot_ready, timeout=10_000):
         service.start()
     with ListenerProcess(["tcp:127.0.0.1:0"]) as child:
-        port = child.ports[0]
         opened = time.monotonic()
         with qtbot.waitSignal(
             service.snapshot_ready,
             timeout=int(2 * INTERVAL * 1000) + 1500,  # two intervals plus one scan's time
-            check_params_cb=lambda snap: _has_port(snap, port),
+            check_params_cb=lambda snap: _has(snap, child.endpoints),
         ):
             pass
         print(f"listener seen {time.monotonic() - opened:.2f} s after it opened")
-        assert service.latest is not None and _has_port(service.latest, port)
+        assert service.latest is not None and _has(service.latest, child.endpoints)
     # Scans ran on the worker thread, never on the UI thread.
     assert threads and QThread.currentThread() not in threads
 
@@ -208,6 +207,6 @@ def test_while_owners_fill_in_scans_follow_at_once_not_after_the_interval(qtbot:
     assert snapshots[0].warming_up
     assert snapshots[0].pending_owners >= 1
     # Well within the 30 s interval, the owner is known.
-    owners = {r.pid for r in snapshots[-1].listeners if r.port == child.ports[0]}
+    owners = {r.pid for r in at(snapshots[-1].listeners, child.endpoints)}
     assert owners == {child.pid}
     assert not snapshots[-1].warming_up

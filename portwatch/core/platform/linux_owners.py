@@ -169,7 +169,6 @@ class SocketOwners:
             wanted = {ks.inode: ks.uid for ks in sockets}
             self._last_sockets = sockets
         budget = self.cold_walk_budget if self._cold else self.walk_budget
-        deadline = None if budget is None else self._cpu_clock() + budget
         now = self._clock()
         self._refresh_pids(now)
 
@@ -210,6 +209,9 @@ class SocketOwners:
                 self._start_walk(missing, complete=True)
             elif missing and not missing <= self._walk_for:
                 self._start_walk(missing, complete=False)
+        # The budget starts here, not with the poll: checking the cache may
+        # cost more than a small budget, and the walk must still move on.
+        deadline = None if budget is None else self._cpu_clock() + budget
         self._work(wanted, missing, deadline)
         if not self._walk and not self._partial and self._walk_for:
             # The pass reached the end: what it did not find, nobody we can see holds.
