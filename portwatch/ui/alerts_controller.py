@@ -95,7 +95,7 @@ class AlertsController(QObject):
         self._keep_interval = keep_interval
         self.app = app
         self.window = window
-        self.tray = tray
+        self.tray: Any | None = None
         self.settings_path = settings_path or paths.settings_file()
         self._notifier_factory = notifier_factory or (_dbus_notifier if _uses_dbus() else None)
         self._prober = prober
@@ -137,12 +137,12 @@ class AlertsController(QObject):
         app.snapshot_ready.connect(self.on_snapshot)
         if hasattr(app, "settings_requested"):
             app.settings_requested.connect(self.open_settings)
-        elif tray is not None:
-            tray.settings_requested.connect(self.open_settings)
+        if tray is not None:
+            self.attach_tray(tray)
+        if hasattr(app, "tray_appeared"):
+            app.tray_appeared.connect(self.attach_tray)
         self.show_port_requested.connect(self.show_port)
         self.alerts_view.port_activated.connect(self.show_port)
-        if tray is not None:
-            tray.icon.messageClicked.connect(self._balloon_clicked)
         qapp = QApplication.instance()
         if qapp is not None:
             qapp.aboutToQuit.connect(self.shutdown)
@@ -268,6 +268,15 @@ class AlertsController(QObject):
             self._notifier_failed_at = time.monotonic()
             return False
         return True
+
+    def attach_tray(self, tray: Any) -> None:
+        """Use this tray icon for balloons, the busy-port count and Settings…."""
+        self.tray = tray
+        if not hasattr(self.app, "settings_requested"):
+            tray.settings_requested.connect(self.open_settings)
+        tray.icon.messageClicked.connect(self._balloon_clicked)
+        if self._previous is not None:
+            tray.set_watched_busy(self.watched_busy(self._previous))
 
     def _send_balloon(self, alert: Alert) -> bool:
         if self.tray is None:

@@ -8,6 +8,9 @@ main window and the single-instance server. Other parts of the app plug in:
 - ``PortwatchApp.settings_requested``: "Settings…" in the tray or the window.
 - ``PortwatchApp.window`` (MainWindow) and ``PortwatchApp.tray`` (TrayIcon or
   None without a system tray); ``tray.set_watched_busy(n)`` for the tooltip.
+- ``PortwatchApp.tray_appeared(TrayIcon)``: a tray came up after the app
+  started without one (a panel that starts after us at login); the app has
+  moved into it.
 - ``PortwatchApp.show_port(port)``: the window, searching for that port.
 """
 
@@ -17,10 +20,11 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from PySide6.QtCore import SIGNAL, QObject, Signal
+from PySide6.QtCore import SIGNAL, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QLabel
 
 from portwatch import __version__
@@ -40,10 +44,18 @@ from portwatch.ui.worker import DEFAULT_INTERVAL, ScanService
 
 log = logging.getLogger(__name__)
 
+# Started without a tray, the app looks for one again: at login the panel may
+# come up after us. Often at first, then rarely: each look is a D-Bus call (or
+# an X selection lookup) on the UI thread.
+TRAY_LOOK_FAST_MS = 2_000
+TRAY_LOOK_FAST_FOR = 120.0  # seconds
+TRAY_LOOK_SLOW_MS = 30_000
+
 
 class PortwatchApp(QObject):
     snapshot_ready = Signal(object)  # Snapshot
     settings_requested = Signal()
+    tray_appeared = Signal(object)  # TrayIcon
 
     def __init__(
         self,
@@ -57,9 +69,13 @@ class PortwatchApp(QObject):
         super().__init__(parent)
         self.service = ScanService(self, interval=interval, scanner_factory=scanner_factory)
         self.window = MainWindow()
+        # Told "no tray" by the caller (tests): do not look for one later either.
+        look_for_tray = tray_available is None
         if tray_available is None:
             tray_available = TrayIcon.available()
-        self.tray: TrayIcon | None = TrayIcon(self) if tray_available else None
+        self.tray: TrayIcon | None = None
+        self._tray_look: QTimer | None = None
+        self._tray_look_since = 0.0
         self.instance: InstanceServer | None = None
         self.alerts: AlertsController | None = None  # run_app installs them
         self._quitting = False
@@ -67,8 +83,6 @@ class PortwatchApp(QObject):
         self.listener_actions, self.port_check = install_actions(
             self.window, snapshot_provider=lambda: self.latest
         )
-        if self.tray is not None:
-            self.tray.listener_menu_hook = self.listener_actions.populate_menu
 
         self.service.snapshot_ready.connect(self._on_snapshot)
         self.service.scan_failed.connect(self._on_scan_failed)
@@ -77,13 +91,8 @@ class PortwatchApp(QObject):
         self.window.connections_visible_changed.connect(self.service.set_connection_owners)
         self.window.closed.connect(self.quit)
 
-        if self.tray is not None:
-            self.tray.open_requested.connect(self.show_window)
-            self.tray.port_requested.connect(self.show_port)
-            self.tray.pause_toggled.connect(self.set_paused)
-            self.tray.settings_requested.connect(self.request_settings)
-            self.tray.quit_requested.connect(self.quit)
-            self.tray.show()
+        if tray_available:
+            self._adopt_tray(TrayIcon(self))
             if show_window:
                 self.show_window()
         else:
@@ -93,6 +102,48 @@ class PortwatchApp(QObject):
             self.window.hide_on_close = False
             self.window.show_no_tray_notice()
             self.show_window()
+            if look_for_tray:
+                self._tray_look = QTimer(self)
+                self._tray_look.timeout.connect(self._look_for_tray)
+                self._tray_look_since = time.monotonic()
+                self._tray_look.start(TRAY_LOOK_FAST_MS)
+
+    def _adopt_tray(self, tray: TrayIcon) -> None:
+        self.tray = tray
+        tray.listener_menu_hook = self.listener_actions.populate_menu
+        tray.open_requested.connect(self.show_window)
+        tray.port_requested.connect(self.show_port)
+        tray.pause_toggled.connect(self.set_paused)
+        tray.settings_requested.connect(self.request_settings)
+        tray.quit_requested.connect(self.quit)
+        tray.set_paused(self.paused)
+        if self.latest is not None:
+            tray.update_snapshot(self.latest)
+        tray.show()
+
+    def _look_for_tray(self) -> None:
+        timer = self._tray_look
+        if timer is None or self._quitting:
+            return
+        if not TrayIcon.available():
+            slow = time.monotonic() - self._tray_look_since > TRAY_LOOK_FAST_FOR
+            if slow and timer.interval() != TRAY_LOOK_SLOW_MS:
+                timer.setInterval(TRAY_LOOK_SLOW_MS)
+            return
+        timer.stop()
+        self._tray_look = None
+        log.info("a system tray appeared: moving into it")
+        tray = TrayIcon(self)
+        self._adopt_tray(tray)
+        # From now on the tray is the app: the window may close without quitting.
+        self.window.hide_on_close = True
+        self.window.notice.dismiss()
+        self.window.statusBar().showMessage(
+            "A system tray appeared: portwatch is in it now, and closing this window "
+            "keeps it running there.",
+            15_000,
+        )
+        self.tray_appeared.emit(tray)
 
     @property
     def latest(self) -> Snapshot | None:
@@ -161,6 +212,8 @@ class PortwatchApp(QObject):
         log.info("quitting")
         self.window.save_state()
         self.service.stop()
+        if self._tray_look is not None:
+            self._tray_look.stop()
         if self.tray is not None:
             self.tray.hide()
         if self.instance is not None:

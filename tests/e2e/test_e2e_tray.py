@@ -97,3 +97,35 @@ def test_without_a_tray_the_window_opens_with_the_notice(
         assert "Traceback" not in app.stderr
     finally:
         app.stop()
+
+
+def test_a_tray_that_comes_up_later_takes_the_app_in(
+    desktop_no_tray: Desktop, tmp_path: Path
+) -> None:
+    """At login the panel may start after portwatch: the app moves into it when it comes."""
+    app = AppProcess("--debug", f"--interval={INTERVAL}", env=desktop_no_tray.env, logs=tmp_path)
+    try:
+        status = app.wait_status(lambda s: s["scans"] and s["window_visible"])
+        assert status["tray"] is False
+        assert status["no_tray_notice"] is True
+        started = time.monotonic()
+        desktop_no_tray.start_sni_host()
+        status = app.wait_status(lambda s: s["tray_visible"], timeout=15)
+        print(f"in the tray {time.monotonic() - started:.1f} s after the host came up")
+        assert status["no_tray_notice"] is False
+        assert status["window_visible"] is True  # still open: the user was looking at it
+        assert wait_until(
+            lambda: (
+                app.pid
+                in [
+                    desktop_no_tray.connection_pid(i)
+                    for i in desktop_no_tray.registered_status_notifier_items()
+                ]
+            ),
+            timeout=10,
+        )
+        assert app.signal(signal.SIGTERM) == 0
+        assert "Traceback" not in app.stderr
+        assert "a system tray appeared" in app.stderr
+    finally:
+        app.stop()

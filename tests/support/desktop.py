@@ -95,9 +95,13 @@ class Desktop:
                 return int(word)
         return None
 
-    def registered_status_notifier_items(self) -> list[str]:
-        """The watcher's RegisteredStatusNotifierItems (empty if no watcher)."""
-        reply = self.run(
+    def status_notifier_host_registered(self) -> bool:
+        """The watcher's IsStatusNotifierHostRegistered: a host draws items."""
+        reply = self._watcher_property("IsStatusNotifierHostRegistered")
+        return reply.returncode == 0 and "boolean true" in reply.stdout
+
+    def _watcher_property(self, name: str) -> subprocess.CompletedProcess[str]:
+        return self.run(
             [
                 "dbus-send",
                 "--session",
@@ -106,9 +110,22 @@ class Desktop:
                 "/StatusNotifierWatcher",
                 "org.freedesktop.DBus.Properties.Get",
                 f"string:{SNI_WATCHER}",
-                "string:RegisteredStatusNotifierItems",
+                f"string:{name}",
             ]
         )
+
+    def start_sni_host(self) -> None:
+        """Start gtk-sni-tray-standalone (watcher and host); return once the host is up."""
+        _need("gtk-sni-tray-standalone")
+        assert self.logs is not None
+        _spawn(self, ["gtk-sni-tray-standalone", "--watcher", "--bottom"], self.logs / "tray.log")
+        # The watcher's name comes first, the host registers with it a moment
+        # later; Qt calls the tray available only once both are there.
+        _wait(self.status_notifier_host_registered, "StatusNotifierWatcher with a host")
+
+    def registered_status_notifier_items(self) -> list[str]:
+        """The watcher's RegisteredStatusNotifierItems (empty if no watcher)."""
+        reply = self._watcher_property("RegisteredStatusNotifierItems")
         if reply.returncode != 0:
             return []
         items = []
@@ -299,12 +316,7 @@ def desktop_session(
             _spawn(session, ["dunst"], logs / "dunst.log")
             _wait(lambda: session.name_has_owner(NOTIFICATIONS), "dunst")
         if tray == "sni":
-            _spawn(
-                session,
-                ["gtk-sni-tray-standalone", "--watcher", "--bottom"],
-                logs / "tray.log",
-            )
-            _wait(lambda: session.name_has_owner(SNI_WATCHER), "StatusNotifierWatcher")
+            session.start_sni_host()
         elif tray == "xembed":
             _spawn(
                 session,

@@ -284,6 +284,57 @@ def test_controller_counts_watched_busy_and_reloads_cli_edits(qtbot: QtBot) -> N
         application.service.stop()
 
 
+@pytest.mark.qt_log_ignore("systemTrayWindowChanged")
+def test_a_tray_that_appears_later_takes_over_from_the_window(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portwatch.ui import app as app_module
+    from portwatch.ui.tray import TrayIcon
+
+    tray_up = False
+    monkeypatch.setattr(TrayIcon, "available", staticmethod(lambda: tray_up))
+    application = PortwatchApp(interval=5)
+    qtbot.addWidget(application.window)
+    try:
+        from portwatch.cli import main
+
+        assert main(["watch-port", "add", "3000"]) == 0
+        controller = install_alerts(application, application.window, application.tray)
+        application.snapshot_ready.emit(snap(listener("127.0.0.1", 3000)))
+        assert application.tray is None and controller.tray is None
+        assert application.window.notice.isVisible() and not application.window.hide_on_close
+        timer = application._tray_look
+        assert timer is not None and timer.interval() == app_module.TRAY_LOOK_FAST_MS
+
+        # Nothing yet: after the first minutes it looks less often.
+        application._tray_look_since -= app_module.TRAY_LOOK_FAST_FOR + 1
+        application._look_for_tray()
+        assert application.tray is None
+        assert timer.interval() == app_module.TRAY_LOOK_SLOW_MS
+
+        tray_up = True
+        with qtbot.waitSignal(application.tray_appeared) as appeared:
+            application._look_for_tray()
+        tray = application.tray
+        assert tray is not None and appeared.args == [tray]
+        assert not timer.isActive() and application._tray_look is None
+        # The tray shows the last scan and the busy watched port at once.
+        assert tray.snapshot is application.latest
+        assert controller.tray is tray and tray.watched_busy == 1
+        assert not application.window.notice.isVisible()
+        assert "A system tray appeared" in application.window.statusBar().currentMessage()
+        # Closing the window now leaves the app running in the tray.
+        assert application.window.hide_on_close
+        with qtbot.assertNotEmitted(application.window.closed):
+            application.window.close()
+        # The tray's menu works like one that was there from the start.
+        tray.port_requested.emit(3000)
+        assert application.window.isVisible() and application.window.search.text() == "3000"
+        controller.shutdown()
+    finally:
+        application.service.stop()
+
+
 def test_corrupt_settings_are_told_once_in_the_app(qtbot: QtBot, app: PortwatchApp) -> None:
     paths.settings_file().write_text("{oops")
     controller = AlertsController(app, app.window, None, notifier_factory=None, prober=no_dbus)
