@@ -118,10 +118,25 @@ class Desktop:
         """Start gtk-sni-tray-standalone (watcher and host); return once the host is up."""
         _need("gtk-sni-tray-standalone")
         assert self.logs is not None
-        _spawn(self, ["gtk-sni-tray-standalone", "--watcher", "--bottom"], self.logs / "tray.log")
-        # The watcher's name comes first, the host registers with it a moment
-        # later; Qt calls the tray available only once both are there.
-        _wait(self.status_notifier_host_registered, "StatusNotifierWatcher with a host")
+        log = self.logs / "tray.log"
+        for _ in range(3):
+            host = _spawn(self, ["gtk-sni-tray-standalone", "--watcher", "--bottom"], log)
+            # The watcher's name comes first, the host registers with it a
+            # moment later; Qt calls the tray available only once both are there.
+            _wait(
+                lambda host=host: host.poll() is not None or self.status_notifier_host_registered(),
+                "StatusNotifierWatcher with a host",
+                log=log,
+            )
+            if host.poll() is None:
+                return
+            # On a busy machine it can die at start: it calls its own watcher
+            # before that object is exported (UnknownObject). Start it again.
+            self.pids.remove(host.pid)
+        raise DesktopUnavailableError(
+            "gtk-sni-tray-standalone died at start three times; its log ends:\n"
+            + log.read_text(errors="replace")[-2000:]
+        )
 
     def registered_status_notifier_items(self) -> list[str]:
         """The watcher's RegisteredStatusNotifierItems (empty if no watcher)."""
@@ -158,14 +173,22 @@ def _need(*tools: str) -> None:
         raise DesktopUnavailableError(f"missing tools: {', '.join(missing)}")
 
 
-def _wait(predicate: Callable[[], bool], what: str, timeout: float = _START_TIMEOUT) -> None:
+def _wait(
+    predicate: Callable[[], bool],
+    what: str,
+    timeout: float = _START_TIMEOUT,
+    log: Path | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.1)
     if not predicate():
-        raise DesktopUnavailableError(f"{what} did not come up within {timeout:.0f} s")
+        said = ""
+        if log is not None and log.exists():
+            said = "; its log ends:\n" + log.read_text(errors="replace")[-2000:]
+        raise DesktopUnavailableError(f"{what} did not come up within {timeout:.0f} s{said}")
 
 
 def _end(pid: int) -> None:
@@ -257,12 +280,13 @@ def _start_bus(session: Desktop) -> None:
     session.env["DBUS_SESSION_BUS_ADDRESS"] = session.bus_address
 
 
-def _spawn(session: Desktop, cmd: list[str], log: Path) -> None:
+def _spawn(session: Desktop, cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         proc = subprocess.Popen(
             cmd, env=session.env, stdout=out, stderr=out, stdin=subprocess.DEVNULL
         )
     session.pids.append(proc.pid)
+    return proc
 
 
 def private_user_dirs(env: dict[str, str], home: Path) -> dict[str, str]:
