@@ -10,13 +10,10 @@ once, not at every start.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -25,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from portwatch.core import paths
+from portwatch.core.files import write_atomic
 from portwatch.core.model import Exposure
 from portwatch.core.portspec import PortSpec, PortSpecError, parse_port_list, parse_port_spec
 
@@ -89,6 +87,8 @@ class Settings:
     start_at_login: bool = False
     history_retention_days: int = 90
     history_max_rows: int = 200_000
+    # The recorder keeps the history database under this size (megabytes).
+    history_max_mb: int = 100
     # Keys written by a newer portwatch: kept so saving does not drop them.
     extra: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
@@ -113,6 +113,7 @@ class Settings:
                 "start_at_login": self.start_at_login,
                 "history_retention_days": self.history_retention_days,
                 "history_max_rows": self.history_max_rows,
+                "history_max_mb": self.history_max_mb,
             }
         )
         return data
@@ -375,6 +376,12 @@ def settings_from_json(data: Any) -> tuple[Settings, list[str]]:
             _int_in(1_000, 10_000_000),
             "a whole number of rows",
         ),
+        history_max_mb=reader.get(
+            "history_max_mb",
+            defaults.history_max_mb,
+            _int_in(1, 100_000),
+            "a whole number of megabytes",
+        ),
         extra=tuple((k, v) for k, v in data.items() if k not in _KNOWN_KEYS),
     )
     return settings, reader.problems
@@ -428,38 +435,7 @@ def load_settings(path: Path | None = None) -> LoadResult:
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
-    """Write atomically: a temporary file in the same folder, fsync, then rename over."""
+    """Write atomically and privately (0600): see :func:`portwatch.core.files.write_atomic`."""
     path = path or paths.settings_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(settings.to_json(), indent=2, sort_keys=False) + "\n"
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        temp.chmod(0o600)
-        temp.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX; Windows cannot open folders)."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    return write_atomic(path, text)
