@@ -4,7 +4,7 @@
     python3 benchmarks/bench_history.py --rows 20000 --repeats 5
     python3 benchmarks/bench_history.py --keep /tmp/history-200k.sqlite3  # fill once
 
-Fills a temporary database through the real ``History`` API, the way the tray
+Fills a temporary database through the real ``HistoryRecorder``, the way the tray
 app does: a start-up snapshot, then one ``record_events(diff(...))`` per poll,
 with dev servers binding and quitting (some on 127.0.0.1 and ::1 at once),
 owners changing, binds widening to 0.0.0.0, short-lived test listeners, and
@@ -21,8 +21,10 @@ reached and retention has pruned. Then it times, alternating the cases:
 - retention dropping 500 rows over the cap (what follows every 500 inserts).
 
 When the database has a ``holdings`` table, it also times opening a copy that
-lacks it (a database written before the table existed), which builds it from
-the events. Compare runs on one machine at one time: it is usually shared.
+lacks it (a database written before the table existed, schema 1), which builds
+it from the events. Queries go through ``HistoryReader`` (read-only), as
+``portwatch history`` and the History tab make them. Compare runs on one
+machine at one time: it is usually shared.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from portwatch.core.diff import diff
 from portwatch.core.exposure import classify
-from portwatch.core.history import History
+from portwatch.core.history import HistoryReader, HistoryRecorder
 from portwatch.core.model import Listener, PortRange, Snapshot
 
 DEV_NAMES = ("node", "vite", "python3", "ruby", "deno", "java", "go-server", "php")
@@ -133,7 +135,7 @@ def fill(path: Path, rows: int, seed: int = 7) -> float:
     begin = at = now - 20 * 86400
     target = rows + 2000
     written = 0
-    with History(path, max_rows=rows) as history:
+    with recorder(path, rows) as history, HistoryReader(path) as reader:
         previous = Snapshot(at, 0.0, machine.listeners())
         history.record_start(previous)
         while written < target:
@@ -154,11 +156,31 @@ def fill(path: Path, rows: int, seed: int = 7) -> float:
             previous = current
         history.prune()
         print(
-            f"filled {history.count():,} rows in {path.stat().st_size / 1e6:.0f} MB; "
-            f"{len(history.holdings()):,} holdings",
+            f"filled {reader.count():,} rows in {path.stat().st_size / 1e6:.1f} MB; "
+            f"{len(reader.holdings()):,} holdings",
             flush=True,
         )
     return now
+
+
+def recorder(path: Path, rows: int) -> HistoryRecorder:
+    """A recorder with the default age and byte limits and ``rows`` as its row cap."""
+    return HistoryRecorder(path, retention_days=90, max_rows=rows, max_bytes=100 * 1024 * 1024)
+
+
+def to_schema_1(source: Path, target: Path) -> None:
+    """A copy of ``source`` as portwatch wrote it before the holdings table (schema 1)."""
+    shutil.copyfile(source, target)
+    raw = sqlite3.connect(target)
+    with raw:
+        raw.execute("ALTER TABLE events ADD COLUMN cmdline TEXT")
+        raw.execute("UPDATE events SET cmdline = (SELECT text FROM commands WHERE id = command_id)")
+        raw.execute("DROP INDEX events_command")
+        raw.execute("ALTER TABLE events DROP COLUMN command_id")
+        raw.execute("DROP TABLE holdings")
+        raw.execute("DROP TABLE commands")
+        raw.execute("PRAGMA user_version = 0")
+    raw.close()
 
 
 def median_ms(samples: list[float]) -> str:
@@ -178,7 +200,7 @@ def run(rows: int, repeats: int, keep: Path | None) -> None:
             print(f"fill took {time.perf_counter() - started:.0f} s", flush=True)
             if keep is not None:
                 shutil.copyfile(path, keep)
-        with History(path, max_rows=rows) as history:
+        with recorder(path, rows) as history, HistoryReader(path) as reader:
             poll_at = [time.time()]
             pid = [900_000]
 
@@ -209,20 +231,20 @@ def run(rows: int, repeats: int, keep: Path | None) -> None:
                 history.prune()
 
             cases: dict[str, Callable[[], object]] = {
-                "holdings(), 500 rows (portwatch history)": lambda: history.holdings(limit=500),
-                "holdings(), 5,000 rows (History tab)": lambda: history.holdings(limit=5000),
-                "holdings(), all rows": history.holdings,
-                "holdings(port=3000) (--port)": lambda: history.holdings(port=3000, limit=500),
-                "holdings(process='vite') (--process)": lambda: history.holdings(
+                "holdings(), 500 rows (portwatch history)": lambda: reader.holdings(limit=500),
+                "holdings(), 5,000 rows (History tab)": lambda: reader.holdings(limit=5000),
+                "holdings(), all rows": reader.holdings,
+                "holdings(port=3000) (--port)": lambda: reader.holdings(port=3000, limit=500),
+                "holdings(process='vite') (--process)": lambda: reader.holdings(
                     process="vite", limit=500
                 ),
-                "holdings(since=2 h ago) (--since 2h)": lambda: history.holdings(
+                "holdings(since=2 h ago) (--since 2h)": lambda: reader.holdings(
                     since=now - 7200, limit=500
                 ),
-                "holdings(since=10 min ago) (few match: all scanned)": lambda: history.holdings(
+                "holdings(since=10 min ago) (few match: all scanned)": lambda: reader.holdings(
                     since=now - 600, limit=500
                 ),
-                "holdings(process='no-such') (none match: all scanned)": lambda: history.holdings(
+                "holdings(process='no-such') (none match: all scanned)": lambda: reader.holdings(
                     process="no-such", limit=500
                 ),
                 "record_events(): one poll, 3 events": append_poll,
@@ -236,23 +258,23 @@ def run(rows: int, repeats: int, keep: Path | None) -> None:
                     case()
                     samples[name].append(time.perf_counter() - t0)
             sizes = {
-                "holdings(), all rows": len(history.holdings()),
-                "holdings(port=3000) (--port)": len(history.holdings(port=3000, limit=500)),
+                "holdings(), all rows": len(reader.holdings()),
+                "holdings(port=3000) (--port)": len(reader.holdings(port=3000, limit=500)),
                 "holdings(process='vite') (--process)": len(
-                    history.holdings(process="vite", limit=500)
+                    reader.holdings(process="vite", limit=500)
                 ),
                 "holdings(since=2 h ago) (--since 2h)": len(
-                    history.holdings(since=now - 7200, limit=500)
+                    reader.holdings(since=now - 7200, limit=500)
                 ),
                 "holdings(since=10 min ago) (few match: all scanned)": len(
-                    history.holdings(since=now - 600, limit=500)
+                    reader.holdings(since=now - 600, limit=500)
                 ),
             }
+            raw = sqlite3.connect(path)
             has_table = bool(
-                history._conn()
-                .execute("SELECT 1 FROM sqlite_master WHERE name = 'holdings'")
-                .fetchone()
+                raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'holdings'").fetchone()
             )
+            raw.close()
         print(f"\n| case ({rows:,} rows) | median ms | rows returned |")
         print("| --- | ---: | ---: |")
         for name, values in samples.items():
@@ -269,13 +291,9 @@ def migrate_ms(path: Path, rows: int) -> str:
     for n in range(3):
         copy = path.with_name(f"old-{n}.sqlite3")
         shutil.copyfile(path, copy)
-        raw = sqlite3.connect(copy)
-        with raw:
-            raw.execute("DROP TABLE holdings")
-            raw.execute("PRAGMA user_version = 0")
-        raw.close()
+        to_schema_1(path, copy)
         t0 = time.perf_counter()
-        History(copy, max_rows=rows).close()
+        recorder(copy, rows).close()
         samples.append(time.perf_counter() - t0)
     return median_ms(samples)
 

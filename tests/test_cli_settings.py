@@ -12,9 +12,9 @@ import pytest
 from portwatch.cli import main
 from portwatch.core import paths
 from portwatch.core.diff import diff
-from portwatch.core.history import History
 from portwatch.core.model import Snapshot
 from portwatch.core.settings import load_settings
+from tests.support.history_reference import RecordingHistory
 from tests.test_rules import listener
 
 
@@ -121,7 +121,7 @@ def _fill_history() -> float:
     s1 = Snapshot(now - 3 * 3600 + 10, 0.0, (listener(3000, pid=5, process="node"),))
     s2 = Snapshot(now - 3600, 0.0, ())
     s3 = Snapshot(now - 60, 0.0, (listener(8000, "0.0.0.0", pid=9, process="python3"),))
-    with History() as history:
+    with RecordingHistory() as history:
         history.record_start(s0)
         for a, b in ((s0, s1), (s1, s2), (s2, s3)):
             history.record_events(diff(a, b))

@@ -12,8 +12,9 @@ import pytest
 
 from portwatch.core import Scanner, paths
 from portwatch.core.diff import Event, EventKind, diff
-from portwatch.core.history import History, parse_since
+from portwatch.core.history import parse_since
 from portwatch.core.model import Snapshot
+from tests.support.history_reference import RecordingHistory
 from tests.support.procs import ListenerProcess, wait_until
 from tests.test_rules import listener
 
@@ -23,14 +24,14 @@ def snap(at: float, *rows: object) -> Snapshot:
 
 
 def test_database_is_in_the_data_folder_in_wal_mode(isolated_user_dirs: Path) -> None:
-    with History() as history:
+    with RecordingHistory() as history:
         assert history.path == paths.history_db()
         assert str(history.path).startswith(str(isolated_user_dirs / "data"))
         assert history.journal_mode == "wal"
 
 
 def test_bound_freed_pairs_into_an_interval() -> None:
-    with History() as history:
+    with RecordingHistory() as history:
         s0 = snap(1000.0)
         s1 = snap(1010.0, listener(3000, pid=5, process="node"))
         s2 = snap(1070.0)
@@ -46,7 +47,7 @@ def test_bound_freed_pairs_into_an_interval() -> None:
 
 
 def test_still_held_and_across_restarts() -> None:
-    with History() as history:
+    with RecordingHistory() as history:
         a = listener(3000, pid=5, process="node")
         b = listener(4000, pid=6, process="ruby")
         history.record_start(snap(100.0, a, b))
@@ -58,7 +59,7 @@ def test_still_held_and_across_restarts() -> None:
 
 
 def test_owner_change_and_exposure_change() -> None:
-    with History() as history:
+    with RecordingHistory() as history:
         s0 = snap(0.0, listener(3000, pid=1, process="node"))
         s1 = snap(10.0, listener(3000, pid=2, process="deno"))
         s2 = snap(20.0, listener(3000, "0.0.0.0", pid=2, process="deno"))
@@ -76,7 +77,7 @@ def test_owner_change_and_exposure_change() -> None:
 
 
 def test_a_restart_on_a_wider_address_between_two_scans_ends_one_holding() -> None:
-    with History() as history:
+    with RecordingHistory() as history:
         s0 = snap(0.0, listener(3000, pid=1, process="node"))
         # Within one interval node exits and a new node binds 0.0.0.0:3000.
         s1 = snap(10.0, listener(3000, "0.0.0.0", pid=2, process="node"))
@@ -91,7 +92,7 @@ def test_a_restart_on_a_wider_address_between_two_scans_ends_one_holding() -> No
 
 
 def test_a_closed_holding_lists_every_address_it_held() -> None:
-    with History() as history:
+    with RecordingHistory() as history:
         loopback = listener(3000, pid=5, process="node")
         public = listener(3000, "0.0.0.0", pid=5, process="node")
         s0 = snap(0.0)
@@ -113,7 +114,7 @@ def test_a_closed_holding_lists_every_address_it_held() -> None:
 
 def test_search_by_process_and_since() -> None:
     now = time.time()
-    with History() as history:
+    with RecordingHistory() as history:
         s0 = snap(now - 7200)
         s1 = snap(
             now - 7100,
@@ -143,7 +144,7 @@ def test_parse_since() -> None:
 
 
 def test_alerts_are_recorded() -> None:
-    with History() as history:
+    with RecordingHistory() as history:
         history.record_alert(
             at=5.0,
             title="Port 3000 is in use",
@@ -163,7 +164,7 @@ def test_alerts_are_recorded() -> None:
 
 def test_retention_by_age_and_rows() -> None:
     now = time.time()
-    with History(retention_days=1, max_rows=1000) as history:
+    with RecordingHistory(retention_days=1, max_rows=1000) as history:
         old = [Event(EventKind.BOUND, listener(p), now - 3 * 86400) for p in range(1, 11)]
         new = [Event(EventKind.BOUND, listener(p), now - 60) for p in range(100, 1300)]
         history.record_events(old)
@@ -178,7 +179,7 @@ def test_retention_by_age_and_rows() -> None:
 
 
 def test_retention_runs_by_itself_while_recording() -> None:
-    with History(max_rows=1000) as history:
+    with RecordingHistory(max_rows=1000) as history:
         for batch in range(6):
             history.record_events(
                 Event(EventKind.BOUND, listener(p), 1e9 + batch)
@@ -188,7 +189,7 @@ def test_retention_runs_by_itself_while_recording() -> None:
 
 
 def test_one_connection_per_thread() -> None:
-    with History() as history:
+    with RecordingHistory() as history:
         errors: list[BaseException] = []
 
         def writer(base: int) -> None:
@@ -209,7 +210,7 @@ def test_one_connection_per_thread() -> None:
 
 
 def test_csv_export(tmp_path: Path) -> None:
-    with History() as history:
+    with RecordingHistory() as history:
         s0 = snap(1000.0)
         s1 = snap(1010.0, listener(3000, pid=5, process="node"))
         history.record_start(s0)
@@ -226,7 +227,7 @@ def test_csv_export(tmp_path: Path) -> None:
 def test_real_process_history() -> None:
     """A real child binds and exits; the history says who held the port, with its command."""
     scanner = Scanner(connection_owners=False)
-    with History() as history:
+    with RecordingHistory() as history:
         first = scanner.scan()
         history.record_start(first)
         child = ListenerProcess(["tcp:127.0.0.1:0"])

@@ -20,9 +20,9 @@ from portwatch.cli import main
 from portwatch.core import Scanner, paths
 from portwatch.core.diff import Event, EventKind, diff
 from portwatch.core.exposure import classify
-from portwatch.core.history import History, HistoryError, Holding
+from portwatch.core.history import HistoryError, Holding
 from portwatch.core.model import Listener, Snapshot
-from tests.support.history_reference import reference_holdings
+from tests.support.history_reference import RecordingHistory, event_columns, reference_holdings
 from tests.support.procs import ListenerProcess, wait_until
 from tests.test_rules import listener
 
@@ -113,7 +113,7 @@ class Machine:
     def snapshot(self) -> Snapshot:
         return snap(self.at, self.rows)
 
-    def record(self, history: History, polls: int) -> None:
+    def record(self, history: RecordingHistory, polls: int) -> None:
         """Polls, with portwatch restarting now and then (something may quit meanwhile)."""
         previous = self.snapshot()
         history.record_start(previous)
@@ -131,7 +131,7 @@ class Machine:
             previous = current
 
 
-def assert_same_answers(history: History, db: Path) -> None:
+def assert_same_answers(history: RecordingHistory, db: Path) -> None:
     """holdings() with every kind of filter equals the pairing walk over the same events."""
     everything = reference_holdings(db)
     assert history.holdings() == everything
@@ -152,11 +152,11 @@ def assert_same_answers(history: History, db: Path) -> None:
 def test_table_gives_the_answers_pairing_the_events_gave(seed: int) -> None:
     machine = Machine(seed)
     db = paths.history_db()
-    with History() as history:
+    with RecordingHistory() as history:
         machine.record(history, 150)
         assert_same_answers(history, db)
     # Another run of portwatch carries on from what the table holds.
-    with History() as history:
+    with RecordingHistory() as history:
         machine.record(history, 150)
         assert_same_answers(history, db)
         held = history.holdings()
@@ -170,7 +170,7 @@ def test_equal_starts_keep_the_order_of_the_pairing() -> None:
     """Workers sharing a port, tcp and udp on one port: same start, same port, fixed order."""
     workers = [named(80, "0.0.0.0", pid) for pid in (4, 2, 6)]
     dns = [named(53, "127.0.0.1", 1, "udp"), named(53, "127.0.0.1", 1, "tcp")]
-    with History() as history:
+    with RecordingHistory() as history:
         s0 = snap(10.0, [*workers, *dns])
         history.record_start(s0)
         s1 = snap(20.0, [*workers[1:], *dns])
@@ -194,11 +194,11 @@ def test_open_holdings_across_a_restart() -> None:
     node = listener(3000, pid=5, process="node")
     ruby = listener(4000, pid=6, process="ruby")
     vite = listener(5173, pid=7, process="vite")
-    with History() as history:
+    with RecordingHistory() as history:
         history.record_start(snap(t, [node, ruby]))
         history.record_events(diff(snap(t, [node, ruby]), snap(t + 10, [node, ruby, vite])))
     # portwatch quits; ruby quits meanwhile; a new portwatch starts and sees the rest.
-    with History() as history:
+    with RecordingHistory() as history:
         history.record_start(snap(t + 400, [node, vite]))
         holds = {h.port: h for h in history.holdings()}
         assert (holds[3000].start, holds[3000].end) == (t, None)
@@ -218,13 +218,16 @@ def copy_to_schema_1(source: Path, target: Path) -> None:
     """A database as portwatch wrote it before the holdings table, with the same events."""
     old = sqlite3.connect(target)
     old.executescript(SCHEMA_1)
-    rows = sqlite3.connect(source).execute("SELECT * FROM events ORDER BY id").fetchall()
+    recorded = sqlite3.connect(source)
+    columns = ", ".join(event_columns(recorded))
+    rows = recorded.execute(f"SELECT id, {columns} FROM events ORDER BY id").fetchall()
+    recorded.close()
     with old:
         old.executemany(f"INSERT INTO events VALUES ({', '.join('?' * 18)})", rows)
     old.close()
 
 
-def record_real_processes(history: History) -> tuple[int, int]:
+def record_real_processes(history: RecordingHistory) -> tuple[int, int]:
     """Real children bind (one on three sockets of one port) and quit; returns its port and pid."""
     scanner = Scanner(connection_owners=False)
     previous = scanner.scan()
@@ -263,7 +266,7 @@ def record_real_processes(history: History) -> tuple[int, int]:
 
 def test_migration_from_schema_1_keeps_the_answers(tmp_path: Path) -> None:
     recorded = tmp_path / "recorded.sqlite3"
-    with History(recorded) as history:
+    with RecordingHistory(recorded) as history:
         Machine(9).record(history, 200)  # days ago, then the real processes now
         port, pid = record_real_processes(history)
         before = history.holdings()
@@ -272,7 +275,7 @@ def test_migration_from_schema_1_keeps_the_answers(tmp_path: Path) -> None:
     expected = reference_holdings(old)
     assert before == expected
 
-    with History(old) as history:
+    with RecordingHistory(old) as history:
         assert history.holdings() == expected
         assert_same_answers(history, old)
         real = [h for h in history.holdings(port=port) if h.pid == pid and h.proto == "tcp"]
@@ -281,11 +284,11 @@ def test_migration_from_schema_1_keeps_the_answers(tmp_path: Path) -> None:
         assert real[0].cmdline is not None
         assert "listener_child.py" in real[0].cmdline
     raw = sqlite3.connect(old)
-    assert raw.execute("PRAGMA user_version").fetchone() == (2,)
-    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    assert raw.execute("PRAGMA user_version").fetchone() == (3,)
+    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
     raw.close()
     # Opening it again finds the table built: nothing is rebuilt or lost.
-    with History(old) as history:
+    with RecordingHistory(old) as history:
         assert history.holdings() == expected
 
 
@@ -293,7 +296,7 @@ def test_events_written_by_an_older_portwatch_are_folded_in() -> None:
     """An older portwatch appending to a migrated database: the next open catches up."""
     t = time.time() - 3600
     node = listener(3000, pid=5, process="node")
-    with History() as history:
+    with RecordingHistory() as history:
         history.record_start(snap(t, [node]))
     raw = sqlite3.connect(paths.history_db())
     with raw:
@@ -303,14 +306,14 @@ def test_events_written_by_an_older_portwatch_are_folded_in() -> None:
             (t + 60,),
         )
     raw.close()
-    with History() as history:
+    with RecordingHistory() as history:
         [hold] = history.holdings()
         assert (hold.start, hold.end) == (t, t + 60)
 
 
 def test_retention_keeps_holdings_consistent() -> None:
     postgres = listener(5432, pid=1, process="postgres")
-    with History(max_rows=6) as history:
+    with RecordingHistory(max_rows=6) as history:
         history.record_start(snap(100.0, [postgres]))  # 2 rows
         # node comes and goes (2 rows), then ruby binds (1 row): all pruned below.
         history.record_events([Event(EventKind.BOUND, listener(3000, pid=5), 110.0)])
@@ -349,7 +352,7 @@ def test_retention_keeps_holdings_consistent() -> None:
 def test_retention_by_age_keeps_holdings_consistent(tmp_path: Path) -> None:
     now, day = time.time(), 86400.0
     old, older, new = (listener(port, pid=port) for port in (3000, 4000, 5000))
-    with History(tmp_path / "age.sqlite3", retention_days=1) as history:
+    with RecordingHistory(tmp_path / "age.sqlite3", retention_days=1) as history:
         history.record_events([Event(EventKind.BOUND, old, now - 3 * day)])
         history.record_events([Event(EventKind.FREED, old, now - 2 * day)])
         history.record_events([Event(EventKind.BOUND, older, now - 2 * day)])
@@ -364,7 +367,7 @@ def test_retention_by_age_keeps_holdings_consistent(tmp_path: Path) -> None:
 
 def test_retention_while_recording_keeps_table_and_events_in_step() -> None:
     machine = Machine(5)
-    with History(max_rows=400) as history:
+    with RecordingHistory(max_rows=400) as history:
         machine.record(history, 600)
         db = sqlite3.connect(history.path)
         oldest_id, oldest_at = db.execute("SELECT min(id), min(at) FROM events").fetchone()
@@ -389,7 +392,7 @@ def test_corrupt_database_says_why(capsys: pytest.CaptureFixture[str]) -> None:
     db.parent.mkdir(parents=True, exist_ok=True)
     db.write_bytes(b"this is not an SQLite database\n" * 200)
     with pytest.raises(HistoryError) as caught:
-        History()
+        RecordingHistory()
     message = str(caught.value)
     assert message.startswith(f"cannot open the history database {db}: ")
     assert message.endswith("(the file is damaged: move it away and portwatch starts a new one)")
@@ -400,7 +403,7 @@ def test_corrupt_database_says_why(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_damaged_pages_say_why() -> None:
     db = paths.history_db()
-    with History() as history:
+    with RecordingHistory() as history:
         Machine(6).record(history, 300)
     page = sqlite3.connect(db).execute("PRAGMA page_size").fetchone()[0]
     data = bytearray(db.read_bytes())
@@ -409,12 +412,12 @@ def test_damaged_pages_say_why() -> None:
     data[page:] = random.Random(1).randbytes(len(data) - page)
     db.write_bytes(bytes(data))
     with pytest.raises(HistoryError, match=r"malformed.*\(the file is damaged: move it away"):
-        History().holdings()
+        RecordingHistory().holdings()
 
 
 def test_locked_database_says_why() -> None:
     node = listener(3000, pid=5, process="node")
-    with History(busy_timeout=0.2) as history:
+    with RecordingHistory(busy_timeout=0.2) as history:
         history.record_start(snap(100.0, [node]))
         other = sqlite3.connect(history.path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
@@ -428,27 +431,31 @@ def test_locked_database_says_why() -> None:
             # Readers are not blocked (WAL), and the failed write left nothing half done.
             [hold] = history.holdings()
             assert hold.end is None
+            # The batch is kept for the next write.
+            assert history.recorder.pending == 1
         finally:
             other.execute("ROLLBACK")
             other.close()
-        history.record_events([Event(EventKind.FREED, node, 160.0)])
+        # The next write (here one with no events of its own) writes what was kept.
+        history.record_events([])
+        assert history.recorder.pending == 0
         assert [(h.start, h.end) for h in history.holdings()] == [(100.0, 160.0)]
         assert history.holdings() == reference_holdings(history.path)
 
 
 def test_database_from_a_newer_portwatch_is_refused() -> None:
-    with History():
+    with RecordingHistory():
         pass
     raw = sqlite3.connect(paths.history_db())
-    raw.execute("PRAGMA user_version = 3")
+    raw.execute("PRAGMA user_version = 4")
     raw.close()
-    with pytest.raises(HistoryError, match=r"written by a newer portwatch \(schema 3"):
-        History()
+    with pytest.raises(HistoryError, match=r"written by a newer portwatch \(schema 4"):
+        RecordingHistory()
 
 
 def test_holding_rows_round_trip() -> None:
     """What the table stores comes back as the same Holding values."""
-    with History() as history:
+    with RecordingHistory() as history:
         history.record_start(snap(1.0, [named(3000, "::1", 2), named(3000, "127.0.0.1", 2)]))
         [hold] = history.holdings()
     assert hold == Holding(

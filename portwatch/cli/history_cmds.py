@@ -11,7 +11,10 @@ import time
 from portwatch.cli.common import format_table, format_time, port_number
 from portwatch.core import paths
 from portwatch.core.formats import format_duration
-from portwatch.core.history import History, HistoryError, holdings_to_csv, parse_since
+from portwatch.core.history import HistoryError, HistoryReader, holdings_to_csv, parse_since
+from portwatch.core.safetext import csv_cell, visible
+
+MAX_LIMIT = 1_000_000
 
 
 def since_time(text: str) -> float:
@@ -20,6 +23,20 @@ def since_time(text: str) -> float:
         return parse_since(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def row_limit(text: str) -> int:
+    """argparse type: a number of rows, 1 to 1,000,000 (ASCII digits only)."""
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"'{visible(text[:40])}' is not a number of rows: use 1 to {MAX_LIMIT:,} rows"
+        )
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(MAX_LIMIT)) or not 1 <= int(significant) <= MAX_LIMIT:
+        shown = significant if len(significant) <= 20 else significant[:20] + "…"
+        raise argparse.ArgumentTypeError(f"{shown} is out of range: use 1 to {MAX_LIMIT:,} rows")
+    return int(significant)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,7 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--events", action="store_true", help="the raw events instead of holding intervals"
     )
-    p.add_argument("--limit", type=int, default=500, metavar="N", help="at most N rows (500)")
+    p.add_argument("--limit", type=row_limit, default=500, metavar="N", help="at most N rows (500)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="a JSON array of objects")
     fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
@@ -46,9 +63,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        print("portwatch history: --limit must be at least 1", file=sys.stderr)
-        return 2
+    """Read the history the tray app records; never changes the file (read-only)."""
     db = paths.history_db()
     if not db.exists():
         if args.json:
@@ -57,14 +72,17 @@ def cmd_history(args: argparse.Namespace) -> int:
             print("No history yet: the tray app records it while it runs.")
         return 0
     try:
-        with History(db) as history:
+        with HistoryReader(db) as history:
+            notice = history.notice
+            if notice:
+                print(f"portwatch history: note: {notice}", file=sys.stderr)
             return _print(history, args)
     except HistoryError as exc:
         print(f"portwatch history: {exc}", file=sys.stderr)
         return 1
 
 
-def _print(history: History, args: argparse.Namespace) -> int:
+def _print(history: HistoryReader, args: argparse.Namespace) -> int:
     filters = {"port": args.port, "process": args.process, "since": args.since}
     if args.events:
         events = history.events(**filters, limit=args.limit)
@@ -76,7 +94,7 @@ def _print(history: History, args: argparse.Namespace) -> int:
                 format_time(e.at),
                 e.kind,
                 e.proto or "-",
-                e.address or "-",
+                visible(e.address or "-"),
                 str(e.port) if e.port is not None else "-",
                 str(e.pid) if e.pid is not None else "-",
                 e.process or "-",
@@ -86,10 +104,11 @@ def _print(history: History, args: argparse.Namespace) -> int:
         if args.csv:
             writer = csv.writer(sys.stdout, lineterminator="\n")
             writer.writerow(("time", "event", "proto", "address", "port", "pid", "process"))
-            writer.writerows(rows)
+            writer.writerows((*row[:-1], csv_cell(row[-1])) for row in rows)
         elif rows:
+            shown = [(*row[:-1], visible(row[-1])) for row in rows]
             print(
-                format_table(("TIME", "EVENT", "PROTO", "ADDRESS", "PORT", "PID", "PROCESS"), rows)
+                format_table(("TIME", "EVENT", "PROTO", "ADDRESS", "PORT", "PID", "PROCESS"), shown)
             )
         else:
             print("No matching events.")
@@ -118,7 +137,7 @@ def _print(history: History, args: argparse.Namespace) -> int:
             (
                 str(hold.port),
                 hold.proto,
-                hold.process or "-",
+                visible(hold.process or "-"),
                 str(hold.pid) if hold.pid is not None else "-",
                 format_time(hold.start) if hold.start is not None else "(before history)",
                 until,
@@ -135,4 +154,5 @@ def _print(history: History, args: argparse.Namespace) -> int:
 def _short(command: str | None, width: int = 60) -> str:
     if not command:
         return "-"
-    return command if len(command) <= width else command[: width - 1] + "…"
+    shown = visible(command)
+    return shown if len(shown) <= width else shown[: width - 1] + "…"

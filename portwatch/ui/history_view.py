@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from pathlib import Path
@@ -29,8 +30,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from portwatch.core.files import write_atomic
 from portwatch.core.formats import format_duration
-from portwatch.core.history import History, HistoryError, Holding, holdings_to_csv, parse_since
+from portwatch.core.history import (
+    HistoryError,
+    HistoryReader,
+    Holding,
+    holdings_to_csv,
+    parse_since,
+)
 from portwatch.ui.table_model import SORT_ROLE
 
 log = logging.getLogger(__name__)
@@ -162,7 +170,7 @@ class HistoryView(QWidget):
 
     searched = Signal(int)  # number of rows found
 
-    def __init__(self, history: History, parent: QWidget | None = None) -> None:
+    def __init__(self, history: HistoryReader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history = history
         self.model = HoldingsModel(self)
@@ -269,9 +277,11 @@ class HistoryView(QWidget):
         self.searched.emit(count)
 
     def export_csv(self, path: Path) -> int:
-        """Write what the table shows to ``path``; returns the number of rows."""
-        with path.open("w", encoding="utf-8", newline="") as out:
-            return holdings_to_csv(self.model.holdings(), out)
+        """Write what the table shows to ``path`` (atomic, 0600); returns the number of rows."""
+        buffer = io.StringIO()
+        count = holdings_to_csv(self.model.holdings(), buffer)
+        write_atomic(path, buffer.getvalue())
+        return count
 
     def _export_clicked(self) -> None:
         name, _ = QFileDialog.getSaveFileName(

@@ -1,5 +1,8 @@
 """The pairing walk that answered ``History.holdings()`` before the holdings table.
 
+Also :class:`RecordingHistory`: a recorder and a reader of one file, for tests
+that write a history and ask it questions.
+
 Copied from portwatch/core/history.py as it was at commit e1a8da4, where
 ``holdings()`` read every event and paired them at query time. Tests replay the
 same events through it and through the holdings table that replaced it, and
@@ -9,12 +12,22 @@ the answers must agree (rows, values and order).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from portwatch.core.diff import EventKind
-from portwatch.core.history import PRESENT, STARTED, HistoryEvent, Holding
+from portwatch.core.diff import Event, EventKind
+from portwatch.core.history import (
+    PRESENT,
+    STARTED,
+    HistoryEvent,
+    HistoryReader,
+    HistoryRecorder,
+    Holding,
+)
+from portwatch.core.model import Snapshot
+from portwatch.core.settings import Settings
 
 _COLUMNS = (
     "at",
@@ -47,8 +60,9 @@ def reference_holdings(
     """``holdings()`` as it was, with no port filter (with one, it skipped the restarts)."""
     conn = sqlite3.connect(db)
     try:
+        columns = event_columns(conn)
         rows = conn.execute(
-            f"SELECT id, {', '.join(_COLUMNS)} FROM events "
+            f"SELECT id, {', '.join(columns)} FROM events "
             "WHERE kind IN (?, ?, ?, ?, ?, ?) ORDER BY at, id",
             [
                 STARTED,
@@ -73,6 +87,15 @@ def reference_holdings(
         ]
     result.sort(key=lambda h: (h.start or 0.0, h.port), reverse=True)
     return result[:limit] if limit is not None else result
+
+
+def event_columns(conn: sqlite3.Connection) -> list[str]:
+    """The event columns as SQL, the command line as text (schema 1 and 2, or 3)."""
+    names = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    if "cmdline" in names:
+        return list(_COLUMNS)
+    command = "(SELECT text FROM commands WHERE commands.id = events.command_id)"
+    return [command if c == "cmdline" else c for c in _COLUMNS]
 
 
 HoldKey = tuple[str, int, int | None]  # (proto, port, pid)
@@ -184,3 +207,67 @@ def _pair(events: Iterator[HistoryEvent]) -> Iterator[Holding]:
 
 def _exposure_rank(exposure: str) -> int:
     return {"loopback": 0, "lan": 1, "public": 2}.get(exposure, -1)
+
+
+_DEFAULTS = Settings()
+
+
+class RecordingHistory:
+    """What the tray app has: a recorder (limits from default settings) and a reader, one file."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        retention_days: int = _DEFAULTS.history_retention_days,
+        max_rows: int = _DEFAULTS.history_max_rows,
+        max_bytes: int = _DEFAULTS.history_max_mb * 1024 * 1024,
+        busy_timeout: float = 1.0,
+    ) -> None:
+        self.recorder = HistoryRecorder(
+            path,
+            retention_days=retention_days,
+            max_rows=max_rows,
+            max_bytes=max_bytes,
+            busy_timeout=busy_timeout,
+        )
+        self.path = self.recorder.path
+        self.reader = HistoryReader(self.path)
+        self.holdings = self.reader.holdings
+        self.events = self.reader.events
+        self.count = self.reader.count
+        self.export_holdings_csv = self.reader.export_holdings_csv
+
+    @property
+    def journal_mode(self) -> str:
+        return self.reader.journal_mode
+
+    @property
+    def max_rows(self) -> int:
+        return self.recorder.max_rows
+
+    @max_rows.setter
+    def max_rows(self, value: int) -> None:
+        self.recorder.max_rows = value
+
+    def record_start(self, snapshot: Snapshot) -> None:
+        self.recorder.record_start(snapshot)
+
+    def record_events(self, events: Iterable[Event]) -> None:
+        self.recorder.record_events(events)
+
+    def record_alert(self, **alert: Any) -> None:
+        self.recorder.record_alert(**alert)
+
+    def prune(self, now: float | None = None) -> int:
+        return self.recorder.prune(now)
+
+    def close(self) -> None:
+        self.reader.close()
+        self.recorder.close()
+
+    def __enter__(self) -> RecordingHistory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -16,7 +16,7 @@ from pytestqt.qtbot import QtBot
 
 from portwatch.core import paths
 from portwatch.core.diff import diff
-from portwatch.core.history import History
+from portwatch.core.history import HistoryReader
 from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.portspec import PortSpec
 from portwatch.core.rules import Alert, AlertKind, Urgency
@@ -26,6 +26,7 @@ from portwatch.ui.alerts_controller import AlertsController, install_alerts
 from portwatch.ui.alerts_view import AlertsModel, AlertsView
 from portwatch.ui.app import PortwatchApp
 from portwatch.ui.history_view import HistoryView, HoldingsModel
+from tests.support.history_reference import RecordingHistory
 from tests.support.notify_stub import StubServer, private_bus
 from tests.support.procs import wait_until
 from tests.ui.factories import listener
@@ -105,8 +106,8 @@ def test_alerts_view_double_click_asks_for_the_port(qtbot: QtBot) -> None:
 
 
 @pytest.fixture
-def history() -> Iterator[History]:
-    with History() as db:
+def history() -> Iterator[RecordingHistory]:
+    with RecordingHistory() as db:
         now = time.time()
         s0 = Snapshot(now - 7200, 0.0, ())
         s1 = Snapshot(now - 7000, 0.0, (listener("127.0.0.1", 3000, pid=5, process="node"),))
@@ -119,9 +120,9 @@ def history() -> Iterator[History]:
 
 
 def test_history_view_search_and_export(
-    qtbot: QtBot, history: History, tmp_path: Path, qtmodeltester: object
+    qtbot: QtBot, history: RecordingHistory, tmp_path: Path, qtmodeltester: object
 ) -> None:
-    view = HistoryView(history)
+    view = HistoryView(history.reader)
     qtbot.addWidget(view)
     view.show()
     with qtbot.waitSignal(view.searched) as found:
@@ -147,8 +148,8 @@ def test_history_view_search_and_export(
     assert rows[0]["addresses"] == "0.0.0.0"
 
 
-def test_history_view_bad_input_says_why(qtbot: QtBot, history: History) -> None:
-    view = HistoryView(history)
+def test_history_view_bad_input_says_why(qtbot: QtBot, history: RecordingHistory) -> None:
+    view = HistoryView(history.reader)
     qtbot.addWidget(view)
     view.show()
     view.port_edit.setText("70000")
@@ -165,8 +166,8 @@ def test_history_view_bad_input_says_why(qtbot: QtBot, history: History) -> None
     assert [h.port for h in view.model.holdings()] == [8000]
 
 
-def test_history_refresh_updates_rows_in_place(qtbot: QtBot, history: History) -> None:
-    view = HistoryView(history)
+def test_history_refresh_updates_rows_in_place(qtbot: QtBot, history: RecordingHistory) -> None:
+    view = HistoryView(history.reader)
     qtbot.addWidget(view)
     view.search()
     before = view.model.rowCount()
@@ -223,11 +224,11 @@ def test_controller_without_notifications_or_tray_alerts_in_app(
     assert not controller.alerts_view.banner.isHidden()
     assert "Port 3000 is in use" in controller.alerts_view.banner.text()
     assert controller.history is not None
-    kinds = [e.kind for e in controller.history.events()]
+    kinds = [e.kind for e in HistoryReader(controller.history.path).events()]
     assert kinds.index("started") < kinds.index("bound")
     assert "bound" in kinds
     assert "alert" in kinds
-    [sent] = controller.history.events(kinds=["alert"], port=3000)
+    [sent] = HistoryReader(controller.history.path).events(kinds=["alert"], port=3000)
     assert json.loads(sent.detail or "{}")["delivery"] == "in_app"
     controller.shutdown()
 
@@ -243,13 +244,13 @@ def test_snapshots_still_warming_up_are_not_the_starting_point(
     )
     app.snapshot_ready.emit(replace(snap(pending), pending_owners=1, warming_up=True))
     assert controller.history is not None
-    assert controller.history.events(kinds=["started", "present"]) == []
+    assert HistoryReader(controller.history.path).events(kinds=["started", "present"]) == []
     # The first complete picture is the starting point: 3000 was already in use.
     app.snapshot_ready.emit(snap(listener("127.0.0.1", 3000, pid=5, process="node")))
     alerts = controller.alerts_view.model.alerts()
     assert [a.kind for a in alerts] == [AlertKind.STARTUP, AlertKind.NOTICE]
     assert "node" in alerts[0].body  # the start-up summary names the owner
-    present = controller.history.events(kinds=["present"], port=3000)
+    present = HistoryReader(controller.history.path).events(kinds=["present"], port=3000)
     assert [(e.pid, e.process) for e in present] == [(5, "node")]
     # From there on changes are news as before.
     with qtbot.waitSignal(controller.alert_raised) as raised:

@@ -1,0 +1,204 @@
+"""What the history hands out: stored events, holding intervals, their CSV, ``--since`` times."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from portwatch.core.diff import EventKind
+from portwatch.core.safetext import csv_cell, visible
+
+STARTED = "started"
+PRESENT = "present"
+ALERT = "alert"
+# The kinds that open, close or reshape a holding.
+HOLDING_KINDS = (
+    STARTED,
+    PRESENT,
+    str(EventKind.BOUND),
+    str(EventKind.FREED),
+    str(EventKind.OWNER_CHANGED),
+    str(EventKind.EXPOSURE_CHANGED),
+)
+
+# The fields of one event, in HistoryEvent's order after ``id``.
+EVENT_FIELDS = (
+    "at",
+    "kind",
+    "proto",
+    "family",
+    "address",
+    "port",
+    "pid",
+    "process",
+    "exe",
+    "cmdline",
+    "user",
+    "exposure",
+    "previous_pid",
+    "previous_process",
+    "previous_address",
+    "previous_exposure",
+    "detail",
+)
+
+
+class HistoryError(Exception):
+    """The database cannot be opened, read or written; ``str()`` says why, for a person."""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """One stored row."""
+
+    id: int
+    at: float
+    kind: str
+    proto: str | None
+    family: int | None
+    address: str | None
+    port: int | None
+    pid: int | None
+    process: str | None
+    exe: str | None
+    cmdline: str | None
+    user: str | None
+    exposure: str | None
+    previous_pid: int | None
+    previous_process: str | None
+    previous_address: str | None
+    previous_exposure: str | None
+    detail: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in ("id", *EVENT_FIELDS)}
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """One process holding one port from ``start`` to ``end``.
+
+    ``start`` is None when the bind is older than the retained history;
+    ``end`` is None while it is still held (as last seen). ``end_known`` is
+    False when portwatch was not running at the moment it ended: then
+    ``end`` is the next time portwatch started and saw it gone.
+    """
+
+    proto: str
+    port: int
+    pid: int | None
+    process: str | None
+    cmdline: str | None
+    user: str | None
+    addresses: tuple[str, ...]
+    exposure: str | None
+    start: float | None
+    end: float | None
+    end_known: bool = True
+
+    @property
+    def duration(self) -> float | None:
+        if self.start is None:
+            return None
+        return (self.end if self.end is not None else time.time()) - self.start
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "proto": self.proto,
+            "port": self.port,
+            "pid": self.pid,
+            "process": self.process,
+            "command": self.cmdline,
+            "user": self.user,
+            "addresses": list(self.addresses),
+            "exposure": self.exposure,
+            "start": self.start,
+            "end": self.end,
+            "end_known": self.end_known,
+            "duration": self.duration,
+        }
+
+
+HOLDING_CSV_COLUMNS = (
+    "proto",
+    "port",
+    "pid",
+    "process",
+    "command",
+    "user",
+    "addresses",
+    "exposure",
+    "start",
+    "end",
+    "end_known",
+    "duration_seconds",
+)
+
+
+def _iso(epoch: float | None) -> str:
+    if epoch is None:
+        return ""
+    return dt.datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
+
+
+def holdings_to_csv(holdings: Iterable[Holding], out: TextIO) -> int:
+    """Write holding intervals as CSV (ISO times); returns the number of rows.
+
+    Text cells go through :func:`safetext.csv_cell`: no control character, no
+    row split in two, no cell a spreadsheet takes for a formula.
+    """
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HOLDING_CSV_COLUMNS)
+    count = 0
+    for hold in holdings:
+        duration = hold.duration
+        writer.writerow(
+            [
+                hold.proto,
+                hold.port,
+                "" if hold.pid is None else hold.pid,
+                csv_cell(hold.process or ""),
+                csv_cell(hold.cmdline or ""),
+                csv_cell(hold.user or ""),
+                csv_cell(" ".join(hold.addresses)),
+                hold.exposure or "",
+                _iso(hold.start),
+                _iso(hold.end),
+                "yes" if hold.end_known else "no",
+                "" if duration is None else f"{duration:.0f}",
+            ]
+        )
+        count += 1
+    return count
+
+
+_RELATIVE = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,12})?)\s*([smhdw])\s*$", re.IGNORECASE | re.ASCII)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """'2h', '30m', '1d', '45s', '2w' ago, or an ISO date/time (local time) → epoch seconds.
+
+    Anything else raises ValueError with a message for a person.
+    """
+    now = time.time() if now is None else now
+    match = _RELATIVE.match(text)
+    if match:
+        return now - float(match[1]) * _UNIT_SECONDS[match[2].lower()]
+    problem = (
+        f"'{visible(text)}' is not a time: use 30m, 2h, 1d, 2w or a date like 2026-11-21 "
+        "or 2026-11-21T14:00"
+    )
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+        if when.tzinfo is None:
+            when = when.astimezone()  # a naive time means local time
+        return when.timestamp()
+    except (ValueError, OverflowError, OSError):
+        # OverflowError/OSError: a date the platform's clock cannot place (year 1, 9999).
+        raise ValueError(problem) from None
