@@ -114,3 +114,14 @@ def test_any_text_parses_or_raises_a_one_line_message(text: str) -> None:
     else:
         assert all(1 <= s.low <= s.high <= MAX_PORT for s in result)
         assert all(s.size <= MAX_RANGE_PORTS for s in result)
+
+
+def test_long_and_odd_input_gets_a_short_escaped_message() -> None:
+    with pytest.raises(PortSpecError) as caught:
+        parse_port_list("9" * 5000)
+    assert str(caught.value) == f"port {'9' * 37}... is out of range: ports are 1-65535"
+    with pytest.raises(PortSpecError) as caught:
+        parse_port_spec("\x1b[2J80")
+    assert (
+        str(caught.value) == "'\\x1b[2J80' is not a port or range (use 3000, 8000-8010 or tcp/5432)"
+    )

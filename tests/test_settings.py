@@ -15,6 +15,7 @@ from portwatch.core.settings import (
     SCHEMA_VERSION,
     NotificationStyle,
     Settings,
+    SettingsWriteError,
     WatchedPort,
     load_settings,
     save_settings,
@@ -175,7 +176,7 @@ def test_out_of_range_interval_is_a_problem() -> None:
     result = load_settings()
     assert result.settings.scan_interval == 2.0
     assert result.problems == (
-        "'scan_interval': scan interval 0 s is out of range: use 0.5 to 3600 s",
+        "'scan_interval': scan interval 0 is out of range: use 0.2 to 3600 seconds",
     )
 
 
@@ -190,14 +191,14 @@ def test_save_is_atomic_and_leaves_no_temp_files(monkeypatch: pytest.MonkeyPatch
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(SettingsWriteError, match="the disk is full"):
         save_settings(Settings(scan_interval=9.0))
     monkeypatch.setattr(os, "replace", real_replace)
     # The old file is intact and the temporary file was in the same folder and is gone.
     assert path.read_text() == before
     assert calls
     assert Path(calls[0][0]).parent == path.parent
-    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.json"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.json", "settings.json.lock"]
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 

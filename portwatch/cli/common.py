@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 from portwatch.core.formats import (
@@ -16,30 +15,24 @@ from portwatch.core.formats import (
     to_csv,
     to_json,
 )
+from portwatch.core.portspec import PortSpecError, parse_port
+from portwatch.core.settings import SettingsError, parse_interval
 
 
 def port_number(text: str) -> int:
-    """argparse type: a TCP/UDP port, 1–65535, with a message that says what is wrong."""
+    """argparse type: one port, by the one rule of :func:`portwatch.core.portspec.parse_port`."""
     try:
-        port = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a port number (1-65535)") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port {port} is out of range: ports are 1-65535")
-    return port
+        return parse_port(text)
+    except PortSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def interval_seconds(text: str) -> float:
-    """argparse type: a poll interval between 0.1 s and one hour."""
+    """argparse type: seconds, by :func:`portwatch.core.settings.parse_interval`."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
-    if not math.isfinite(value) or not 0.1 <= value <= 3600:
-        raise argparse.ArgumentTypeError(
-            f"interval {text} is out of range: use 0.1 to 3600 seconds"
-        )
-    return value
+        return parse_interval(text)
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def format_time(epoch: float | None) -> str:

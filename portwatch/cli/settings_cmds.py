@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from dataclasses import replace
 
 from portwatch.cli.common import format_table
 from portwatch.core import paths
 from portwatch.core.portspec import PortSpec, PortSpecError, parse_port_list
+from portwatch.core.safetext import visible
 from portwatch.core.settings import (
+    LoadResult,
     Settings,
     SettingsError,
+    SettingsFileError,
     WatchedPort,
     check_allowed_exposure,
+    edit_settings,
     load_settings,
-    save_settings,
 )
 
 SYNTAX = "ports like 3000, 8000-8010, tcp/5432 or udp/5353, separated by spaces or commas"
@@ -58,11 +62,16 @@ def _bad_input(action: str, message: str) -> int:
     return 2
 
 
-def _load() -> Settings:
-    result = load_settings()
-    if result.message:
-        print(f"note: {result.message}", file=sys.stderr)
-    return result.settings
+def _file_error(action: str, exc: SettingsFileError, *, changed: bool = True) -> int:
+    """One line, exit 1: the settings file could not be read or written."""
+    tail = " — nothing was changed" if changed else ""
+    print(f"portwatch watch-port {action}: {exc}{tail}", file=sys.stderr)
+    return 1
+
+
+def _tell(loaded: LoadResult) -> None:
+    if loaded.message:
+        print(f"note: {loaded.message}", file=sys.stderr)
 
 
 def _parse(action: str, texts: list[str]) -> list[PortSpec] | int:
@@ -70,6 +79,10 @@ def _parse(action: str, texts: list[str]) -> list[PortSpec] | int:
         return parse_port_list(texts)
     except PortSpecError as exc:
         return _bad_input(action, str(exc))
+
+
+def _joined(specs: Iterable[PortSpec]) -> str:
+    return " ".join(str(spec) for spec in specs)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -81,28 +94,35 @@ def cmd_add(args: argparse.Namespace) -> int:
         allowed = check_allowed_exposure(args.allow)
     except SettingsError as exc:
         return _bad_input("add", str(exc))
-    settings = _load()
-    have = {watch.ports: watch for watch in settings.watched_ports}
-    new_entries = [
-        WatchedPort(
-            spec,
-            notify_occupied=not args.no_occupied,
-            notify_freed=not args.no_freed,
-            expected_owner=owner,
-            allowed_exposure=allowed,
+
+    def add(settings: Settings) -> Settings:
+        have = {watch.ports for watch in settings.watched_ports}
+        new_entries = tuple(
+            WatchedPort(
+                spec,
+                notify_occupied=not args.no_occupied,
+                notify_freed=not args.no_freed,
+                expected_owner=owner,
+                allowed_exposure=allowed,
+            )
+            for spec in specs
+            if spec not in have
         )
-        for spec in specs
-        if spec not in have
-    ]
-    already = [spec for spec in specs if spec in have]
-    if new_entries:
-        settings = replace(settings, watched_ports=settings.watched_ports + tuple(new_entries))
-        save_settings(settings)
-        print(f"watching {' '.join(str(w.ports) for w in new_entries)}")
+        return replace(settings, watched_ports=settings.watched_ports + new_entries)
+
+    try:
+        edit = edit_settings(add)
+    except SettingsFileError as exc:
+        return _file_error("add", exc)
+    _tell(edit.loaded)
+    had = {watch.ports for watch in edit.before.watched_ports}
+    added = [spec for spec in specs if spec not in had]
+    already = [spec for spec in specs if spec in had]
+    if added:
+        print(f"watching {_joined(added)}")
     if already:
         print(
-            f"already watched: {' '.join(str(s) for s in already)} "
-            "(remove and add again to change its options)",
+            f"already watched: {_joined(already)} (remove and add again to change its options)",
             file=sys.stderr,
         )
     return 0
@@ -112,15 +132,19 @@ def cmd_remove(args: argparse.Namespace) -> int:
     specs = _parse("remove", args.ports)
     if isinstance(specs, int):
         return specs
-    settings = _load()
-    updated, missing = settings.with_watched_removed(specs)
-    removed = [spec for spec in specs if spec not in missing]
+    try:
+        edit = edit_settings(lambda settings: settings.with_watched_removed(specs)[0])
+    except SettingsFileError as exc:
+        return _file_error("remove", exc)
+    _tell(edit.loaded)
+    had = {watch.ports for watch in edit.before.watched_ports}
+    removed = [spec for spec in specs if spec in had]
+    missing = [spec for spec in specs if spec not in had]
     if removed:
-        save_settings(updated)
-        print(f"no longer watching {' '.join(str(s) for s in removed)}")
+        print(f"no longer watching {_joined(removed)}")
     if missing:
         print(
-            f"portwatch watch-port remove: not watched: {' '.join(str(s) for s in missing)} "
+            f"portwatch watch-port remove: not watched: {_joined(missing)} "
             "(see `portwatch watch-port list`)",
             file=sys.stderr,
         )
@@ -129,14 +153,18 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    settings = _load()
-    watched = settings.watched_ports
+    loaded = load_settings()
+    if loaded.error:
+        print(f"portwatch watch-port list: {loaded.error}", file=sys.stderr)
+        return 1
+    _tell(loaded)
+    watched = loaded.settings.watched_ports
     if args.json:
         print(json.dumps([watch.to_json() for watch in watched], indent=2))
         return 0
     if not watched:
         print("No watched ports. Add some: portwatch watch-port add 3000 5173")
-        print(f"(settings file: {paths.settings_file()})", file=sys.stderr)
+        print(f"(settings file: {visible(str(paths.settings_file()))})", file=sys.stderr)
         return 0
     rows = [
         (

@@ -6,7 +6,11 @@ Syntax (one way only, so there is one thing to document):
 - an item is a port (``3000``) or an inclusive range (``8000-8010``);
 - an item may start with ``tcp/`` or ``udp/`` to watch one protocol only;
   without it, both TCP and UDP match;
-- ports are 1-65535 and one range holds at most 10,000 ports.
+- ports are 1-65535, written in ASCII digits only (not ``+3000``, ``3_000`` or
+  full-width ``３０００``), and one range holds at most 10,000 ports.
+
+:func:`parse_port` is the same rule for one port: every command and box that
+takes a port number uses it, so they all accept and refuse the same text.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
+
+from portwatch.core.safetext import visible
 
 Proto = Literal["tcp", "udp"]
 
@@ -26,6 +32,8 @@ _ITEM = re.compile(r"^(?:(?P<proto>[A-Za-z0-9]+)/)?(?P<low>[^-]+)(?:-(?P<high>.+
 _SEPARATORS = re.compile(r"[\s,]+")
 
 SYNTAX_HINT = "use 3000, 8000-8010 or tcp/5432"
+# Bad input is quoted in messages up to this many characters.
+_SHOWN_MAX = 40
 
 
 class PortSpecError(ValueError):
@@ -54,13 +62,41 @@ class PortSpec:
         return f"{self.proto}/{ports}" if self.proto else ports
 
 
+def _shown(text: str) -> str:
+    """``text`` for a one-line message: escaped, and cut short if it is long."""
+    if len(text) > _SHOWN_MAX:
+        text = text[: _SHOWN_MAX - 3] + "..."
+    return visible(text)
+
+
+def _in_range(digits: str) -> int:
+    """ASCII digits → a port, or the out-of-range message (never int() on 5,000 digits)."""
+    value = digits.lstrip("0") or "0"
+    if len(value) > len(str(MAX_PORT)) or not MIN_PORT <= int(value) <= MAX_PORT:
+        raise PortSpecError(
+            f"port {_shown(value)} is out of range: ports are {MIN_PORT}-{MAX_PORT}"
+        )
+    return int(value)
+
+
+def _is_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def _port(text: str, item: str) -> int:
-    if not text.isascii() or not text.isdigit():
-        raise PortSpecError(f"'{item}' is not a port or range ({SYNTAX_HINT})")
-    port = int(text)
-    if not MIN_PORT <= port <= MAX_PORT:
-        raise PortSpecError(f"port {port} is out of range: ports are {MIN_PORT}-{MAX_PORT}")
-    return port
+    if not _is_digits(text):
+        raise PortSpecError(f"'{_shown(item)}' is not a port or range ({SYNTAX_HINT})")
+    return _in_range(text)
+
+
+def parse_port(text: str) -> int:
+    """One port number, 1-65535: ASCII digits only; spaces around it are ignored."""
+    stripped = text.strip()
+    if not stripped:
+        raise PortSpecError(f"no port given (ports are {MIN_PORT}-{MAX_PORT})")
+    if not _is_digits(stripped):
+        raise PortSpecError(f"'{_shown(stripped)}' is not a port number ({MIN_PORT}-{MAX_PORT})")
+    return _in_range(stripped)
 
 
 def parse_port_spec(item: str) -> PortSpec:
@@ -68,7 +104,7 @@ def parse_port_spec(item: str) -> PortSpec:
     item = item.strip()
     match = _ITEM.match(item)
     if not item or match is None:
-        raise PortSpecError(f"'{item}' is not a port or range ({SYNTAX_HINT})")
+        raise PortSpecError(f"'{_shown(item)}' is not a port or range ({SYNTAX_HINT})")
     proto_text = match["proto"]
     proto: Proto | None = None
     if proto_text is not None:
@@ -78,7 +114,9 @@ def parse_port_spec(item: str) -> PortSpec:
         elif lowered == "udp":
             proto = "udp"
         else:
-            raise PortSpecError(f"'{proto_text}' in '{item}' is not a protocol: use tcp/ or udp/")
+            raise PortSpecError(
+                f"'{_shown(proto_text)}' in '{_shown(item)}' is not a protocol: use tcp/ or udp/"
+            )
     low = _port(match["low"], item)
     high = _port(match["high"], item) if match["high"] is not None else low
     if high < low:
@@ -102,12 +140,8 @@ def parse_port_list(text: str | Iterable[str], *, allow_empty: bool = False) -> 
     tokens = [tok for chunk in items for tok in _SEPARATORS.split(chunk) if tok]
     if not tokens and not allow_empty:
         raise PortSpecError(f"no ports given ({SYNTAX_HINT})")
-    specs: list[PortSpec] = []
-    for token in tokens:
-        spec = parse_port_spec(token)
-        if spec not in specs:
-            specs.append(spec)
-    return specs
+    # A dict keeps the first appearance and drops repeats in linear time.
+    return list(dict.fromkeys(parse_port_spec(token) for token in tokens))
 
 
 def format_port_list(specs: Iterable[PortSpec]) -> str:
