@@ -77,8 +77,11 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
     process took it, it is a freed plus a bound. An owner that was
     unknown and becomes known (or the reverse) is not a change of owner: it
     is the same socket seen with more or less privilege.
+
+    A stale snapshot (the table could not be read) is no news: no events
+    lead to it, and none from it (it may stand for no picture at all).
     """
-    if old is None:
+    if old is None or old.stale is not None or new.stale is not None:
         return []
     at = new.taken_at
     before = _bindings(old.listeners)
@@ -163,6 +166,8 @@ class PendingOwnerGate:
 
     def settle(self, previous: Snapshot | None, snapshot: Snapshot) -> Snapshot:
         """``snapshot`` without the new sockets still waiting for their owner."""
+        if snapshot.stale is not None:
+            return snapshot  # no news: nothing to hold back, nothing to count
         if previous is None:
             self._waited.clear()
             return snapshot

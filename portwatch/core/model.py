@@ -38,6 +38,9 @@ class OwnerUnknown(StrEnum):
     EXITED = "process exited"
     NOT_FOUND = "not found"
     PENDING = "looking up"  # the owner walk has not reached this socket yet
+    # The owner walk itself failed (too many open files, a refusal as root):
+    # nobody may hold it, or somebody may; the snapshot's warnings say why.
+    LOOKUP_FAILED = "owner lookup failed"
 
 
 ListenerKey = tuple[str, int, str, int, int | None]
@@ -163,6 +166,11 @@ class Snapshot:
     hint: str | None = None
     backend: str = ""
     warnings: tuple[str, ...] = field(default=())
+    # Set when this scan could not read the socket table: why, in plain words.
+    # The listeners are then the last picture that was read (``taken_at`` is
+    # when), or none if no read has worked yet. A stale snapshot is no news:
+    # it yields no events, no alerts and no history.
+    stale: str | None = None
 
     def by_key(self) -> dict[ListenerKey, Listener]:
         return {listener.key: listener for listener in self.listeners}

@@ -5,12 +5,17 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+import psutil
 
 from portwatch.core.exposure import classify, is_loopback_peer, is_wildcard
 from portwatch.core.model import Connection, Listener, OwnerUnknown, ProcessInfo, Snapshot
-from portwatch.core.platform import RawSocket, SocketSource, select_source
+from portwatch.core.platform import RawSocket, RawTable, SocketSource, select_source
+from portwatch.core.platform.base import os_reason
 from portwatch.core.procinfo import ProcessCache
+from portwatch.core.safetext import from_os, mask_text, visible
 from portwatch.core.services import port_range, service_name
 
 log = logging.getLogger(__name__)
@@ -28,7 +33,9 @@ class Scanner:
 
     ``scan()`` never raises for what the OS may do under it (a process that
     exits mid-scan, a zombie, a refused permission): such rows get an
-    "owner unknown" reason and the snapshot counts them.
+    "owner unknown" reason and the snapshot counts them. When the socket
+    table itself cannot be read, the last picture comes back marked
+    ``stale`` (why, in plain words) until a read works again.
     """
 
     def __init__(
@@ -61,6 +68,8 @@ class Scanner:
         self._last_live: frozenset[int] = frozenset()  # the pids of _last_raw
         # rows -> (owners hidden, owners pending) among them
         self._unknown: tuple[tuple[Listener, ...] | None, int, int] = (None, 0, 0)
+        self._picture: Snapshot | None = None  # the last snapshot read in full
+        self._failing = False  # in a run of failed reads (logged once per run)
 
     @property
     def ephemeral_range(self) -> tuple[int, int] | None:
@@ -71,7 +80,39 @@ class Scanner:
     def scan(self) -> Snapshot:
         started = time.perf_counter()
         taken_at = time.time()
-        table = self.source.read(connection_owners=self.connection_owners)
+        try:
+            table = self.source.read(connection_owners=self.connection_owners)
+        except Exception as exc:  # noqa: BLE001 - any failed read keeps the last picture
+            return self._stale(exc, taken_at, started)
+        if self._failing:
+            self._failing = False
+            log.info("the port list can be read again")
+        snapshot = self._snapshot(table, taken_at, started)
+        self._picture = snapshot
+        return snapshot
+
+    def _stale(self, exc: Exception, taken_at: float, started: float) -> Snapshot:
+        """The last picture, marked stale: a failed read is not every port freed."""
+        expected = isinstance(exc, (OSError, psutil.Error))
+        reason = os_reason(exc) if expected else f"unexpected error: {exc}"
+        if not self._failing:
+            self._failing = True
+            # Once per run of failures (the app's log file takes INFO; the bar
+            # or `watch` tell the person); a bug's traceback goes to the log too.
+            level = logging.INFO if expected else logging.WARNING
+            log.log(level, "could not read the port list: %s", reason, exc_info=not expected)
+        duration = time.perf_counter() - started
+        if self._picture is None:
+            return Snapshot(
+                taken_at=taken_at,
+                duration=duration,
+                listeners=(),
+                backend=self.source.name,
+                stale=reason,
+            )
+        return replace(self._picture, duration=duration, warming_up=False, stale=reason)
+
+    def _snapshot(self, table: RawTable, taken_at: float, started: float) -> Snapshot:
         warnings = list(table.warnings)
 
         self._scan_infos = {}
@@ -155,8 +196,15 @@ class Scanner:
         try:
             return self._scan_infos[pid]
         except KeyError:
-            info = self._scan_infos[pid] = self._processes.get(pid)
-            return info
+            pass
+        try:
+            info = self._processes.get(pid)
+        except (OSError, psutil.Error):
+            # Its details could not be read this time: what was known before
+            # stands (the process is there; it just could not be read).
+            info = self._last_infos.get(pid) or ProcessInfo(pid=pid)
+        self._scan_infos[pid] = info
+        return info
 
     def _listener(
         self,
@@ -243,6 +291,39 @@ class Scanner:
             process=info.name if info else None,
             user=info.user if info else None,
         )
+
+
+class ConsumerGuard:
+    """Hands a scan to its consumers so that a failure in one never stops the others.
+
+    History, rules, notifications, the tray and the window (or ``watch``'s
+    printing) each run through :meth:`run`. A consumer that raises is logged
+    with its traceback once per run of failures (again only after it worked
+    in between), and :meth:`run` returns one line for a person that first
+    time; otherwise None.
+    """
+
+    def __init__(self) -> None:
+        self._failing: set[str] = set()
+
+    def run(self, name: str, consumer: Callable[[], object]) -> str | None:
+        """Call ``consumer``; ``name`` says what it does, for the log and the person."""
+        try:
+            consumer()
+        except Exception as exc:  # isolating consumers is the point
+            if name in self._failing:
+                return None
+            self._failing.add(name)
+            log.exception("%s failed; everything else goes on", name)
+            detail = visible(mask_text(from_os(str(exc)))) or type(exc).__name__
+            return f"{name} failed ({detail}); everything else goes on"
+        if self._failing:
+            self._failing.discard(name)
+        return None
+
+    @property
+    def failing(self) -> frozenset[str]:
+        return frozenset(self._failing)
 
 
 class EstablishedCounts:

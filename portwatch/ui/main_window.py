@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
@@ -47,8 +48,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from portwatch.core.files import private_file, tighten
 from portwatch.core.model import Exposure, Listener, Snapshot
 from portwatch.core.paths import state_dir
+from portwatch.core.safetext import visible
 from portwatch.ui.details import DetailsPane
 from portwatch.ui.icons import app_icon
 from portwatch.ui.models import (
@@ -100,7 +103,9 @@ CONNECTION_WIDTHS = {
 
 
 def window_settings() -> QSettings:
-    return QSettings(str(state_dir() / "window.ini"), QSettings.Format.IniFormat)
+    # Made 0600 before Qt writes it: QSettings keeps the mode of the file it replaces.
+    path = private_file(state_dir() / "window.ini")
+    return QSettings(str(path), QSettings.Format.IniFormat)
 
 
 def _table(model: QSortFilterProxyModel, widths: dict[int, int], stretch_column: int) -> QTableView:
@@ -251,6 +256,7 @@ class MainWindow(QMainWindow):
 
         # status bar
         self.scan_label = QLabel("Waiting for the first scan…")
+        self._had_picture = False  # a scan has read the port list at least once
         self.counts_label = QLabel()
         self.hint_label = QLabel()
         self.hint_label.setStyleSheet("color: #8a5a00;")
@@ -361,6 +367,14 @@ class MainWindow(QMainWindow):
             return
         when = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))
         paused = " · paused" if self.pause_action.isChecked() else ""
+        if snapshot.stale is not None:
+            # Said in the bar for as long as reads fail; the next good read replaces it.
+            text = f"Could not read the port list: {visible(snapshot.stale)}"
+            if self._had_picture:
+                text += f" — showing the last one from {when}"
+            self.scan_label.setText(text + paused)
+            return
+        self._had_picture = True
         self.scan_label.setText(f"Last scan {when} ({snapshot.duration * 1000:.0f} ms){paused}")
 
     def _update_counts(self, snapshot: Snapshot) -> None:
@@ -445,6 +459,7 @@ class MainWindow(QMainWindow):
         for key, action in self._persisted_toggles().items():
             settings.setValue(f"filters/{key}", action.isChecked())
         settings.sync()
+        tighten(Path(settings.fileName()))  # in case Qt wrote a new file after all
 
     def restore_state(self) -> None:
         settings = window_settings()

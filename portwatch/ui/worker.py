@@ -18,11 +18,11 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from portwatch.core.model import Snapshot
 from portwatch.core.scanner import WARM_UP_DELAY, Scanner
+from portwatch.core.settings_model import MIN_INTERVAL
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 2.0
-MIN_INTERVAL = 0.2
 
 
 class ScanWorker(QObject):
@@ -75,7 +75,10 @@ class ScanWorker(QObject):
                 log.exception("scan failed")
                 self.scan_failed.emit(f"scan failed: {exc}")
         else:
-            self._failures = 0
+            if snapshot.stale is None:
+                # A stale snapshot (the table could not be read) is a failure
+                # too: the bar says so from the snapshot; the Scanner logs it once.
+                self._failures = 0
             if not self.stopping.is_set():
                 self.snapshot_ready.emit(snapshot)
             if snapshot.warming_up:

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from portwatch.core.platform.base import RawSocket, RawTable, SocketSource
+from portwatch.core.platform.base import RawSocket, RawTable, SocketSource, TableReadError
 
 log = logging.getLogger(__name__)
 
@@ -61,4 +61,11 @@ def _linux_source(choice: str, quick_start: bool) -> SocketSource:
         return LinuxPsutilSource()
 
 
-__all__ = ["BACKEND_ENV", "RawSocket", "RawTable", "SocketSource", "select_source"]
+__all__ = [
+    "BACKEND_ENV",
+    "RawSocket",
+    "RawTable",
+    "SocketSource",
+    "TableReadError",
+    "select_source",
+]

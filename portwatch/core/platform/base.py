@@ -36,6 +36,21 @@ class RawTable:
     warnings: list[str] = field(default_factory=list)
 
 
+class TableReadError(OSError):
+    """The socket table itself could not be read this time (not: a process refused).
+
+    Its text is the reason in plain words. The scanner keeps the last picture
+    it read, marked stale, until a read works again.
+    """
+
+
+def os_reason(exc: BaseException) -> str:
+    """An OS error as a few plain lowercase words: "too many open files"."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[:1].lower() + exc.strerror[1:]
+    return str(exc) or type(exc).__name__
+
+
 class SocketSource(abc.ABC):
     """Reads listening sockets and established TCP connections from the OS."""
 
@@ -51,7 +66,9 @@ class SocketSource(abc.ABC):
         ``connection_owners`` asks for the PID of every established connection
         too; without it only listeners need owners, which is much cheaper on
         some platforms.
-        Must not raise for vanished processes or refused permissions.
+        Must not raise for vanished processes or refused permissions; raises
+        :class:`TableReadError` when the table itself could not be read (an
+        empty table would look as if every port had been freed).
         """
 
     @property

@@ -12,7 +12,7 @@ import psutil
 
 from portwatch.core.model import OwnerUnknown
 from portwatch.core.platform._psutil import classify_connections
-from portwatch.core.platform.base import RawTable, SocketSource
+from portwatch.core.platform.base import RawTable, SocketSource, TableReadError, os_reason
 from portwatch.core.services import read_linux_ephemeral_range
 
 
@@ -27,7 +27,7 @@ class LinuxPsutilSource(SocketSource):
         try:
             conns = psutil.net_connections(kind="inet")
         except (psutil.Error, OSError) as exc:
-            return RawTable(warnings=[f"could not read the socket table: {exc}"])
+            raise TableReadError(os_reason(exc)) from exc
         return classify_connections(conns, unknown_reason=reason)
 
     def ephemeral_range(self) -> tuple[int, int] | None:

@@ -26,7 +26,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from portwatch.core.model import OwnerUnknown, Proto
-from portwatch.core.platform.base import RawSocket, RawTable, SocketSource
+from portwatch.core.platform.base import (
+    RawSocket,
+    RawTable,
+    SocketSource,
+    TableReadError,
+    os_reason,
+)
 from portwatch.core.platform.linux_owners import Owner, SocketOwners
 from portwatch.core.platform.linux_procfs import (
     STATE_NAMES,
@@ -592,6 +598,7 @@ class LinuxNetlinkSource(SocketSource):
         self._diag: SockDiag | None = None
         self._fallback_reason: str | None = None
         self._fallback_warned = False
+        self._reopen = False  # a read failed for a passing reason: netlink next time
         if use_netlink:
             try:
                 self._diag = SockDiag()
@@ -646,7 +653,18 @@ class LinuxNetlinkSource(SocketSource):
         return read_linux_ephemeral_range()
 
     def read_tables(self, *, all_established: bool) -> SocketTables:
-        """The kernel tables without owners (netlink, or /proc/net if refused)."""
+        """The kernel tables without owners (netlink, or /proc/net if refused).
+
+        Raises :class:`TableReadError` when neither could be read this time.
+        """
+        if self._diag is None and self._reopen:
+            # The last read failed for a passing reason: netlink again.
+            self._reopen = False
+            try:
+                self._diag = SockDiag()
+            except OSError as exc:
+                self._reopen = True
+                raise TableReadError(f"the kernel's socket list: {os_reason(exc)}") from exc
         if self._diag is not None:
             try:
                 return self._read_netlink(self._diag, all_established=all_established)
@@ -664,9 +682,15 @@ class LinuxNetlinkSource(SocketSource):
                         self._diag = SockDiag()
                         return self._read_netlink(self._diag, all_established=all_established)
                     except OSError as again:
-                        self._fallback_reason = f"netlink sock_diag failed: {again}"
+                        # Not this time: the last picture stays, netlink is tried next poll.
                         self._close_diag()
-        return read_proc_net(self._proc_net)
+                        self._reopen = True
+                        reason = os_reason(again)
+                        raise TableReadError(f"the kernel's socket list: {reason}") from again
+        try:
+            return read_proc_net(self._proc_net)
+        except OSError as exc:
+            raise TableReadError(f"{self._proc_net}: {os_reason(exc)}") from exc
 
     def _read_netlink(self, diag: SockDiag, *, all_established: bool) -> SocketTables:
         if all_established:
@@ -714,6 +738,11 @@ class LinuxNetlinkSource(SocketSource):
         if connection_owners:
             wanted += tables.established
         owners = self.owners.resolve(wanted)
+        if self.owners.stats.failed:
+            table.warnings.append(
+                f"owner lookup failed for {self.owners.stats.failed} sockets: "
+                f"{self.owners.lookup_failure or 'unknown reason'}"
+            )
         if (
             not connection_owners
             and tables.listeners == self._last_sockets

@@ -27,6 +27,7 @@ reported as :attr:`OwnerUnknown.PENDING`.
 
 from __future__ import annotations
 
+import errno
 import io
 import math
 import os
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portwatch.core.model import OwnerUnknown
+from portwatch.core.platform.base import os_reason
 from portwatch.core.platform.linux_procfs import KernelSocket
 
 Owner = tuple[int, ...] | OwnerUnknown
@@ -59,6 +61,13 @@ _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 # /proc is listed at least this often (seconds) even while /proc/loadavg says
 # no process was made: a forked child sharing a listener is then seen in time.
 LISTING_MAX_AGE = 30.0
+# Seconds before sockets whose lookup failed (too many open files …) are
+# looked for again; sockets nobody holds wait ``retry_after``.
+FAILED_RETRY = 5.0
+# errno values of a lookup that failed for a passing reason, not because the
+# process or the fd is gone or closed to us: the answer is "could not read".
+_PASSING = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS, errno.EINTR})
+_GONE_OR_CLOSED = frozenset({errno.ENOENT, errno.ESRCH, errno.EACCES, errno.EPERM})
 
 
 @dataclass(slots=True)
@@ -72,6 +81,7 @@ class OwnerStats:
     fds_read: int = 0  # readlinks while scanning fd tables
     passes_completed: int = 0  # walks over every process that ran to the end
     pending: int = 0  # sockets reported as still being looked up, last poll
+    failed: int = 0  # sockets whose lookup failed (OwnerUnknown.LOOKUP_FAILED), last poll
 
 
 class SocketOwners:
@@ -120,6 +130,12 @@ class SocketOwners:
         # A pid read halfway: its fds left, and whether the walk was reading it.
         self._partial: tuple[int, list[str], bool] | None = None
         self._refusals: dict[int, int] = {}  # pid -> fd tables refused so far
+        # Why the current pass could not read everything it should (None: it could).
+        self._pass_failure: str | None = None
+        self._pass_failure_passes = False  # that failure may pass (EMFILE …): retry soon
+        self._listing_failure: str | None = None  # the last listing of /proc failed
+        #: Why the last completed pass failed to read some processes, for warnings.
+        self.lookup_failure: str | None = None
         # For quiet polls: what the last answer was made of.
         self._changed = True
         self._last_sockets: list[KernelSocket] = []
@@ -217,9 +233,20 @@ class SocketOwners:
             # The pass reached the end: what it did not find, nobody we can see holds.
             self.stats.passes_completed += 1
             reason = OwnerUnknown.KERNEL if self._euid == 0 else OwnerUnknown.NEEDS_PRIVILEGES
+            retry_at = now + self.retry_after
+            self.lookup_failure = self._pass_failure
+            if self._pass_failure is not None:
+                # Some fd tables could not be read: "nobody holds it" is not known.
+                # Soon again if that may pass (too many open files); a process
+                # that keeps refusing root is not walked for again every few seconds.
+                reason = OwnerUnknown.LOOKUP_FAILED
+                if self._pass_failure_passes:
+                    retry_at = now + FAILED_RETRY
+                self._pass_failure = None
+                self._pass_failure_passes = False
             for inode in self._walk_for:
                 if inode in wanted and inode not in self._holders:
-                    self._negative[inode] = (reason, now + self.retry_after)
+                    self._negative[inode] = (reason, retry_at)
             self._walk_for = set()
             self._walked = []
             self._walk_complete = False
@@ -305,8 +332,14 @@ class SocketOwners:
             self.stats.listings += 1
             try:
                 names = os.listdir(self._proc)  # noqa: PTH208 - hot path: plain strings
-            except OSError:
-                names = []
+            except OSError as exc:
+                # Not "every process exited": keep the last listing, say why.
+                self._listing_failure = os_reason(exc)
+                self._pass_failure = self._pass_failure or self._listing_failure
+                self._pass_failure_passes = True
+                names = self._listing
+            else:
+                self._listing_failure = None
         self._newest_pid = newest
         new: set[int] = set()
         if names != self._listing:  # processes came or went (else nothing to redo)
@@ -359,8 +392,12 @@ class SocketOwners:
                     checks += 1
                     try:
                         ok = readlink(f"{proc}/{pid}/fd/{fd}") == f"socket:[{inode}]"
-                    except OSError:
-                        ok = False
+                    except OSError as exc:
+                        # Closed or gone: look again. Could not read (too many
+                        # open files …): the holder stays until it can be read.
+                        ok = exc.errno not in _GONE_OR_CLOSED
+                        if ok:
+                            self._failed(exc)
                     if not ok:
                         del holders[pid]
                         if pid in self._pids and pid not in self._fresh:
@@ -399,6 +436,8 @@ class SocketOwners:
             return
         holder_pids = {pid for holders in self._holders.values() for pid in holders}
         order = sorted(self._pids - holder_pids) + sorted(holder_pids & self._pids)
+        self._pass_failure = self._listing_failure
+        self._pass_failure_passes = self._listing_failure is not None
         self._walk = order
         self._walk_for = set(missing) | self._walk_for
         self._walk_complete = complete or self._walk_complete
@@ -502,6 +541,8 @@ class SocketOwners:
     ) -> None:
         """Read one process's fd links, recording every wanted socket it holds."""
         if pid in self._unreadable:
+            if self._euid == 0:
+                self._pass_failure = self._pass_failure or "permission denied"
             return
         # Links are read relative to the fd directory, opened once: a full
         # path would make the kernel look up /proc/PID/fd again for every fd.
@@ -509,8 +550,8 @@ class SocketOwners:
             dir_fd = os.open(f"{self._proc}/{pid}/fd", _DIRECTORY_FLAGS)
         except FileNotFoundError:
             return  # exited
-        except OSError:
-            self._refused(pid)
+        except OSError as exc:
+            self._refused(pid, exc)
             return
         try:
             if names is None:
@@ -519,8 +560,8 @@ class SocketOwners:
                     names = os.listdir(dir_fd)  # noqa: PTH208 - hot path, by fd
                 except FileNotFoundError:
                     return
-                except OSError:
-                    self._refused(pid)
+                except OSError as exc:
+                    self._refused(pid, exc)
                     return
                 names.reverse()  # taken from the end: fds in ascending order
                 self._fd_counts[pid] = len(names)
@@ -528,7 +569,20 @@ class SocketOwners:
         finally:
             os.close(dir_fd)
 
-    def _refused(self, pid: int) -> None:
+    def _failed(self, exc: OSError) -> None:
+        """A read of /proc failed for a reason other than a process that is gone."""
+        self._pass_failure = self._pass_failure or os_reason(exc)
+        self._pass_failure_passes |= exc.errno in _PASSING or exc.errno is None
+
+    def _refused(self, pid: int, exc: OSError) -> None:
+        if exc.errno in _PASSING or exc.errno is None:
+            # Not this process's doing (too many open files …): read it again
+            # next poll, and this pass cannot say that nobody holds a socket.
+            self._failed(exc)
+            self._retry.append(pid)
+            return
+        if self._euid == 0:
+            self._failed(exc)  # root refused (an LSM, hidepid): cannot tell either
         # Another user's process when we are not root. A process in the middle
         # of execve() can refuse for a moment too, so a few more tries on the
         # next polls before giving up.
@@ -561,7 +615,13 @@ class SocketOwners:
             for name in reversed(batch):
                 try:
                     link = readlink(name, dir_fd=dir_fd)
-                except OSError:
+                except FileNotFoundError:
+                    continue  # closed meanwhile
+                except OSError as exc:
+                    if exc.errno != errno.ESRCH:
+                        # Listed but not readable (root without CAP_SYS_PTRACE
+                        # reading a more privileged process …): cannot tell.
+                        self._failed(exc)
                     continue
                 if link.startswith("socket:["):
                     inode = int(link[8:-1])
@@ -576,7 +636,7 @@ class SocketOwners:
 
     def _answer(self, wanted: dict[int, int]) -> dict[int, Owner]:
         answer: dict[int, Owner] = {}
-        pending = 0
+        pending = failed = 0
         not_root = self._euid != 0
         for inode, uid in wanted.items():
             holders = self._holders.get(inode)
@@ -585,13 +645,15 @@ class SocketOwners:
             elif inode == 0:
                 answer[inode] = OwnerUnknown.KERNEL
             elif inode in self._negative:
-                answer[inode] = self._negative[inode][0]
+                answer[inode] = why = self._negative[inode][0]
+                failed += why is OwnerUnknown.LOOKUP_FAILED
             elif not_root and uid != self._euid:
                 answer[inode] = OwnerUnknown.NEEDS_PRIVILEGES
             else:
                 answer[inode] = OwnerUnknown.PENDING
                 pending += 1
         self.stats.pending = pending
+        self.stats.failed = failed
         return answer
 
 

@@ -100,14 +100,20 @@ def parse_proc_net(text: str, proto: Proto, family: int) -> Iterator[KernelSocke
 
 
 def read_proc_net(root: Path = Path("/proc/net")) -> SocketTables:
-    """All four tables from /proc/net; a missing table (no IPv6) counts as empty."""
+    """All four tables from /proc/net; a missing IPv6 table (no IPv6) counts as empty.
+
+    Any other failure to read a table raises OSError: a table taken as empty
+    would look as if every port on it had been freed.
+    """
     listeners: list[KernelSocket] = []
     established: list[KernelSocket] = []
     for name, proto, family in PROC_NET_FILES:
         try:
             text = (root / name).read_text(encoding="ascii", errors="replace")
-        except OSError:
-            continue
+        except FileNotFoundError:
+            if family == 6:
+                continue
+            raise
         for sock in parse_proc_net(text, proto, family):
             if sock.state == TCP_ESTABLISHED:
                 established.append(sock)

@@ -10,7 +10,7 @@ import psutil
 
 from portwatch.core.model import OwnerUnknown
 from portwatch.core.platform._psutil import classify_connections, per_process_connections
-from portwatch.core.platform.base import RawTable, SocketSource
+from portwatch.core.platform.base import RawTable, SocketSource, TableReadError, os_reason
 
 # macOS's default net.inet.ip.portrange.first/last.
 DEFAULT_MACOS_EPHEMERAL = (49152, 65535)
@@ -36,7 +36,7 @@ class MacSource(SocketSource):
                 )
             return table
         except (psutil.Error, OSError) as exc:
-            return RawTable(warnings=[f"could not read the socket table: {exc}"])
+            raise TableReadError(os_reason(exc)) from exc
         reason = OwnerUnknown.KERNEL if os.geteuid() == 0 else OwnerUnknown.NEEDS_PRIVILEGES
         return classify_connections(conns, unknown_reason=reason)
 

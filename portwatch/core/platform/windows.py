@@ -8,7 +8,7 @@ import psutil
 
 from portwatch.core.model import OwnerUnknown
 from portwatch.core.platform._psutil import classify_connections
-from portwatch.core.platform.base import RawTable, SocketSource
+from portwatch.core.platform.base import RawTable, SocketSource, TableReadError, os_reason
 
 # Windows Vista and later: 49152-65535 unless changed with netsh.
 DEFAULT_WINDOWS_EPHEMERAL = (49152, 65535)
@@ -28,7 +28,7 @@ class WindowsSource(SocketSource):
         try:
             conns = psutil.net_connections(kind="inet")
         except (psutil.Error, OSError) as exc:
-            return RawTable(warnings=[f"could not read the socket table: {exc}"])
+            raise TableReadError(os_reason(exc)) from exc
         return classify_connections(
             conns, unknown_reason=OwnerUnknown.NEEDS_PRIVILEGES, kernel_pids=KERNEL_PIDS
         )
