@@ -13,6 +13,7 @@ from portwatch.core.actions import (
     free_port,
     suggest_free_port,
 )
+from portwatch.core.safetext import visible, visible_lines
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,13 +55,13 @@ def describe_plan(plan: FreePlan) -> str:
     lines.append(format_listeners(rows))
     for holder in plan.allowed:
         lines.append("")
-        lines.append(f"  {holder.label}  user {holder.user or '-'}")
+        lines.append(f"  {visible(holder.label)}  user {visible(holder.user or '-')}")
         if holder.command_text:
-            lines.append(f"    {holder.command_text}")
+            lines.append(f"    {visible(holder.command_text)}")
     problems = plan.problems()
     if problems:
         lines.append("")
-        lines += problems
+        lines += [visible(line) for line in problems]
     return "\n".join(lines)
 
 
@@ -94,7 +95,7 @@ class TerminalConfirm:
         if not ask(f"\nEnd {noun}?", stdin=self.stdin, stdout=self.stdout):
             return False
         for holder in plan.needs_second_confirmation:
-            question = f"{holder.label}: {holder.second_confirmation}. Really end it?"
+            question = visible(f"{holder.label}: {holder.second_confirmation}. Really end it?")
             if not ask(question, stdin=self.stdin, stdout=self.stdout):
                 return False
         return True
@@ -111,7 +112,7 @@ def cmd_free(args: argparse.Namespace) -> int:
         )
         return 1
     stream = sys.stdout if outcome.free_after else sys.stderr
-    print(outcome.message(), file=stream)
+    print(visible_lines(outcome.message()), file=stream)
     if not outcome.free_after and not args.force:
         alive = any(r.alive for r in outcome.results)
         if alive:

@@ -21,6 +21,7 @@ from portwatch.cli.common import (
 from portwatch.core import Scanner, Snapshot, diff
 from portwatch.core.diff import PendingOwnerGate
 from portwatch.core.model import Listener
+from portwatch.core.safetext import visible
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,9 +63,9 @@ def _filtered(snapshot: Snapshot, args: argparse.Namespace) -> list[Listener]:
 def _footer(snapshot: Snapshot) -> None:
     """Notes for a person go to stderr, so stdout stays clean for pipes."""
     if snapshot.hint:
-        print(f"note: {snapshot.hint}", file=sys.stderr)
+        print(f"note: {visible(snapshot.hint)}", file=sys.stderr)
     for warning in snapshot.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {visible(warning)}", file=sys.stderr)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -95,12 +96,15 @@ def cmd_who(args: argparse.Namespace) -> int:
         for row in rows:
             if row.pid is None:
                 continue
-            print(f"\n{row.proto} {row.endpoint}  pid {row.pid}  {row.process or ''}")
+            # Process text is shown with its control characters as escapes (\x1b,
+            # \u202e, \n): one line each, nothing the terminal would obey.
+            print(f"\n{row.proto} {row.endpoint}  pid {row.pid}  {visible(row.process or '')}")
             if row.cmdline:
-                print(f"  command: {' '.join(row.cmdline)}")
+                print(f"  command: {visible(' '.join(row.cmdline))}")
             if row.exe:
-                print(f"  exe:     {row.exe}")
-            print(f"  user:    {row.user or '-'}   started: {format_time(row.started)}")
+                print(f"  exe:     {visible(row.exe)}")
+            user = visible(row.user or "-")
+            print(f"  user:    {user}   started: {format_time(row.started)}")
     _footer(snapshot)
     return 0
 
@@ -115,6 +119,22 @@ class _Stop:
         self.event.set()
 
 
+def _stale_said(snapshot: Snapshot, *, failing: bool) -> bool:
+    """Whether the table could not be read; said on stderr once per run of failures."""
+    if snapshot.stale is not None:
+        if not failing:
+            print(
+                f"could not read the port list: {visible(snapshot.stale)}; "
+                "nothing is reported until it can be read again",
+                file=sys.stderr,
+                flush=True,
+            )
+        return True
+    if failing:
+        print("the port list can be read again", file=sys.stderr, flush=True)
+    return False
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     stop = _Stop()
     previous_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -122,22 +142,32 @@ def cmd_watch(args: argparse.Namespace) -> int:
     # A new socket is printed once its owner is known (or after a few scans without).
     gate = PendingOwnerGate()
     try:
-        old = gate.settle(None, scanner.scan())
+        first = gate.settle(None, scanner.scan())
+        # A read that failed is no picture to compare with: events start from a good one.
+        old = first if first.stale is None else None
         if not args.json:
-            count = len(old.listeners)
+            count = len(first.listeners)
             print(
                 f"watching {count} listener{'s' if count != 1 else ''} every {args.interval:g} s "
                 "(Ctrl-C to stop)",
                 file=sys.stderr,
             )
-            _footer(old)
+            _footer(first)
+        failing = _stale_said(first, failing=False)
         while not stop.event.wait(args.interval):
-            new = gate.settle(old, scanner.scan())
+            scanned = scanner.scan()
+            failing = _stale_said(scanned, failing=failing)
+            if failing:
+                continue  # the last picture, kept: no news
+            if old is None:
+                old = gate.settle(None, scanned)  # the first good picture: no events yet
+                continue
+            new = gate.settle(old, scanned)
             for event in diff(old, new):
                 if args.json:
                     print(json.dumps(event.to_json()), flush=True)
                 else:
-                    print(f"{format_time(event.at)}  {event.describe()}", flush=True)
+                    print(f"{format_time(event.at)}  {visible(event.describe())}", flush=True)
             old = new
     except BrokenPipeError:
         # `portwatch watch | head`: the reader left; that is a normal end.

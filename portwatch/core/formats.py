@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from portwatch.core.model import Listener
+from portwatch.core.safetext import csv_cell, visible
 
 # The keys `list --json` promises, in the order CSV columns use.
 LISTENER_KEYS = (
@@ -40,10 +41,20 @@ def listener_row(listener: Listener) -> dict[str, Any]:
 
 
 def to_json(listeners: Iterable[Listener]) -> str:
+    """A JSON array; the text is exactly what was read (escaped by JSON), and valid UTF-8."""
     return json.dumps([listener_row(row) for row in listeners], indent=2)
 
 
+def _csv_value(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return csv_cell(value)
+    return value
+
+
 def to_csv(listeners: Iterable[Listener]) -> str:
+    """A header row, then one line per listener: text cells shown visibly, never as formulas."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(LISTENER_KEYS)
@@ -51,7 +62,7 @@ def to_csv(listeners: Iterable[Listener]) -> str:
         data = listener_row(row)
         if data["cmdline"] is not None:
             data["cmdline"] = " ".join(data["cmdline"])
-        writer.writerow("" if data[k] is None else data[k] for k in LISTENER_KEYS)
+        writer.writerow(_csv_value(data[k]) for k in LISTENER_KEYS)
     return out.getvalue()
 
 
@@ -70,6 +81,7 @@ TABLE_HEADERS = (
 
 
 def table_cells(listener: Listener) -> tuple[str, ...]:
+    """The cells of one row, each one line with every control character shown as an escape."""
     proto = f"{listener.proto}{listener.family}"
     exposure = str(listener.exposure)
     if listener.stack:
@@ -81,15 +93,23 @@ def table_cells(listener: Listener) -> tuple[str, ...]:
         listener.service or "-",
         exposure,
         str(listener.pid) if listener.pid is not None else "-",
-        listener.process or (f"({listener.owner_unknown})" if listener.owner_unknown else "-"),
-        listener.user or "-",
+        visible(listener.process)
+        if listener.process
+        else (f"({listener.owner_unknown})" if listener.owner_unknown else "-"),
+        visible(listener.user) if listener.user else "-",
         str(listener.connections) if listener.proto == "tcp" else "-",
         str(listener.remote_connections) if listener.proto == "tcp" else "-",
     )
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns, numbers right-aligned, two spaces apart."""
+    """Left-aligned columns, numbers right-aligned, two spaces apart.
+
+    Every cell goes through :func:`safetext.visible`: one row is one line, and
+    nothing in a cell can drive the terminal.
+    """
+    headers = [visible(h) for h in headers]
+    rows = [[visible(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]

@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 
 from portwatch.core.model import ProcessInfo
+from portwatch.core.safetext import from_os
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +137,35 @@ def read_process(proc: psutil.Process, started: float | None = None) -> ProcessI
             name = proc.name()
         except psutil.Error:
             name = None
+    # The boundary: text from the OS becomes valid text here, on every platform,
+    # so no later layer (output, history, widgets) ever sees a lone surrogate.
     return ProcessInfo(
         pid=pid,
-        name=str(name) if name else None,
-        exe=str(fields["exe"]) if fields.get("exe") else None,
-        cmdline=tuple(str(a) for a in cmdline) if isinstance(cmdline, list) and cmdline else None,
-        user=str(fields["user"]) if fields.get("user") else None,
+        name=_text(name),
+        exe=_text(fields.get("exe")),
+        cmdline=(
+            tuple(from_os(str(a)) for a in cmdline)
+            if isinstance(cmdline, list) and cmdline
+            else None
+        ),
+        user=_text(fields.get("user")),
         started=started,
-        cwd=str(fields["cwd"]) if fields.get("cwd") else None,
+        cwd=_text(fields.get("cwd")),
         zombie=bool(fields.get("zombie")),
     )
+
+
+def _text(value: object) -> str | None:
+    """A field read from the OS as valid text (undecodable bytes shown as ``\\xNN``)."""
+    return from_os(str(value)) if value else None
+
+
+def read_cwd(pid: int) -> str | None:
+    """One process's working directory as valid text ("" if none); None if not readable.
+
+    Raises ``psutil.NoSuchProcess`` when the process has exited (or is a zombie).
+    """
+    try:
+        return from_os(psutil.Process(pid).cwd())
+    except (psutil.AccessDenied, OSError):
+        return None

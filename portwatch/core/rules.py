@@ -32,6 +32,7 @@ from portwatch.core.diff import Event, EventKind
 from portwatch.core.exposure import is_loopback_peer
 from portwatch.core.model import Exposure, Listener, ListenerKey, Snapshot
 from portwatch.core.portspec import matches_any
+from portwatch.core.safetext import mask_text, visible
 from portwatch.core.settings import Settings, WatchedPort
 
 
@@ -97,17 +98,26 @@ _VERB = {
 _LIST_LIMIT = 6
 
 
+def shown(text: str) -> str:
+    """Process text as alert texts carry it: secrets masked, one line, escapes visible.
+
+    Alert texts go to notifications, the Alerts list and the history, so a
+    process cannot put markup, terminal sequences or a password in them.
+    """
+    return visible(mask_text(text))
+
+
 def who(listener: Listener) -> str:
     """'node (pid 4242)' or 'owner unknown: needs privileges'."""
     if listener.pid is None:
         return listener.owner_label
-    return f"{listener.process or '?'} (pid {listener.pid})"
+    return f"{shown(listener.process or '?')} (pid {listener.pid})"
 
 
 def _owner_name(listener: Listener) -> str:
     if listener.pid is None:
         return "unknown owner"
-    return listener.process or f"pid {listener.pid}"
+    return shown(listener.process) if listener.process else f"pid {listener.pid}"
 
 
 def owner_matches(listener: Listener, expected: str) -> bool | None:
@@ -195,6 +205,8 @@ class AlertRules:
         events: Sequence[Event],
         settings: Settings,
     ) -> list[Alert]:
+        if new.stale is not None:
+            return []  # the table could not be read: no news, so no alerts
         if previous is None or not self._started:
             self._started = True
             self._remote_seen = {row.key for row in new.listeners if row.remote_connections > 0}
@@ -273,7 +285,7 @@ class AlertRules:
                 row,
                 at,
                 f"Port {row.port}: unexpected owner {_owner_name(row)}",
-                body=f"{context}; expected {watch.expected_owner}",
+                body=f"{context}; expected {shown(watch.expected_owner)}",
                 urgency=Urgency.CRITICAL,
             )
         allowed = watch.allowed_exposure
@@ -502,7 +514,9 @@ def summarize(alerts: Sequence[Alert], at: float) -> Alert:
     """One notification for many alerts: '6 ports opened by node'."""
     by_owner: dict[tuple[str, AlertKind], list[Alert]] = defaultdict(list)
     for alert in alerts:
-        by_owner[(alert.process or "unknown owner", alert.kind)].append(alert)
+        by_owner[(shown(alert.process) if alert.process else "unknown owner", alert.kind)].append(
+            alert
+        )
     ports = tuple(dict.fromkeys(a.port for a in alerts if a.port is not None))
     urgency = max(a.urgency for a in alerts)
     processes = {owner for owner, _ in by_owner}

@@ -7,9 +7,10 @@ so they are untrusted input:
   are not UTF-8 (psutil hands them over as lone surrogates) become the visible
   text ``\\xff``, so no later layer sees a string that cannot be encoded.
 - :func:`visible` is for one line of text output (a terminal, a CSV cell, a
-  label): control characters (C0, C1, DEL), bidirectional overrides and line
-  separators become escapes such as ``\\x1b``, ``\\n`` or ``\\u202e``, so a
-  name can neither drive the terminal, reorder what is shown nor split a row.
+  label): control characters (C0, C1, DEL), bidirectional overrides, line
+  separators and characters that draw nothing (zero width space, BOM) become
+  escapes such as ``\\x1b``, ``\\n`` or ``\\u202e``, so a name can neither
+  drive the terminal, reorder or hide what is shown nor split a row.
 - :func:`csv_cell` also keeps a spreadsheet from reading a cell as a formula.
 - :func:`mask_argv` and :func:`mask_text` hide secrets (``--password=…``,
   ``TOKEN=…``, ``user:pass@`` in URLs) before text is stored, logged or put in
@@ -29,8 +30,12 @@ _BIDI_AND_SEPARATORS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029"
 )
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Also escaped: characters that draw nothing and have no place in a name or a
+# path (zero width space, word joiner, byte order mark), so "a\u200b.png" cannot
+# pass for "a.png". Joiners used inside emoji (U+200C, U+200D) are kept.
 _NEEDS_ESCAPE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]"
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069"
+    "\u2028\u2029\ufeff\ud800-\udfff]"
 )
 # What a spreadsheet takes for the start of a formula (OWASP's list).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -70,10 +75,16 @@ def visible(text: str) -> str:
     return _NEEDS_ESCAPE.sub(lambda m: _escape(m.group()), text)
 
 
+def visible_lines(text: str) -> str:
+    """:func:`visible` for each line of a message that has several (a dialog, a notification)."""
+    return "\n".join(visible(line) for line in text.split("\n"))
+
+
 def csv_cell(text: str) -> str:
     """:func:`visible`, with a leading apostrophe where a spreadsheet would see a formula."""
     shown = visible(text)
-    if text.startswith(_FORMULA_START):
+    # Spreadsheets skip leading spaces before they look for a formula.
+    if text.startswith(_FORMULA_START) or text.lstrip(" ").startswith(_FORMULA_START[:4]):
         return "'" + shown
     return shown
 
@@ -131,7 +142,8 @@ def _mask_one(arg: str) -> tuple[str, bool]:
         if _is_secret_name(name) or name in _SECRET_OPTIONS:
             if equals:
                 return f"{name}={MASK}" if value else arg, False
-            return arg, True
+            # "--no-password" is a switch: the next argument is not its value.
+            return arg, not name.lower().startswith("--no-")
         return _mask_url(arg), False
     name, equals, value = arg.partition("=")
     if equals and value and _ENV_NAME.match(name) and _is_secret_name(name):

@@ -33,6 +33,7 @@ from jeepney.io.threading import (  # type: ignore[import-untyped]
 from jeepney.wrappers import unwrap_msg  # type: ignore[import-untyped]
 
 from portwatch.core.paths import resource_path
+from portwatch.core.safetext import mask_text, visible, visible_lines
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,19 @@ class ServerInfo:
 
     def describe(self) -> str:
         return f"{self.name} {self.version} ({self.vendor})"
+
+
+def notification_texts(title: str, body: str, *, markup: bool) -> tuple[str, str]:
+    """The summary and body as sent: secrets masked, control characters shown as escapes.
+
+    The summary is plain text by the spec; the body is markup on servers that
+    claim "body-markup", so ``<``, ``>`` and ``&`` are escaped for them. The
+    alert texts are made safe where they are built (``core.rules``); this is
+    the last gate before text leaves the process.
+    """
+    summary = visible(mask_text(title))
+    text = visible_lines(mask_text(body))
+    return summary, _escape(text) if markup else text
 
 
 def default_icon() -> str:
@@ -110,6 +124,11 @@ class DBusNotifier:
         except BaseException:
             self.close()
             raise
+
+    @property
+    def markup(self) -> bool:
+        """Whether the server reads the body as markup (its "body-markup" capability)."""
+        return "body-markup" in self.info.capabilities
 
     # --- calls ---
 
@@ -158,11 +177,11 @@ class DBusNotifier:
             "desktop-entry": ("s", "io.github.portwatch.Portwatch"),
             "category": ("s", "network"),
         }
-        body_text = body if "body-markup" not in self.info.capabilities else _escape(body)
+        summary, body_text = notification_texts(title, body, markup=self.markup)
         (notification_id,) = self._call(
             "Notify",
             "susssasa{sv}i",
-            (APP_NAME, replaces_id, self._icon, title, body_text, actions, hints, timeout_ms),
+            (APP_NAME, replaces_id, self._icon, summary, body_text, actions, hints, timeout_ms),
         )
         if port is not None:
             with self._lock:

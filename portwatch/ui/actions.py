@@ -38,6 +38,7 @@ from portwatch.core.actions import (
     stop_processes,
 )
 from portwatch.core.model import Listener, OwnerUnknown, Snapshot
+from portwatch.core.safetext import visible, visible_lines
 
 if TYPE_CHECKING:
     from portwatch.ui.port_check import PortCheckBox
@@ -83,15 +84,16 @@ def run_in_pool(owner: QObject, work: Callable[[], object], done: Callable[[Any]
 
 
 def describe_holder(holder: Holder) -> str:
+    # Each line visible (escapes for control and bidi characters, "\n" in a command line).
     lines = [
-        f"{holder.name or 'unknown process'}",
-        f"    PID {holder.pid}   user {holder.user or 'unknown'}",
+        visible(holder.name or "unknown process"),
+        f"    PID {holder.pid}   user {visible(holder.user or 'unknown')}",
     ]
     sockets = ", ".join(f"{row.proto} {row.endpoint}" for row in holder.listeners)
     if sockets:
         lines.append(f"    holds {sockets}")
     if holder.command_text:
-        lines.append(f"    {holder.command_text}")
+        lines.append(f"    {visible(holder.command_text)}")
     return "\n".join(lines)
 
 
@@ -274,10 +276,10 @@ class FreePortFlow(QObject):
         reject: str,
         on_answer: Callable[[bool], None],
     ) -> None:
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.NoButton)
+        box = QMessageBox(icon, title, visible_lines(text), QMessageBox.StandardButton.NoButton)
         box.setParent(self.parent_widget, box.windowFlags())
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setInformativeText(details)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # the informative text follows it
+        box.setInformativeText(visible_lines(details))
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         yes_button = None
         if accept is not None:
@@ -552,6 +554,7 @@ class ListenerActions(QObject):
                 QMessageBox.StandardButton.Close,
                 self.parent_widget,
             )
+            box.setTextFormat(Qt.TextFormat.PlainText)
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
             self.export_failed_dialog = box
@@ -585,7 +588,7 @@ def install_actions(
     window.context_menu_requested.connect(actions.populate_menu)
     window.selection_changed.connect(actions.set_selection)
     status = window.statusBar()
-    actions.message.connect(lambda text: status.showMessage(text, 10000))
+    actions.message.connect(lambda text: status.showMessage(visible(text), 10000))
     port_check = PortCheckBox(snapshot_provider=snapshot_provider)
     port_check.show_port_requested.connect(window.show_port)
     window.add_tab(port_check, "Is port free?")

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from portwatch.core.rules import Alert, Urgency
-from portwatch.ui.table_model import SORT_ROLE
+from portwatch.core.safetext import visible, visible_lines
+from portwatch.ui.table_model import SORT_ROLE, plain_tooltip
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -105,7 +106,8 @@ class AlertsModel(QAbstractTableModel):
             return self._sort(alert, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             note = "\n(not notified: quiet period)" if alert.suppressed else ""
-            return f"{alert.title}\n{alert.body}{note}" if alert.body else alert.title + note
+            text = f"{alert.title}\n{alert.body}{note}" if alert.body else alert.title + note
+            return plain_tooltip(text, multiline=True)
         if role == Qt.ItemDataRole.ForegroundRole:
             if alert.suppressed:
                 return QUIET_FOREGROUND
@@ -128,11 +130,12 @@ class AlertsModel(QAbstractTableModel):
                 return f"{alert.ports[0]} +{len(alert.ports) - 1}"
             return str(alert.port)
         if column == self.WHAT:
-            first_line = alert.body.splitlines()[0] if alert.body else ""
-            return f"{alert.title} — {first_line}" if first_line else alert.title
-        if alert.process and alert.pid is not None:
-            return f"{alert.process} (pid {alert.pid})"
-        return alert.process or ""
+            first_line = alert.body.split("\n", 1)[0] if alert.body else ""
+            return visible(f"{alert.title} — {first_line}" if first_line else alert.title)
+        process = visible(alert.process or "")
+        if process and alert.pid is not None:
+            return f"{process} (pid {alert.pid})"
+        return process
 
     def _sort(self, alert: Alert, column: int) -> Any:
         if column == self.TIME:
@@ -155,6 +158,8 @@ class AlertsView(QWidget):
         self.proxy.setSortRole(SORT_ROLE)
 
         self.banner = QLabel()
+        # Rich text on purpose (a bold title); every alert text in it is escaped (_html).
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
         self.banner.setObjectName("AlertBanner")
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet(
@@ -200,7 +205,8 @@ class AlertsView(QWidget):
 
     def show_banner(self, alert: Alert) -> None:
         """The in-app alert: shown when nothing outside the app can deliver it."""
-        self.banner.setText(f"<b>{_html(alert.title)}</b><br>{_html(alert.body)}")
+        title, body = visible(alert.title), visible_lines(alert.body)
+        self.banner.setText(f"<b>{_html(title)}</b><br>{_html(body)}")
         self.banner.show()
         self.dismiss.show()
 

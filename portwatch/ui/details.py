@@ -20,13 +20,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from portwatch.core import procinfo
 from portwatch.core.exposure import is_wildcard
 from portwatch.core.model import Connection, Listener, format_endpoint
+from portwatch.core.safetext import mask_argv, visible
 from portwatch.ui.icons import EXPOSURE_WORDS
 
 log = logging.getLogger(__name__)
 
 UNREADABLE = "not readable (needs privileges)"
+MASKED_NOTE = "Passwords in this command are hidden in the history and notifications."
 
 
 def connections_of(listener: Listener, connections: Sequence[Connection]) -> list[Connection]:
@@ -48,11 +51,12 @@ def read_cwd(pid: int | None) -> str:
     if pid is None:
         return "unknown"
     try:
-        return psutil.Process(pid).cwd() or "unknown"
+        cwd = procinfo.read_cwd(pid)
     except psutil.NoSuchProcess:
         return "process exited"
-    except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
+    except psutil.Error:
         return UNREADABLE
+    return UNREADABLE if cwd is None else cwd or "unknown"
 
 
 def format_started(started: float | None) -> str:
@@ -105,6 +109,8 @@ class DetailsPane(QWidget):
             "Connections",
         ):
             label = QLabel()
+            # Process text is never markup: "<h1>FAKE</h1>" shows as typed.
+            label.setTextFormat(Qt.TextFormat.PlainText)
             # Selectable by keyboard too, so Enter on a row can land here and Ctrl+C copies.
             label.setTextInteractionFlags(
                 Qt.TextInteractionFlag.TextSelectableByMouse
@@ -115,6 +121,14 @@ class DetailsPane(QWidget):
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.fields[name] = label
             form.addRow(f"{name}:", label)
+            if name == "Command line":
+                # Said only when the command line holds a secret (see show_listener).
+                self.secret_note = QLabel(MASKED_NOTE)
+                self.secret_note.setTextFormat(Qt.TextFormat.PlainText)
+                self.secret_note.setWordWrap(True)
+                self.secret_note.setEnabled(False)
+                form.addRow("", self.secret_note)
+        self._form = form
 
         self.connections = QTableWidget(0, 3)
         self.connections.setHorizontalHeaderLabels(["Remote address", "Remote port", "State"])
@@ -187,24 +201,27 @@ class DetailsPane(QWidget):
             + (f" · {listener.service}" if listener.service else "")
         )
         pid = f" (PID {listener.pid})" if listener.pid is not None else ""
-        self.fields["Process"].setText(f"{listener.owner_label}{pid}")
+        # Process text is shown whole (any local user can read it from the OS),
+        # with control and bidi characters and newlines as visible escapes.
+        self.fields["Process"].setText(f"{visible(listener.owner_label)}{pid}")
         if listener.cmdline:
-            self.fields["Command line"].setText(" ".join(listener.cmdline))
+            self.fields["Command line"].setText(visible(" ".join(listener.cmdline)))
         else:
             self.fields["Command line"].setText(
                 UNREADABLE if listener.pid is not None else "unknown"
             )
-        self.fields["Executable"].setText(
-            listener.exe or (UNREADABLE if listener.pid is not None else "unknown")
-        )
+        secret = bool(listener.cmdline) and mask_argv(listener.cmdline or ()) != listener.cmdline
+        self._form.setRowVisible(self.secret_note, secret)
+        unknown = UNREADABLE if listener.pid is not None else "unknown"
+        self.fields["Executable"].setText(visible(listener.exe) if listener.exe else unknown)
         # The working directory is read here (psutil, this process only), once
         # per process, not on every poll.
         identity = (listener.pid, listener.started)
         if identity != self._cwd_for:
             self._cwd_for = identity
             self._cwd = read_cwd(listener.pid)
-        self.fields["Working directory"].setText(self._cwd)
-        self.fields["User"].setText(listener.user or "unknown")
+        self.fields["Working directory"].setText(visible(self._cwd))
+        self.fields["User"].setText(visible(listener.user or "unknown"))
         self.fields["Started"].setText(format_started(listener.started))
 
         mine = connections_of(listener, connections)

@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 
 from portwatch.core.exposure import strip_scope
 from portwatch.core.model import Connection, Exposure, Listener, ListenerKey
+from portwatch.core.safetext import visible
 from portwatch.core.services import ports_for_name
 from portwatch.ui.icons import EXPOSURE_WORDS
 from portwatch.ui.table_model import (
@@ -30,6 +31,7 @@ from portwatch.ui.table_model import (
     IncrementalTableModel,
     RowState,
     contiguous_runs,
+    plain_tooltip,
 )
 
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
@@ -76,9 +78,10 @@ class ListenerTableModel(IncrementalTableModel[ListenerKey, Listener]):
             lambda x: x.exposure.rank,
             tooltip="How far the bind reaches: loopback (this machine), LAN, or public",
         ),
-        Column("Process", lambda x: x.owner_label, lambda x: x.owner_label.lower()),
+        # Process text is shown with control and bidi characters as visible escapes.
+        Column("Process", lambda x: visible(x.owner_label), lambda x: x.owner_label.lower()),
         Column("PID", lambda x: str(x.pid or ""), lambda x: x.pid or -1, numeric=True),
-        Column("User", lambda x: x.user or "", lambda x: (x.user or "").lower()),
+        Column("User", lambda x: visible(x.user or ""), lambda x: (x.user or "").lower()),
         Column(
             "Conns",
             lambda x: _count(x.connections, x.proto),
@@ -114,18 +117,19 @@ class ListenerTableModel(IncrementalTableModel[ListenerKey, Listener]):
         )
 
     def haystack_of(self, item: Listener) -> str:
+        # The search matches what the table and the details pane show (visible escapes).
         parts = [
             item.proto,
             item.address,
             item.endpoint,
             str(item.port),
             item.service or "",
-            item.owner_label,
+            visible(item.owner_label),
             str(item.pid or ""),
-            item.user or "",
+            visible(item.user or ""),
             str(item.exposure),
-            item.exe or "",
-            " ".join(item.cmdline or ()),
+            visible(item.exe or ""),
+            visible(" ".join(item.cmdline or ())),
         ]
         return "\n".join(parts).lower()
 
@@ -135,7 +139,7 @@ class ListenerTableModel(IncrementalTableModel[ListenerKey, Listener]):
         if column == ListenerColumn.ADDRESS and item.stack:
             return f"{item.endpoint} ({item.stack})"
         if column == ListenerColumn.PROCESS and item.cmdline:
-            return " ".join(item.cmdline)
+            return plain_tooltip(" ".join(item.cmdline))
         if column == ListenerColumn.EXPOSURE:
             return {
                 Exposure.LOOPBACK: "Reachable only from this machine",
@@ -152,7 +156,7 @@ class ConnectionColumn:
 def _process_label(item: Connection) -> str:
     if item.pid is None:
         return "owner unknown"
-    return item.process or f"pid {item.pid}"
+    return visible(item.process) if item.process else f"pid {item.pid}"
 
 
 class ConnectionTableModel(IncrementalTableModel[ConnectionKey, Connection]):
@@ -173,7 +177,7 @@ class ConnectionTableModel(IncrementalTableModel[ConnectionKey, Connection]):
         Column("State", lambda x: x.state, lambda x: x.state),
         Column("Process", _process_label, lambda x: _process_label(x).lower()),
         Column("PID", lambda x: str(x.pid or ""), lambda x: x.pid or -1, numeric=True),
-        Column("User", lambda x: x.user or "", lambda x: (x.user or "").lower()),
+        Column("User", lambda x: visible(x.user or ""), lambda x: (x.user or "").lower()),
     )
 
     def key_of(self, item: Connection) -> ConnectionKey:
@@ -194,7 +198,7 @@ class ConnectionTableModel(IncrementalTableModel[ConnectionKey, Connection]):
             item.state,
             _process_label(item),
             str(item.pid or ""),
-            item.user or "",
+            visible(item.user or ""),
         ]
         return "\n".join(parts).lower()
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBox
 
 from portwatch.core.actions import PortCheck, check_port, validate_port
 from portwatch.core.model import Snapshot
+from portwatch.core.safetext import visible_lines
 from portwatch.ui.actions import run_in_pool
 
 ERROR_STYLE = "color: #b00020;"
@@ -56,6 +57,7 @@ class PortCheckBox(QWidget):
 
         self.answer_label = QLabel("Type a port to see whether a server could bind it.")
         self.answer_label.setObjectName("portCheckAnswer")
+        self.answer_label.setTextFormat(Qt.TextFormat.PlainText)  # it names processes
         self.answer_label.setWordWrap(True)
         self.answer_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -112,7 +114,7 @@ class PortCheckBox(QWidget):
         self.answered.emit(result)
 
     def _say(self, text: str, style: str) -> None:
-        self.answer_label.setText(text)
+        self.answer_label.setText(visible_lines(text))
         self.answer_label.setStyleSheet(style)
 
     def _clear_error(self, _text: str) -> None:

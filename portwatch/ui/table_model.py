@@ -44,6 +44,9 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import Qt as QtText  # Qt's text functions (mightBeRichText) live in QtGui
+
+from portwatch.core.safetext import visible, visible_lines
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -105,6 +108,25 @@ class Column(Generic[T]):
     sort: Callable[[T], Any]
     numeric: bool = False
     tooltip: str = ""
+
+
+# A tooltip longer than this (a 100 KB command line) is cut: the details pane has it all.
+TOOLTIP_LIMIT = 2000
+
+
+def plain_tooltip(text: str, *, multiline: bool = False) -> str:
+    """A tooltip that shows ``text`` as it is: visible escapes, never read as markup.
+
+    One line (newlines shown as ``\\n``) unless ``multiline``. Qt guesses
+    whether a tooltip is rich text (``Qt.mightBeRichText``); text it would take
+    for markup is sent as its HTML-escaped form, which shows the same characters.
+    """
+    shown = visible_lines(text) if multiline else visible(text)
+    if len(shown) > TOOLTIP_LIMIT:
+        shown = f"{shown[:TOOLTIP_LIMIT]}… ({len(shown) - TOOLTIP_LIMIT:,} more characters)"
+    if QtText.mightBeRichText(shown):
+        return QtText.convertFromPlainText(shown, Qt.WhiteSpaceMode.WhiteSpaceNormal)
+    return shown
 
 
 def contiguous_runs(rows: Iterable[int]) -> list[tuple[int, int]]:

@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from portwatch.core.model import Exposure, Listener, Snapshot
+from portwatch.core.safetext import visible
 from portwatch.ui.icons import tray_icon
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,17 @@ def tooltip_text(snapshot: Snapshot | None, *, paused: bool, watched_busy: int) 
     return " · ".join(parts)
 
 
+def menu_text(text: str) -> str:
+    """Process text for a menu item: escapes visible, and ``&`` shown, not taken as a shortcut."""
+    return visible(text).replace("&", "&&")
+
+
 def menu_label(listener: Listener) -> str:
     """'⚠ 5432 postgresql — postgres' (marked when public)."""
     mark = MARK_PUBLIC if listener.exposure is Exposure.PUBLIC else ""
     service = f" {listener.service}" if listener.service else ""
     proto = "" if listener.proto == "tcp" else " (udp)"
-    return f"{mark}{listener.port}{service}{proto} — {listener.owner_label}"
+    return f"{mark}{listener.port}{service}{proto} — {menu_text(listener.owner_label)}"
 
 
 def menu_listeners(snapshot: Snapshot | None, limit: int = MENU_LISTENERS) -> list[Listener]:
