@@ -39,6 +39,8 @@ from portwatch.core.history import (
     holdings_to_csv,
     parse_since,
 )
+from portwatch.core.portspec import PortSpecError, parse_port
+from portwatch.core.safetext import visible
 from portwatch.ui.table_model import SORT_ROLE
 
 log = logging.getLogger(__name__)
@@ -230,10 +232,10 @@ class HistoryView(QWidget):
         port: int | None = None
         message = None
         if port_text:
-            if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-                message = f"'{port_text}' is not a port number (1-65535)"
-            else:
-                port = int(port_text)
+            try:
+                port = parse_port(port_text)
+            except PortSpecError:
+                message = f"'{visible(port_text[:40])}' is not a port number (1-65535)"
         since: float | None = None
         since_text = self.since_edit.text().strip()
         if since_text and message is None:
@@ -252,6 +254,10 @@ class HistoryView(QWidget):
         if filters is None:
             return
         self._run(filters)
+
+    def close_history(self) -> None:
+        """Let go of the database (the app is quitting)."""
+        self.history.close()
 
     def refresh(self) -> None:
         """Re-run the current search (after new events were recorded)."""

@@ -156,6 +156,11 @@ def test_history_view_bad_input_says_why(qtbot: QtBot, history: RecordingHistory
     view.search()
     assert view.error.isVisible()
     assert view.error.text() == "'70000' is not a port number (1-65535)"
+    # The one port parser: full-width digits, signs and underscores are refused here too.
+    for text in ("\uff13\uff10\uff10\uff10", "+3000", "3_000"):
+        view.port_edit.setText(text)
+        view.search()
+        assert view.error.text() == f"'{text}' is not a port number (1-65535)"
     view.port_edit.clear()
     view.since_edit.setText("last tuesday")
     view.search()
