@@ -119,3 +119,20 @@ def test_the_dialog_save_keeps_a_command_line_add_made_while_it_was_open(
         assert controller.settings == saved
     finally:
         controller.shutdown()
+
+
+def test_a_file_that_becomes_unreadable_keeps_the_settings_in_use(app: PortwatchApp) -> None:
+    path = paths.settings_file()
+    watching = Settings(watched_ports=(WatchedPort(PortSpec(3000, 3000)),))
+    save_settings(watching, path)
+    controller = AlertsController(app, app.window, None, notifier_factory=None, prober=no_dbus)
+    try:
+        assert controller.settings.watched_ports == watching.watched_ports
+        path.unlink()
+        path.mkdir()  # now a folder: it cannot be read
+        controller._reload_if_changed()
+        assert controller.settings.watched_ports == watching.watched_ports
+        assert "Settings could not be read" in dict(notices(controller))
+        assert path.is_dir() and not any(path.iterdir())  # never written
+    finally:
+        controller.shutdown()

@@ -16,6 +16,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,16 +25,19 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from portwatch.core import paths
 from portwatch.core.diff import PendingOwnerGate, diff
-from portwatch.core.history import History, HistoryError
+from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder
 from portwatch.core.model import Snapshot
 from portwatch.core.portspec import matches_any
 from portwatch.core.rules import Alert, AlertKind, AlertRules, Urgency
+from portwatch.core.scanner import ConsumerGuard
 from portwatch.core.settings import (
     LoadResult,
     NotificationStyle,
     Settings,
+    SettingsFileError,
+    edit_settings,
     load_settings,
-    save_settings,
+    merge_settings,
 )
 from portwatch.notify.probe import DeliveryProbe, probe
 from portwatch.ui.alerts_view import AlertsView
@@ -83,7 +87,7 @@ class AlertsController(QObject):
         tray: Any | None,
         *,
         settings_path: Path | None = None,
-        history: History | None = None,
+        history: HistoryRecorder | None = None,
         notifier_factory: NotifierFactory | None = None,
         prober: Callable[[], DeliveryProbe] = probe,
         clock: Callable[[], float] = time.monotonic,
@@ -104,6 +108,7 @@ class AlertsController(QObject):
         self._told: set[str] = set()
         self._previous: Snapshot | None = None
         self._owner_gate = PendingOwnerGate()
+        self._consumers = ConsumerGuard()
         self._settings_mtime: int | None = None
         self._balloon_port: int | None = None
         self._dialog: SettingsDialog | None = None
@@ -114,21 +119,18 @@ class AlertsController(QObject):
         self._settings_mtime = self._mtime()
         self.rules = AlertRules(clock)
 
-        self.history: History | None = history
+        self.history: HistoryRecorder | None = history
         history_problem = None
         if self.history is None:
             try:
-                self.history = History(
-                    retention_days=self.settings.history_retention_days,
-                    max_rows=self.settings.history_max_rows,
-                )
+                self.history = HistoryRecorder.from_settings(self.settings)
             except HistoryError as exc:
                 history_problem = str(exc)
                 log.warning("history is off: %s", exc)
 
         self.alerts_view = AlertsView()
         self.history_view: HistoryView | None = (
-            HistoryView(self.history) if self.history is not None else None
+            HistoryView(HistoryReader(self.history.path)) if self.history is not None else None
         )
         window.add_tab(self.alerts_view, "Alerts")
         if self.history_view is not None:
@@ -156,30 +158,52 @@ class AlertsController(QObject):
     # --- snapshots ---
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
-        if snapshot.warming_up:
+        if snapshot.warming_up or snapshot.stale is not None:
             # Owners are still filling in (the first second or so after start):
             # alerts and the history start from the first complete picture.
+            # A stale snapshot (the table could not be read) is no news.
             return
-        self._reload_if_changed()
+        self._guarded("Reading the settings file", self._reload_if_changed)
         previous = self._previous
         # Alerts and history name the process: new sockets wait for their owner.
         snapshot = self._owner_gate.settle(previous, snapshot)
         events = diff(previous, snapshot)
-        if self.history is not None:
-            try:
-                if previous is None:
-                    self.history.record_start(snapshot)
-                else:
-                    self.history.record_events(events)
-            except HistoryError as exc:
-                self._tell_once("history-write", "Port history could not be written", str(exc))
-        for alert in self.rules.evaluate(previous, snapshot, events, self.settings):
-            self.raise_alert(alert)
+        history = self.history
+        if history is not None:
+            # Each consumer on its own: a history that cannot write (a full
+            # disk, a name it cannot store) must not stop the alerts.
+            if previous is None:
+                self._guarded("Saving the port history", lambda: history.record_start(snapshot))
+            else:
+                self._guarded("Saving the port history", lambda: history.record_events(events))
+        alerts: list[Alert] = []
+        self._guarded(
+            "Checking the alert rules",
+            lambda: alerts.extend(self.rules.evaluate(previous, snapshot, events, self.settings)),
+        )
+        for alert in alerts:
+            self._guarded("Showing an alert", partial(self.raise_alert, alert))
         self._previous = snapshot
-        if self.tray is not None:
-            self.tray.set_watched_busy(self.watched_busy(snapshot))
-        if events and self.history_view is not None and self.history_view.isVisible():
-            self.history_view.refresh()
+        tray = self.tray
+        if tray is not None:
+            self._guarded(
+                "Counting watched ports for the tray",
+                lambda: tray.set_watched_busy(self.watched_busy(snapshot)),
+            )
+        view = self.history_view
+        if events and view is not None and view.isVisible():
+            self._guarded("Refreshing the History tab", view.refresh)
+
+    def _guarded(self, what: str, call: Callable[[], object]) -> None:
+        """Run one consumer of a scan; its failure is logged and told once, never passed on."""
+        message = self._consumers.run(what, call)
+        if message is None:
+            return
+        status = getattr(self.window, "statusBar", None)
+        if callable(status):
+            status().showMessage(message, 15_000)
+        if what != "Showing an alert":  # a notice is an alert: it could fail the same way
+            self._consumers.run("Showing an alert", lambda: self._notice(f"{what} failed", message))
 
     def watched_busy(self, snapshot: Snapshot) -> int:
         """How many distinct watched ports something listens on now."""
@@ -201,22 +225,28 @@ class AlertsController(QObject):
         return delivery
 
     def _record_alert(self, alert: Alert, delivery: str) -> None:
-        if self.history is None:
+        history = self.history
+        if history is None:
             return
-        try:
-            self.history.record_alert(
-                at=alert.at,
-                title=alert.title,
-                body=alert.body,
-                kind=str(alert.kind),
-                port=alert.port,
-                proto=alert.proto,
-                pid=alert.pid,
-                process=alert.process,
-                delivery=delivery,
-            )
-        except HistoryError as exc:
-            self._tell_once("history-write", "Port history could not be written", str(exc))
+
+        def record() -> None:
+            try:
+                history.record_alert(
+                    at=alert.at,
+                    title=alert.title,
+                    body=alert.body,
+                    kind=str(alert.kind),
+                    port=alert.port,
+                    proto=alert.proto,
+                    pid=alert.pid,
+                    process=alert.process,
+                    delivery=delivery,
+                )
+            except HistoryError as exc:
+                self._tell_once("history-write", "Port history could not be written", str(exc))
+
+        # The alert is listed and delivered already; its record must not undo that.
+        self._guarded("Saving an alert in the history", record)
 
     def delivery_order(self) -> list[str]:
         style = self.settings.notification_style
@@ -351,7 +381,12 @@ class AlertsController(QObject):
 
     def _tell_load_result(self, loaded: LoadResult) -> None:
         if loaded.message:
-            self._notice("Settings were reset", loaded.message)
+            title = "Settings could not be read" if loaded.error else "Settings were reset"
+            self._notice(title, loaded.message)
+        if loaded.newer_message:
+            self._tell_once(
+                "settings-newer", "Settings from a newer portwatch", loaded.newer_message
+            )
 
     def _mtime(self) -> int | None:
         try:
@@ -368,6 +403,9 @@ class AlertsController(QObject):
         loaded = load_settings(self.settings_path)
         self._settings_mtime = self._mtime()
         self._tell_load_result(loaded)
+        if loaded.error is not None:
+            # The file became unreadable: keep watching with what was last read.
+            return
         if loaded.settings != self.settings:
             log.info("settings file changed: reloading")
             self.apply_settings(loaded.settings, save=False)
@@ -396,10 +434,15 @@ class AlertsController(QObject):
 
     def apply_settings(self, settings: Settings, *, save: bool = True) -> None:
         if save:
+            # Under the settings lock: my changes on top of what the file holds now, so an
+            # edit made meanwhile (`portwatch watch-port add`) is kept.
+            base = self.settings
             try:
-                save_settings(settings, self.settings_path)
-            except OSError as exc:
-                self._notice("Settings could not be saved", f"{self.settings_path}: {exc}")
+                settings = edit_settings(
+                    lambda current: merge_settings(base, settings, current), self.settings_path
+                ).after
+            except SettingsFileError as exc:
+                self._notice("Settings could not be saved", f"{exc}. Nothing was changed.")
             self._settings_mtime = self._mtime()
         style_changed = settings.notification_style != self.settings.notification_style
         self.settings = settings
@@ -415,8 +458,7 @@ class AlertsController(QObject):
         if not self._keep_interval and service is not None and hasattr(service, "set_interval"):
             service.set_interval(settings.scan_interval)
         if self.history is not None:
-            self.history.retention_days = settings.history_retention_days
-            self.history.max_rows = settings.history_max_rows
+            self.history.apply_settings(settings)
 
     def shutdown(self) -> None:
         if self._notifier is not None:
@@ -425,6 +467,8 @@ class AlertsController(QObject):
         if self.history is not None:
             self.history.close()
             self.history = None
+        if self.history_view is not None:
+            self.history_view.close_history()
 
 
 def install_alerts(
