@@ -164,6 +164,30 @@ def test_folder_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     assert blocker.read_text() == "not a folder"
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+@pytest.mark.parametrize("kind", ["xdg", "launch-agent"])
+def test_entries_are_private_and_written_whole(tmp_path: Path, kind: str) -> None:
+    """0600 (not the umask's 0644), written through a temporary that is not left behind."""
+    command = LaunchCommand(("/usr/bin/portwatch",))
+    manager: XdgAutostart | LaunchAgentAutostart = (
+        XdgAutostart(command, folder=tmp_path / "entries")
+        if kind == "xdg"
+        else LaunchAgentAutostart(command, folder=tmp_path / "entries")
+    )
+    previous = os.umask(0o022)
+    try:
+        manager.enable()
+        entry = Path(manager.location())
+        assert entry.stat().st_mode & 0o777 == 0o600
+        entry.chmod(0o644)  # an entry from an older version
+        manager.enable()
+    finally:
+        os.umask(previous)
+    assert entry.stat().st_mode & 0o777 == 0o600
+    assert manager.is_enabled()
+    assert [p.name for p in entry.parent.iterdir()] == [entry.name]
+
+
 # --- launch command ----------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -156,6 +157,7 @@ def _ss_listeners() -> set[tuple[str, str, int, int | None]]:
     return found
 
 
+@pytest.mark.skipif(shutil.which("ss") is None, reason="ss is not installed (iproute2)")
 def test_listener_set_matches_ss(child: ListenerProcess) -> None:
     scanner = Scanner(connection_owners=False)
     for _ in range(5):

@@ -50,11 +50,34 @@ if [ -n "${MACOS_CERTIFICATE_P12_BASE64:-}" ] && [ -n "${MACOS_SIGN_IDENTITY:-}"
             --entitlements "$repo/packaging/macos/entitlements.plist" \
             --keychain "$keychain" --sign "$MACOS_SIGN_IDENTITY" "$@"
     }
-    # Inside out: every library and executable first, the bundle last (no --deep).
+    # Qt's frameworks as the wheel ships them keep Resources/ (Info.plist) beside
+    # Versions/ instead of inside it; codesign --strict wants the standard shape:
+    # Versions/A/Resources, with Versions/Current and the top-level names as links.
+    find "$app/Contents" -type d -name '*.framework' -print0 |
+        while IFS= read -r -d '' framework; do
+            versions="$framework/Versions"
+            [ -d "$versions" ] || continue
+            current=$(ls "$versions" | grep -v '^Current$' | head -n1)
+            [ -n "$current" ] || continue
+            [ -e "$versions/Current" ] || ln -s "$current" "$versions/Current"
+            for item in "$framework"/*; do
+                name=$(basename "$item")
+                [ "$name" = Versions ] && continue
+                if [ -d "$item" ] && [ ! -L "$item" ]; then
+                    rm -rf "$versions/$current/$name"
+                    mv "$item" "$versions/$current/$name"
+                    ln -s "Versions/Current/$name" "$framework/$name"
+                fi
+            done
+        done
+    # Inside out: every library and executable first, then each framework as a
+    # bundle, the app last (no --deep).
     find "$app/Contents" -type f \( -name '*.so' -o -name '*.dylib' -o -perm -u+x \) -print0 |
         while IFS= read -r -d '' file; do
             if file "$file" | grep -q 'Mach-O'; then sign "$file"; fi
         done
+    find "$app/Contents" -type d -name '*.framework' -print0 |
+        while IFS= read -r -d '' framework; do sign "$framework"; done
     sign "$app"
     codesign --verify --strict --deep --verbose=2 "$app"
 fi
@@ -66,7 +89,17 @@ mkdir -p "$stage"
 cp -R "$app" "$stage/"
 ln -s /Applications "$stage/Applications"
 rm -f "$dmg"
-hdiutil create -volname "portwatch $version" -srcfolder "$stage" -fs HFS+ -format UDZO -ov "$dmg" >/dev/null
+# hdiutil fails now and then with "Resource busy" while Spotlight or XProtect still
+# holds the staged files (https://github.com/actions/runner-images/issues/7522): retry.
+for attempt in 1 2 3 4 5; do
+    if hdiutil create -volname "portwatch $version" -srcfolder "$stage" -fs HFS+ \
+        -format UDZO -ov "$dmg" >/dev/null; then
+        break
+    fi
+    [ "$attempt" -eq 5 ] && { echo "$0: hdiutil create failed 5 times" >&2; exit 1; }
+    echo "$0: hdiutil create failed (attempt $attempt); trying again" >&2
+    sleep $((attempt * 5))
+done
 
 if [ -n "$keychain" ]; then
     codesign --timestamp --keychain "$keychain" --sign "$MACOS_SIGN_IDENTITY" "$dmg"

@@ -50,9 +50,12 @@ WizardStyle=modern
 ; Ask a running portwatch to close before files are replaced or removed.
 CloseApplications=yes
 RestartApplications=no
+; Tell running programs (Explorer, new terminals) that PATH changed.
+ChangesEnvironment=yes
 
 [Tasks]
 Name: "startatlogin"; Description: "Start portwatch when I log in"; Flags: unchecked
+Name: "addtopath"; Description: "Add the portwatch command (portwatch-cli) to my PATH"; Flags: unchecked
 
 [Files]
 Source: "{#BundleDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
@@ -67,6 +70,9 @@ Name: "{autoprograms}\portwatch"; Filename: "{app}\portwatch.exe"; \
 Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; \
     ValueType: string; ValueName: "{#RunValueName}"; ValueData: """{app}\portwatch.exe"""; \
     Flags: uninsdeletevalue; Tasks: startatlogin
+; The command line for terminals: {app} (with portwatch-cli.exe) on the user's PATH.
+Root: HKCU; Subkey: "Environment"; ValueType: expandsz; ValueName: "Path"; \
+    ValueData: "{olddata};{app}"; Tasks: addtopath; Check: NeedsAddPath(ExpandConstant('{app}'))
 ; Whoever wrote it (the task or the app's own setting), uninstalling removes it.
 Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; \
     ValueType: none; ValueName: "{#RunValueName}"; Flags: uninsdeletevalue dontcreatekey
@@ -74,3 +80,36 @@ Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; \
 [Run]
 Filename: "{app}\portwatch.exe"; Description: "Start portwatch now"; \
     Flags: nowait postinstall skipifsilent
+
+[Code]
+{ True when Dir is not yet one of the entries of the user's PATH. }
+function NeedsAddPath(Dir: string): Boolean;
+var
+  Path: string;
+begin
+  if not RegQueryStringValue(HKEY_CURRENT_USER, 'Environment', 'Path', Path) then
+  begin
+    Result := True;
+    exit;
+  end;
+  Result := Pos(';' + Uppercase(Dir) + ';', ';' + Uppercase(Path) + ';') = 0;
+end;
+
+{ Uninstalling takes {app} out of the user's PATH again, leaving the other entries. }
+procedure CurUninstallStepChanged(CurUninstallStep: TUninstallStep);
+var
+  Path, Dir: string;
+  At: Integer;
+begin
+  if CurUninstallStep <> usPostUninstall then
+    exit;
+  if not RegQueryStringValue(HKEY_CURRENT_USER, 'Environment', 'Path', Path) then
+    exit;
+  Dir := ExpandConstant('{app}');
+  At := Pos(';' + Uppercase(Dir), Uppercase(Path));
+  if At > 0 then
+  begin
+    Delete(Path, At, Length(Dir) + 1);
+    RegWriteExpandStringValue(HKEY_CURRENT_USER, 'Environment', 'Path', Path);
+  end;
+end;

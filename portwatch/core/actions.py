@@ -18,7 +18,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,9 +26,12 @@ from pathlib import Path
 
 import psutil
 
+from portwatch.core.child_env import user_environment
 from portwatch.core.exposure import is_wildcard, strip_scope
+from portwatch.core.files import write_atomic
 from portwatch.core.formats import TABLE_HEADERS, table_cells, to_csv, to_json
 from portwatch.core.model import Listener, OwnerUnknown, Proto, Snapshot
+from portwatch.core.portspec import PortSpecError, parse_port
 from portwatch.core.scanner import Scanner
 
 log = logging.getLogger(__name__)
@@ -228,7 +230,18 @@ class FreePlan:
                 f"The owner of {len(pending)} socket(s) is still being looked up; "
                 "try again in a moment."
             )
-        kernel = [row for row in self.ownerless if row not in hidden and row not in pending]
+        failed = [r for r in self.ownerless if r.owner_unknown is OwnerUnknown.LOOKUP_FAILED]
+        if failed:
+            lines.append(
+                f"portwatch could not find out which process holds {len(failed)} socket(s) "
+                "on this port (the lookup failed; see the scan's warnings); "
+                "try again in a moment."
+            )
+        kernel = [
+            row
+            for row in self.ownerless
+            if row not in hidden and row not in pending and row not in failed
+        ]
         if kernel:
             lines.append(
                 f"{len(kernel)} socket(s) have no owning process "
@@ -665,25 +678,19 @@ class ExportResult:
 def export_listeners(
     listeners: Sequence[Listener], path: str | Path, fmt: ExportFormat | None = None
 ) -> ExportResult:
-    """Write the rows to ``path`` atomically: a failed write never leaves half a file."""
+    """Write the rows to ``path`` atomically and privately (0600, like every file we write).
+
+    A failed write never leaves half a file; the folder must exist (the user picked it).
+    """
     target = Path(path)
     chosen = fmt or export_format_for(target)
     if chosen is ExportFormat.JSON and not target.suffix:
         target = target.with_suffix(".json")
     elif chosen is ExportFormat.CSV and not target.suffix:
         target = target.with_suffix(".csv")
-    data = export_text(listeners, chosen)
-    tmp_name = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(data)
-        Path(tmp_name).chmod(0o644)
-        Path(tmp_name).replace(target)
+        write_atomic(target, export_text(listeners, chosen), make_folder=False)
     except OSError as exc:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                Path(tmp_name).unlink()
         return ExportResult(target, len(listeners), chosen, exc.strerror or str(exc))
     return ExportResult(target, len(listeners), chosen)
 
@@ -767,17 +774,17 @@ def is_bindable(port: int, proto: Proto = "tcp") -> bool:
 
 
 def validate_port(text: str) -> tuple[int | None, str | None]:
-    """(port, None) for "1".."65535", else (None, a message that says what is wrong)."""
-    stripped = text.strip()
-    if not stripped:
+    """(port, None) for "1".."65535", else (None, a sentence that says what is wrong).
+
+    The rule is :func:`portwatch.core.portspec.parse_port`'s, as for every command.
+    """
+    if not text.strip():
         return None, "Enter a port number (1-65535)."
     try:
-        port = int(stripped, 10)
-    except ValueError:
-        return None, f"'{stripped}' is not a port number: use 1-65535."
-    if not 1 <= port <= 65535:
-        return None, f"Port {port} is out of range: ports are 1-65535."
-    return port, None
+        return parse_port(text), None
+    except PortSpecError as exc:
+        message = str(exc)
+        return None, f"{message[:1].upper()}{message[1:]}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -992,7 +999,9 @@ def reveal_in_file_manager(path: str | None) -> RevealResult:
             # A quick call that answers at once (an error when no file
             # manager provides FileManager1), so falling back is reliable.
             try:
-                done = subprocess.run(argv, capture_output=True, timeout=5, check=False)
+                done = subprocess.run(
+                    argv, capture_output=True, timeout=5, check=False, env=user_environment()
+                )
             except (OSError, subprocess.TimeoutExpired) as exc:
                 errors.append(str(exc))
                 continue
@@ -1021,6 +1030,7 @@ def run_detached(argv: Sequence[str]) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             creationflags=flags,
+            env=user_environment(),
         )
         return
     proc = subprocess.Popen(
@@ -1029,6 +1039,7 @@ def run_detached(argv: Sequence[str]) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        env=user_environment(),
     )
     # Reap it when it ends (openers exit at once; a file manager may stay), so
     # no zombie is left behind for the life of the app.

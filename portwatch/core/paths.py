@@ -2,14 +2,26 @@
 
 Every path is computed when asked (not at import), so tests that point the
 XDG variables at a temporary folder are honoured.
+
+Every folder handed out here is private (0700, :func:`files.private_dir`).
+The first time in a run that a folder is asked for, what an older portwatch
+left in it is tightened too (folders 0700, files 0600): the log, the window
+state, the history, the settings and their backups.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+import stat
 import sys
+import tempfile
 from pathlib import Path
 
 from platformdirs import PlatformDirs
+
+from portwatch.core.files import DIR_MODE, owned_private_dir, private_dir, tighten_tree
 
 APP_NAME = "portwatch"
 APP_AUTHOR = "portwatch"
@@ -21,9 +33,31 @@ def _dirs() -> PlatformDirs:
     return PlatformDirs(APP_NAME, APP_AUTHOR, ensure_exists=False)
 
 
+# Folders whose contents this run has already tightened (once per run and path).
+_secured: set[Path] = set()
+# sun_path holds 104 (macOS) to 108 (Linux) bytes including the NUL; stay below both.
+MAX_SOCKET_PATH = 100
+SOCKET_NAME = "instance.sock"
+
+
 def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+    private_dir(path)
+    if path not in _secured:
+        tighten_tree(path)
+        _secured.add(path)
     return path
+
+
+def secure_existing() -> None:
+    """Make every portwatch folder private and tighten what is in it (start of a run).
+
+    Also the folders this run may not use (history switched off): an older
+    version's files in them are tightened all the same. Never raises: a folder
+    that cannot be made is reported by whoever needs it.
+    """
+    for folder in (config_dir, data_dir, state_dir, log_dir):
+        with contextlib.suppress(OSError):
+            folder()
 
 
 def config_dir() -> Path:
@@ -42,6 +76,56 @@ def log_dir() -> Path:
     return _ensure(Path(_dirs().user_log_dir))
 
 
+def runtime_dir() -> Path:
+    """The private folder of this user's single-instance socket (POSIX).
+
+    ``$XDG_RUNTIME_DIR/portwatch`` when XDG_RUNTIME_DIR is a folder of ours
+    that only we can enter (what a login session provides), else
+    ``<temp folder>/portwatch-<uid>`` (sudo, cron, macOS). Either is verified
+    (:func:`files.owned_private_dir`): a path another user made first, or a
+    symbolic link, raises :class:`files.UnsafeFolderError` instead of being
+    used; another OSError when it cannot be made. On Windows the instance
+    uses a named pipe, not a folder.
+    """
+    if sys.platform == "win32":
+        return _ensure(Path(_dirs().user_runtime_dir))
+    candidates = _runtime_candidates()
+    fallback = candidates[-1]
+    for candidate in candidates:
+        if len(os.fsencode(candidate / SOCKET_NAME)) < MAX_SOCKET_PATH:
+            _remove_stale_socket(candidate)
+            return owned_private_dir(candidate)
+    raise OSError(errno.ENAMETOOLONG, "its path is too long for a local socket", str(fallback))
+
+
+def _runtime_candidates() -> list[Path]:
+    if sys.platform == "win32":
+        return []
+    fallback = Path(tempfile.gettempdir()) / f"portwatch-{os.geteuid()}"
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime and Path(runtime).is_absolute():
+        try:
+            info = os.lstat(runtime)
+        except OSError:
+            return [fallback]
+        ours = info.st_uid == os.geteuid() and stat.S_ISDIR(info.st_mode)
+        if ours and stat.S_IMODE(info.st_mode) & ~DIR_MODE == 0:
+            return [Path(runtime) / APP_NAME, fallback]
+    return [fallback]
+
+
+def _remove_stale_socket(path: Path) -> None:
+    """Older portwatch versions put a socket file of ours where the folder goes now."""
+    if sys.platform == "win32":
+        return
+    try:
+        info = path.lstat()
+    except OSError:
+        return
+    if stat.S_ISSOCK(info.st_mode) and info.st_uid == os.geteuid():
+        path.unlink(missing_ok=True)
+
+
 def settings_file() -> Path:
     return config_dir() / "settings.json"
 
@@ -50,21 +134,29 @@ def history_db() -> Path:
     return data_dir() / "history.sqlite3"
 
 
+RESOURCES_PACKAGE = "portwatch._resources"
+
+
 def resources_dir() -> Path:
     """The folder holding icons and desktop files, wherever portwatch runs from.
 
-    A PyInstaller bundle unpacks them beside its own files; a source checkout
-    or editable install has them at the top of the repository; a wheel
-    install puts them under ``<prefix>/share/portwatch``.
+    The repository's ``resources/`` is the package ``portwatch._resources`` in
+    every install (venv, ``--user``, system, editable, the PyInstaller bundles),
+    found through ``importlib.resources``. Only a checkout run without any
+    install (``python -m portwatch`` in the repository) reads the folder itself.
     """
-    bundle = getattr(sys, "_MEIPASS", None)
+    import importlib.resources
+
+    try:
+        found = importlib.resources.files(RESOURCES_PACKAGE)
+    except ModuleNotFoundError:
+        found = None
     candidates = [
-        Path(bundle) / "resources" if bundle else None,
+        Path(str(found)) if found is not None else None,
         Path(__file__).resolve().parent.parent.parent / "resources",
-        Path(sys.prefix) / "share" / APP_NAME / "resources",
     ]
     for candidate in candidates:
-        if candidate is not None and candidate.is_dir():
+        if candidate is not None and (candidate / "portwatch.svg").is_file():
             return candidate
     raise FileNotFoundError("portwatch's resources folder is missing from this install")
 

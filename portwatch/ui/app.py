@@ -29,16 +29,17 @@ from PySide6.QtWidgets import QApplication, QLabel
 
 from portwatch import __version__
 from portwatch.cli.common import interval_seconds
+from portwatch.core import paths
 from portwatch.core.model import Snapshot
 from portwatch.core.paths import APP_ID
-from portwatch.core.scanner import Scanner
+from portwatch.core.scanner import ConsumerGuard, Scanner
 from portwatch.notify import set_windows_app_id
 from portwatch.ui.actions import install_actions
 from portwatch.ui.alerts_controller import AlertsController, install_alerts
 from portwatch.ui.icons import app_icon
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.runtime import SignalWatcher, setup_logging
-from portwatch.ui.single_instance import InstanceServer, send_request
+from portwatch.ui.single_instance import InstanceServer, refusal, send_request, server_name
 from portwatch.ui.tray import TrayIcon
 from portwatch.ui.worker import DEFAULT_INTERVAL, ScanService
 
@@ -79,6 +80,7 @@ class PortwatchApp(QObject):
         self.instance: InstanceServer | None = None
         self.alerts: AlertsController | None = None  # run_app installs them
         self._quitting = False
+        self._consumers = ConsumerGuard()  # window, tray and alerts each get every scan
         # Free / open / copy / export / reveal, in the table, toolbar and tray menu.
         self.listener_actions, self.port_check = install_actions(
             self.window, snapshot_provider=lambda: self.latest
@@ -196,10 +198,16 @@ class PortwatchApp(QObject):
         }
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
-        self.window.apply_snapshot(snapshot)
-        if self.tray is not None:
-            self.tray.update_snapshot(snapshot)
-        self.snapshot_ready.emit(snapshot)
+        # A failure in one consumer is logged and told once; the others still run.
+        tray = self.tray
+        for what, consume in (
+            ("Showing the port list", lambda: self.window.apply_snapshot(snapshot)),
+            ("Updating the tray icon", lambda: tray.update_snapshot(snapshot) if tray else None),
+            ("Alerts and history", lambda: self.snapshot_ready.emit(snapshot)),
+        ):
+            message = self._consumers.run(what, consume)
+            if message is not None:
+                self.window.statusBar().showMessage(message, 15_000)
 
     def _on_scan_failed(self, message: str) -> None:
         self.window.statusBar().showMessage(message, 10_000)
@@ -287,7 +295,16 @@ def _start_and_run(
     started: list[PortwatchApp],
     stop_early: list[int],
 ) -> int:
-    if send_request("show") is not None:
+    # What an older version left readable (log, window state, history) is tightened first.
+    paths.secure_existing()
+    try:
+        name = server_name()
+    except OSError as exc:
+        # Never hand over to (or "show") a socket another user could answer on.
+        log.info("refusing to start: %s", exc)
+        sys.stderr.write(refusal(exc) + "\n")
+        return 1
+    if send_request("show", name) is not None:
         log.info("portwatch is already running: asked it to show its window")
         return 0
 
@@ -295,10 +312,10 @@ def _start_and_run(
     app = PortwatchApp(interval=interval, show_window=args.show)
     # Alerts, notifications, settings and history; reads the settings file.
     app.alerts = install_alerts(app, app.window, app.tray, keep_interval=args.interval is not None)
-    server = InstanceServer(app.status, app)
+    server = InstanceServer(app.status, app, name)
     if not server.listen():
         # Another instance won the race to start.
-        send_request("show")
+        send_request("show", name)
         app.service.stop()
         return 0
     app.instance = server

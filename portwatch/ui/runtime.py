@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import logging.handlers
+import os
 import signal
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 from PySide6.QtCore import (
@@ -20,6 +23,7 @@ from PySide6.QtCore import (
     qInstallMessageHandler,
 )
 
+from portwatch.core.files import FILE_MODE, tighten
 from portwatch.core.paths import log_dir
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,32 @@ _QT_LEVELS = {
 }
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log that only its owner can read: created 0600, old ones tightened.
+
+    The log names processes and ports; other local users have no business
+    reading it. The file is created with mode 0600 (never briefly 0644), an
+    existing file from an older version is tightened when opened, and the
+    rotated files (``portwatch.log.1`` …) are tightened at every rollover.
+    """
+
+    def _open(self) -> io.TextIOWrapper:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        fd = os.open(self.baseFilename, flags, FILE_MODE)
+        try:
+            tighten(Path(self.baseFilename))
+            return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def doRollover(self) -> None:
+        super().doRollover()
+        base = Path(self.baseFilename)
+        for number in range(1, self.backupCount + 1):
+            tighten(base.with_name(f"{base.name}.{number}"))
+
+
 def setup_logging(*, debug: bool) -> logging.Handler | None:
     """A rotating file in the log folder, stderr per --debug, Qt routed into both."""
     root = logging.getLogger()
@@ -51,7 +81,7 @@ def setup_logging(*, debug: bool) -> logging.Handler | None:
             handler.setLevel(logging.DEBUG if debug else logging.WARNING)
     file_handler: logging.Handler | None = None
     try:
-        file_handler = logging.handlers.RotatingFileHandler(
+        file_handler = PrivateRotatingFileHandler(
             log_dir() / LOG_FILE, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
         )
     except OSError as exc:

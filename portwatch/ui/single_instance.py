@@ -5,6 +5,13 @@ connects, sends ``show``, waits for ``ok`` and exits. A socket file left by a
 crash is removed before listening (``QLocalServer.removeServer``) once a
 connection attempt shows nobody answers on it.
 
+On Linux and macOS the socket lives in a folder only this user can enter
+(:func:`portwatch.core.paths.runtime_dir`, verified to be ours: no other
+user can create it first, plant a symbolic link there, or answer in our
+place). If the folder is someone else's, :func:`server_name` raises
+:class:`~portwatch.core.files.UnsafeFolderError` and the app refuses to
+start. On Windows it is a named pipe per user name.
+
 Requests are one line each; the server answers one line:
 
 - ``show`` -> ``ok``: bring the window to the front.
@@ -15,43 +22,48 @@ Requests are one line each; the server answers one line:
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
+from portwatch.core.files import UnsafeFolderError
+from portwatch.core.paths import SOCKET_NAME, runtime_dir
+
 log = logging.getLogger(__name__)
+
+__all__ = ["InstanceServer", "UnsafeFolderError", "refusal", "send_request", "server_name"]
 
 CONNECT_TIMEOUT_MS = 1000
 REPLY_TIMEOUT_MS = 3000
-# sun_path holds 108 bytes on Linux, including the terminating NUL.
-MAX_SOCKET_PATH = 100
 
 
 def server_name() -> str:
-    """Per user: a path in the user's runtime folder on Linux, a plain name elsewhere.
+    """The socket's full path in the user's private folder; a pipe name on Windows.
 
-    XDG_RUNTIME_DIR is private to the user and to the login session, which is
-    exactly the scope we want; without it, the name carries the user id.
+    Raises UnsafeFolderError (an OSError) when that folder cannot be trusted,
+    OSError when it cannot be made.
     """
-    user = str(os.getuid()) if hasattr(os, "getuid") else getpass.getuser()
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if sys.platform.startswith("linux") and runtime and Path(runtime).is_dir():
-        path = str(Path(runtime) / f"portwatch-{user}.sock")
-        if len(path.encode()) < MAX_SOCKET_PATH:
-            return path
-        # Too long for a Unix socket address: a name in the temp folder that
-        # still differs per runtime folder.
-        digest = hashlib.sha256(runtime.encode()).hexdigest()[:12]
-        return f"portwatch-{user}-{digest}"
-    return f"portwatch-{user}"
+    if sys.platform == "win32":
+        return f"portwatch-{getpass.getuser()}"
+    return str(runtime_dir() / SOCKET_NAME)
+
+
+def refusal(error: OSError) -> str:
+    """The one line the app prints when it cannot have a private instance socket."""
+    if isinstance(error, UnsafeFolderError):
+        return (
+            f"portwatch: {error} — portwatch cannot start safely; remove it or set XDG_RUNTIME_DIR"
+        )
+    where = f" {error.filename}" if error.filename else ""
+    return (
+        f"portwatch: cannot make the private folder{where} that portwatch needs to start: "
+        f"{error.strerror or error}"
+    )
 
 
 def send_request(

@@ -111,4 +111,5 @@ def _connect6(address: str, port: int) -> socket.socket:
 
 
 def is_root() -> bool:
-    return os.geteuid() == 0
+    # os.geteuid exists on POSIX only: on Windows nobody is root here.
+    return hasattr(os, "geteuid") and os.geteuid() == 0

@@ -7,13 +7,13 @@ who removes the entry by hand is never contradicted.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from portwatch.core.files import write_atomic
 from portwatch.core.paths import APP_ID, APP_NAME
 
 __all__ = [
@@ -86,16 +86,15 @@ def autostart_manager(platform: str = sys.platform) -> AutostartManager:
     return XdgAutostart(command)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old or the new file, never half."""
+def write_entry(path: Path, data: bytes) -> None:
+    """Write the entry atomically and durably (:func:`files.write_atomic`), mode 0600.
+
+    0600 suits every system: the XDG session, launchd's per-user agents and
+    the user's own tools read it as its owner, and launchd refuses a plist
+    that others can write, which 0600 never is.
+    """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            partial.write_bytes(data)
-            partial.replace(path)
-        finally:
-            partial.unlink(missing_ok=True)
+        write_atomic(path, data)
     except OSError as exc:
         raise AutostartError(f"cannot write {path}: {exc.strerror or exc}") from exc
 

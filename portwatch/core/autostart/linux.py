@@ -13,7 +13,7 @@ from portwatch.core.autostart import (
     AutostartError,
     LaunchCommand,
     remove,
-    write_atomically,
+    write_entry,
 )
 
 # Characters that force an Exec argument into double quotes (Desktop Entry spec, "Exec key").
@@ -86,7 +86,7 @@ class XdgAutostart:
         )
 
     def enable(self) -> None:
-        write_atomically(self.path, desktop_entry(self.command).encode("utf-8"))
+        write_entry(self.path, desktop_entry(self.command).encode("utf-8"))
 
     def disable(self) -> None:
         remove(self.path)

@@ -16,7 +16,7 @@ from portwatch.core.autostart import (
     AutostartError,
     LaunchCommand,
     remove,
-    write_atomically,
+    write_entry,
 )
 
 
@@ -63,7 +63,7 @@ class LaunchAgentAutostart:
         )
 
     def enable(self) -> None:
-        write_atomically(self.path, plistlib.dumps(agent_plist(self.command)))
+        write_entry(self.path, plistlib.dumps(agent_plist(self.command)))
 
     def disable(self) -> None:
         remove(self.path)

@@ -6,8 +6,11 @@ use a fake. The installer's "start at login" task writes the same value.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import PureWindowsPath
 from typing import Protocol
 
 from portwatch.core.autostart import AutostartError, LaunchCommand
@@ -62,10 +65,30 @@ def default_run_key() -> RunKey:
     raise AutostartError("the Windows registry exists only on Windows")
 
 
-def run_value(command: LaunchCommand) -> str:
-    """One command line, quoted the way Windows programs parse it."""
+def run_value(command: LaunchCommand, exists: Callable[[str], bool] = os.path.isfile) -> str:
+    """One command line, quoted the way Windows programs parse it.
+
+    It names the windowed program, so that no console window opens at login:
+    the bundle's portwatch.exe for portwatch-cli.exe, pip's portwatch-gui.exe for
+    its console script portwatch.exe, pythonw.exe for python.exe.
+    """
     # The Run key has no working folder; a checkout without install is out of reach here.
-    return subprocess.list2cmdline(command.argv)
+    argv = list(command.argv)
+    program = PureWindowsPath(argv[0])
+    for console, windowed in WINDOWED:
+        sibling = str(program.with_name(windowed))
+        if program.name.lower() == console and exists(sibling):
+            argv[0] = sibling
+            break
+    return subprocess.list2cmdline(argv)
+
+
+# (console program, its windowed sibling); the first whose sibling exists wins.
+WINDOWED = (
+    ("portwatch-cli.exe", "portwatch.exe"),
+    ("portwatch.exe", "portwatch-gui.exe"),
+    ("python.exe", "pythonw.exe"),
+)
 
 
 class RunKeyAutostart:
