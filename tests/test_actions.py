@@ -21,37 +21,32 @@ import psutil
 import pytest
 
 from portwatch.core import Scanner
-from portwatch.core.actions import (
-    BindStatus,
-    ExportFormat,
-    FreePlan,
-    Holder,
-    browser_url,
-    check_port,
+from portwatch.core.browser import browser_url, url_host
+from portwatch.core.copytext import (
     command_line_text,
     command_lines_text,
     endpoints_text,
-    export_format_for,
-    export_listeners,
-    free_port,
     kill_command,
     pids_text,
+    rows_text,
+)
+from portwatch.core.export import ExportFormat, export_format_for, export_listeners
+from portwatch.core.free import (
+    FreePlan,
+    Holder,
+    free_port,
     plan_free,
     plan_free_port,
     protected_pids,
-    reveal_commands,
-    reveal_in_file_manager,
-    rows_text,
     scan_port_settled,
     second_confirmation_reason,
     stop_processes,
-    suggest_free_port,
-    try_bind,
-    url_host,
-    validate_port,
 )
 from portwatch.core.model import Exposure, Listener, OwnerUnknown, PortRange
 from portwatch.core.platform import BACKEND_ENV
+from portwatch.core.portcheck import BindStatus, check_port, suggest_free_port, try_bind
+from portwatch.core.portspec import validate_port
+from portwatch.core.reveal import reveal_commands, reveal_in_file_manager
 from tests.support.procs import ListenerProcess, is_root, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -294,7 +289,7 @@ def test_ownerless_sockets_are_explained() -> None:
 PERMISSION_CHILD = textwrap.dedent(
     """
     import json, sys
-    from portwatch.core.actions import Holder, free_port, stop_processes
+    from portwatch.core.free import Holder, free_port, stop_processes
     port, pid = int(sys.argv[1]), int(sys.argv[2])
     outcome = free_port(port, force=True, timeout=1)
     direct = stop_processes([Holder(pid, "x", "root", None, None, None, ())], port=port)

@@ -23,7 +23,7 @@ from platformdirs import PlatformDirs
 from PySide6.QtWidgets import QApplication
 
 from portwatch.core import paths
-from portwatch.core.actions import export_listeners
+from portwatch.core.export import export_listeners
 from portwatch.core.files import private_file, tighten_tree
 from portwatch.ui.runtime import PrivateRotatingFileHandler
 from tests.support.procs import is_root

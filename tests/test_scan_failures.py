@@ -19,8 +19,8 @@ from typing import Any
 import psutil
 import pytest
 
-from portwatch.core.actions import plan_free
 from portwatch.core.diff import Event, diff
+from portwatch.core.free import plan_free
 from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.platform.linux import LinuxPsutilSource
 from portwatch.core.platform.linux_netlink import LinuxNetlinkSource, SockDiag

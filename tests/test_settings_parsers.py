@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portwatch.cli.common import interval_seconds, port_number
-from portwatch.core.actions import validate_port
 from portwatch.core.portspec import (
     MAX_PORT,
     MAX_RANGE_PORTS,
@@ -26,6 +25,7 @@ from portwatch.core.portspec import (
     parse_port,
     parse_port_list,
     parse_port_spec,
+    validate_port,
 )
 from portwatch.core.settings import (
     MAX_INTERVAL,

@@ -69,15 +69,13 @@ def test_children_get_the_users_library_path_back() -> None:
 def test_a_started_program_sees_the_users_library_path(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from portwatch.core import actions
+    from portwatch.core import reveal
 
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setenv("LD_LIBRARY_PATH", "/usr/lib/portwatch/_internal")
     monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", "/home/me/lib")
     out = tmp_path / "seen"
-    actions.run_detached(
-        ["/bin/sh", "-c", f'echo "$LD_LIBRARY_PATH|$LD_LIBRARY_PATH_ORIG" > {out}']
-    )
+    reveal.run_detached(["/bin/sh", "-c", f'echo "$LD_LIBRARY_PATH|$LD_LIBRARY_PATH_ORIG" > {out}'])
     assert wait_until(lambda: out.is_file() and out.read_text().endswith("\n"), timeout=30)
     assert out.read_text() == "/home/me/lib|\n"
 

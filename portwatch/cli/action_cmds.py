@@ -7,12 +7,8 @@ import sys
 from typing import TextIO
 
 from portwatch.cli.common import format_listeners, interval_seconds, port_number
-from portwatch.core.actions import (
-    TERMINATE_WAIT_SECONDS,
-    FreePlan,
-    free_port,
-    suggest_free_port,
-)
+from portwatch.core.free import TERMINATE_WAIT_SECONDS, FreePlan, free_port
+from portwatch.core.portcheck import suggest_free_port
 from portwatch.core.safetext import visible, visible_lines
 
 

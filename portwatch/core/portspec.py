@@ -10,7 +10,8 @@ Syntax (one way only, so there is one thing to document):
   full-width ``３０００``), and one range holds at most 10,000 ports.
 
 :func:`parse_port` is the same rule for one port: every command and box that
-takes a port number uses it, so they all accept and refuse the same text.
+takes a port number uses it (a box through :func:`validate_port`), so they all
+accept and refuse the same text.
 """
 
 from __future__ import annotations
@@ -97,6 +98,17 @@ def parse_port(text: str) -> int:
     if not _is_digits(stripped):
         raise PortSpecError(f"'{_shown(stripped)}' is not a port number ({MIN_PORT}-{MAX_PORT})")
     return _in_range(stripped)
+
+
+def validate_port(text: str) -> tuple[int | None, str | None]:
+    """:func:`parse_port` for a box: (port, None), or (None, a sentence that says what is wrong)."""
+    if not text.strip():
+        return None, f"Enter a port number ({MIN_PORT}-{MAX_PORT})."
+    try:
+        return parse_port(text), None
+    except PortSpecError as exc:
+        message = str(exc)
+        return None, f"{message[:1].upper()}{message[1:]}."
 
 
 def parse_port_spec(item: str) -> PortSpec:

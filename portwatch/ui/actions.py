@@ -19,25 +19,26 @@ from PySide6.QtCore import QObject, QRunnable, QStandardPaths, Qt, QThreadPool, 
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractButton, QFileDialog, QMenu, QMessageBox, QWidget
 
-from portwatch.core.actions import (
+from portwatch.core.browser import browser_url
+from portwatch.core.copytext import (
+    command_lines_text,
+    endpoints_text,
+    kill_command,
+    pids_text,
+    rows_text,
+)
+from portwatch.core.export import export_format_for, export_listeners
+from portwatch.core.free import (
     KILL_WAIT_SECONDS,
     TERMINATE_WAIT_SECONDS,
     FreePlan,
     Holder,
     StopResult,
-    browser_url,
-    command_lines_text,
-    endpoints_text,
-    export_format_for,
-    export_listeners,
-    kill_command,
-    pids_text,
     plan_free,
-    reveal_in_file_manager,
-    rows_text,
     stop_processes,
 )
 from portwatch.core.model import Listener, OwnerUnknown, Snapshot
+from portwatch.core.reveal import reveal_in_file_manager
 from portwatch.core.safetext import visible, visible_lines
 
 if TYPE_CHECKING:

@@ -13,8 +13,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from portwatch.core.actions import PortCheck, check_port, validate_port
 from portwatch.core.model import Snapshot
+from portwatch.core.portcheck import PortCheck, check_port
+from portwatch.core.portspec import validate_port
 from portwatch.core.safetext import visible_lines
 from portwatch.ui.actions import run_in_pool
 

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from portwatch.core import Scanner
-from portwatch.core.actions import ExportResult, Holder, StopResult
+from portwatch.core.export import ExportResult
+from portwatch.core.free import Holder, StopResult
 from portwatch.core.model import Exposure, Listener, OwnerUnknown, PortRange
 from portwatch.ui.actions import FreePortFlow, ListenerActions, install_actions
 from portwatch.ui.main_window import MainWindow

@@ -1,0 +1,117 @@
+"""Freeing a port from start to end: scan, plan, ask, stop, scan again, in rounds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from portwatch.core.free.plan import FreePlan, plan_free, scan_port_settled
+from portwatch.core.free.stop import StopResult, stop_processes
+from portwatch.core.model import Listener
+from portwatch.core.scanner import Scanner
+
+
+@dataclass(frozen=True, slots=True)
+class FreeOutcome:
+    """The end of `free PORT`: the plans, each stop round, and whether the port is free now."""
+
+    port: int
+    plan: FreePlan  # the first plan: who held the port when we started
+    results: tuple[StopResult, ...] = ()
+    free_after: bool = False
+    still_held_by: tuple[Listener, ...] = ()
+    cancelled: bool = False
+    # One per round; a later round finds processes that shared the socket.
+    plans: tuple[FreePlan, ...] = ()
+
+    def message(self) -> str:
+        if self.plan.is_free:
+            return f"Port {self.port} is already free."
+        lines = [r.message() for r in self.results]
+        if self.cancelled:
+            lines.append("Cancelled: nothing more was ended.")
+        if self.free_after:
+            lines.append(f"Port {self.port} is free now.")
+        else:
+            last = self.plans[-1] if self.plans else self.plan
+            lines += last.problems()
+            owners = sorted({row.owner_label for row in self.still_held_by})
+            lines.append(f"Port {self.port} is still in use ({', '.join(owners)}).")
+        return "\n".join(line for line in lines if line)
+
+
+# A listening socket can be shared by several processes (a pre-fork server's
+# master and workers); a scan names only one of them, so freeing takes rounds.
+MAX_FREE_ROUNDS = 3
+
+
+def free_port(
+    port: int,
+    *,
+    force: bool = False,
+    timeout: float | None = None,
+    confirm: Callable[[FreePlan], bool] | None = None,
+    scanner: Scanner | None = None,
+) -> FreeOutcome:
+    """Scan, apply the rules, ask ``confirm`` (None = yes), terminate; ``force`` kills leftovers.
+
+    When the port is still held afterwards by processes not seen before
+    (they shared the socket), ``confirm`` is asked about them in a new round.
+    """
+    own_scanner = scanner is None
+    scanner = scanner or Scanner(connection_owners=False)
+    try:
+        return _free_port(port, scanner, force=force, timeout=timeout, confirm=confirm)
+    finally:
+        if own_scanner:
+            scanner.close()
+
+
+def _free_port(
+    port: int,
+    scanner: Scanner,
+    *,
+    force: bool,
+    timeout: float | None,
+    confirm: Callable[[FreePlan], bool] | None,
+) -> FreeOutcome:
+    first = plan = plan_free(scan_port_settled(scanner, port), port=port)
+    if plan.is_free:
+        return FreeOutcome(port=port, plan=plan, free_after=True, plans=(plan,))
+    plans = [plan]
+    results: list[StopResult] = []
+    handled: set[int] = set()
+    cancelled = False
+    after: list[Listener] = list(_rows(plan))
+    for _round in range(MAX_FREE_ROUNDS):
+        targets = [h for h in plan.allowed if h.pid not in handled]
+        if not targets:
+            break
+        if confirm is not None and not confirm(plan):
+            cancelled = True
+            break
+        handled.update(h.pid for h in targets)
+        result = stop_processes(targets, force=False, timeout=timeout, port=port)
+        results.append(result)
+        if result.alive and force:
+            leftovers = [h for h in targets if h.pid in result.alive]
+            result = stop_processes(leftovers, force=True, port=port)
+            results.append(result)
+        after = scan_port_settled(scanner, port)
+        if not after or result.alive or result.denied:
+            break
+        plan = plan_free(after, port=port)
+        plans.append(plan)
+    return FreeOutcome(
+        port=port,
+        plan=first,
+        results=tuple(results),
+        free_after=not after,
+        still_held_by=tuple(after),
+        cancelled=cancelled,
+        plans=tuple(plans),
+    )
+
+
+def _rows(plan: FreePlan) -> tuple[Listener, ...]:
+    return (*plan.ownerless, *(row for h in plan.holders for row in h.listeners))

@@ -1,0 +1,246 @@
+"""Is port N free? Bind it on the check addresses, name its holders, suggest the nearest free one.
+
+Binding is the only honest test: a scan cannot see sockets in other network
+namespaces, and a port can refuse a bind with nothing listening on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from portwatch.core.free.plan import scan_port_settled
+from portwatch.core.model import Listener, Proto, Snapshot
+from portwatch.core.portspec import MAX_PORT, MIN_PORT
+from portwatch.core.scanner import Scanner
+
+# Where a development server binds: "localhost" (127.0.0.1 or ::1 — Node 17+
+# tries ::1 first) or every interface (0.0.0.0, ::). Checking the specific
+# addresses too matters on Windows, where a wildcard bind succeeds next to a
+# socket on 127.0.0.1.
+CHECK_ADDRESSES = ("127.0.0.1", "0.0.0.0", "::1", "::")  # noqa: S104 - a probe, closed at once
+
+
+def _require_port(port: int) -> None:
+    """Callers parse typed text first (core.portspec); a number out of range here is a bug."""
+    if not MIN_PORT <= port <= MAX_PORT:
+        raise ValueError(f"port {port} is out of range: ports are {MIN_PORT}-{MAX_PORT}")
+
+
+class BindStatus(StrEnum):
+    FREE = "free"
+    # Linux only: nothing listens, but connections closed in the last minute
+    # (TIME_WAIT) still name the port. Servers that set SO_REUSEADDR (Node,
+    # Python's http.server, most dev servers) can bind it; a plain bind cannot.
+    LINGERING = "lingering"
+    IN_USE = "in use"
+    NOT_PERMITTED = "not permitted"
+    UNAVAILABLE = "unavailable"  # e.g. no IPv6 on this machine
+
+
+def try_bind(address: str, port: int, proto: Proto = "tcp") -> BindStatus:
+    """Bind ``address:port`` once and release it at once.
+
+    SO_REUSEADDR stays off: with it, BSD and macOS let a wildcard bind share
+    a port a specific address listens on, and Windows lets it steal the port.
+    On Linux, where SO_REUSEADDR still refuses a port something listens on,
+    a refused port is probed again with it to tell TIME_WAIT leftovers
+    (LINGERING) from a real holder.
+    """
+    status = _bind_once(address, port, proto, reuse=False)
+    if status is BindStatus.IN_USE and proto == "tcp" and sys.platform.startswith("linux"):
+        if _bind_once(address, port, proto, reuse=True) is BindStatus.FREE:
+            return BindStatus.LINGERING
+    return status
+
+
+def _bind_once(address: str, port: int, proto: Proto, *, reuse: bool) -> BindStatus:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    try:
+        sock = socket.socket(family, kind)
+    except OSError:
+        return BindStatus.UNAVAILABLE
+    with sock:
+        if family == socket.AF_INET6:
+            # Test the IPv6 side alone; 0.0.0.0 tests the IPv4 side.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if reuse:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        elif sys.platform == "win32":
+            with contextlib.suppress(OSError, AttributeError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined,unused-ignore]
+        try:
+            sock.bind((address, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+                return BindStatus.IN_USE
+            if exc.errno in (errno.EACCES, errno.EPERM, getattr(errno, "WSAEACCES", -1)):
+                return BindStatus.NOT_PERMITTED
+            return BindStatus.UNAVAILABLE
+    return BindStatus.FREE
+
+
+def bind_statuses(port: int, proto: Proto = "tcp") -> dict[str, BindStatus]:
+    return {address: try_bind(address, port, proto) for address in CHECK_ADDRESSES}
+
+
+def is_bindable(port: int, proto: Proto = "tcp") -> bool:
+    """True when a server could bind ``port`` on localhost and on every interface."""
+    statuses = bind_statuses(port, proto).values()
+    return all(s in (BindStatus.FREE, BindStatus.UNAVAILABLE) for s in statuses) and any(
+        s is BindStatus.FREE for s in statuses
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    start: int
+    port: int | None
+    proto: Proto = "tcp"
+
+    def message(self) -> str:
+        if self.port is None:
+            return f"No free {self.proto.upper()} port between {self.start} and {MAX_PORT}."
+        return f"{self.port}"
+
+
+def suggest_free_port(
+    start: int = 8000,
+    proto: Proto = "tcp",
+    *,
+    skip: Iterable[int] = (),
+    bindable: Callable[[int, Proto], bool] = is_bindable,
+) -> Suggestion:
+    """The nearest port at or above ``start`` that binds on every check address.
+
+    Stops at 65535 rather than wrapping: a suggestion below what was asked
+    would surprise more than "none". Ports in ``skip`` (e.g. ones a scan shows
+    in use) are passed over without a bind.
+    """
+    _require_port(start)
+    skipped = set(skip)
+    for port in range(start, MAX_PORT + 1):
+        if port not in skipped and bindable(port, proto):
+            return Suggestion(start=start, port=port, proto=proto)
+    return Suggestion(start=start, port=None, proto=proto)
+
+
+@dataclass(frozen=True, slots=True)
+class PortCheck:
+    """The answer to "is port N free?"."""
+
+    port: int
+    proto: Proto
+    statuses: dict[str, BindStatus] = field(default_factory=dict)
+    holders: tuple[Listener, ...] = ()
+    suggestion: Suggestion | None = None
+
+    @property
+    def free(self) -> bool:
+        """Free for a development server: nothing holds it, it binds (SO_REUSEADDR allowed)."""
+        usable = (BindStatus.FREE, BindStatus.LINGERING)
+        values = self.statuses.values()
+        return (
+            not any(r.proto == self.proto for r in self.holders)
+            and all(s in (*usable, BindStatus.UNAVAILABLE) for s in values)
+            and any(s in usable for s in values)
+        )
+
+    @property
+    def lingering(self) -> bool:
+        return any(s is BindStatus.LINGERING for s in self.statuses.values())
+
+    @property
+    def not_permitted(self) -> bool:
+        return any(s is BindStatus.NOT_PERMITTED for s in self.statuses.values())
+
+    def held_by(self) -> list[str]:
+        """'node (PID 1234) on 127.0.0.1:3000' per holder of this protocol."""
+        out = []
+        for row in self.holders:
+            if row.proto != self.proto:
+                continue
+            who = (
+                f"{row.process or 'unknown process'} (PID {row.pid})"
+                if row.pid
+                else (row.owner_label)
+            )
+            out.append(f"{who} on {row.endpoint}")
+        return list(dict.fromkeys(out))
+
+    def message(self) -> str:
+        name = f"{self.proto.upper()} port {self.port}"
+        if self.free and self.lingering:
+            return (
+                f"{name} is free for servers that set SO_REUSEADDR (Node, Python and most "
+                "development servers do): only connections closed in the last minute "
+                "(TIME_WAIT) remain on it."
+            )
+        if self.free:
+            return f"{name} is free."
+        if not any(s is not BindStatus.UNAVAILABLE for s in self.statuses.values()):
+            return f"Could not test {name}: no address could be bound (is networking up?)."
+        held = self.held_by()
+        if held:
+            text = f"{name} is in use by " + "; ".join(held) + "."
+        elif self.not_permitted and not any(s is BindStatus.IN_USE for s in self.statuses.values()):
+            text = (
+                f"Nothing listens on {name}, but binding it needs privileges "
+                "(ports below 1024 are reserved for root/administrators)."
+            )
+        else:
+            busy = [a for a, s in self.statuses.items() if s is BindStatus.IN_USE]
+            text = (
+                f"{name} cannot be bound on {', '.join(busy)} although no listener holds it: "
+                "recently closed connections (TIME_WAIT) or another network namespace/container "
+                "may still use it."
+            )
+        if self.suggestion is not None and self.suggestion.port is not None:
+            text += f" Nearest free port: {self.suggestion.port}."
+        elif self.suggestion is not None:
+            text += " " + self.suggestion.message()
+        return text
+
+
+def check_port(
+    port: int,
+    proto: Proto = "tcp",
+    *,
+    snapshot: Snapshot | None = None,
+    suggest: bool = True,
+) -> PortCheck:
+    """Bind-check ``port``, name its holders from ``snapshot`` (or a scan), suggest another."""
+    _require_port(port)
+    statuses = bind_statuses(port, proto)
+    in_use = any(s is not BindStatus.FREE for s in statuses.values())
+    rows: list[Listener] = []
+    if snapshot is None and in_use:
+        scanner = Scanner(connection_owners=False)
+        try:
+            rows = scan_port_settled(scanner, port)
+        finally:
+            scanner.close()
+    elif snapshot is not None:
+        rows = snapshot.on_port(port)
+    holders = tuple(row for row in rows if row.proto == proto)
+    check = PortCheck(port=port, proto=proto, statuses=statuses, holders=holders)
+    if check.free or not suggest:
+        return check
+    # Ports the window's snapshot shows in use are passed over without a bind.
+    busy = {row.port for row in snapshot.listeners if row.proto == proto} if snapshot else set()
+    start = port + 1 if port < MAX_PORT else port
+    suggestion = (
+        suggest_free_port(start, proto, skip=busy)
+        if port < MAX_PORT
+        else Suggestion(start=port, port=None, proto=proto)
+    )
+    return PortCheck(
+        port=port, proto=proto, statuses=statuses, holders=holders, suggestion=suggestion
+    )
