@@ -7,8 +7,8 @@ import subprocess
 from collections.abc import Iterable, Sequence
 
 from portwatch.core.formats import TABLE_HEADERS, table_cells
-from portwatch.core.identity import IS_WINDOWS, my_identity
 from portwatch.core.model import Listener
+from portwatch.core.users import IS_WINDOWS, my_identity
 
 
 def command_line_text(cmdline: Sequence[str], *, windows: bool = IS_WINDOWS) -> str:

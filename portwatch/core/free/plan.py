@@ -13,8 +13,8 @@ from portwatch.core.free.safety import (
     refusal_reason,
     second_confirmation_reason,
 )
-from portwatch.core.identity import my_identity, owner_uid
 from portwatch.core.model import Listener, OwnerUnknown, Snapshot
+from portwatch.core.users import my_identity, owner_uid
 
 if TYPE_CHECKING:
     from portwatch.core.scanner import Scanner

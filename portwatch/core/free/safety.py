@@ -12,7 +12,7 @@ import sys
 
 import psutil
 
-from portwatch.core.identity import IS_WINDOWS
+from portwatch.core.users import IS_WINDOWS
 
 log = logging.getLogger(__name__)
 
