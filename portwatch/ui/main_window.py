@@ -54,14 +54,9 @@ from portwatch.core.paths import state_dir
 from portwatch.core.safetext import visible
 from portwatch.ui.details import DetailsPane
 from portwatch.ui.icons import app_icon
-from portwatch.ui.models import (
-    ConnectionColumn,
-    ConnectionProxy,
-    ConnectionTableModel,
-    ListenerColumn,
-    ListenerProxy,
-    ListenerTableModel,
-)
+from portwatch.ui.tables.connections import ConnectionColumn, ConnectionTableModel
+from portwatch.ui.tables.filters import ConnectionProxy, ListenerProxy
+from portwatch.ui.tables.listeners import ListenerColumn, ListenerTableModel
 from portwatch.ui.widgets import ExposureBadgeDelegate, NoticeBar
 
 log = logging.getLogger(__name__)

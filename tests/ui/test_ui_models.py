@@ -12,16 +12,12 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from portwatch.core.model import Connection, Exposure, Listener, OwnerUnknown
-from portwatch.ui.models import (
-    ConnectionKey,
-    ConnectionProxy,
-    ConnectionTableModel,
-    ListenerColumn,
-    ListenerProxy,
-    ListenerTableModel,
-    address_sort_key,
-)
-from portwatch.ui.table_model import ITEM_ROLE, SORT_ROLE, AnyIndex, RowState
+from portwatch.ui.tables.addresses import address_sort_key
+from portwatch.ui.tables.cells import ITEM_ROLE, SORT_ROLE, AnyIndex
+from portwatch.ui.tables.connections import ConnectionKey, ConnectionTableModel
+from portwatch.ui.tables.filters import ConnectionProxy, ListenerProxy
+from portwatch.ui.tables.listeners import ListenerColumn, ListenerTableModel
+from portwatch.ui.tables.rows import RowState
 from tests.ui.factories import connection, listener
 
 BASE = [
