@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBox
 from portwatch.core.actions import PortCheck, check_port, validate_port
 from portwatch.core.model import Snapshot
 from portwatch.core.safetext import visible_lines
-from portwatch.ui.actions import run_in_pool
+from portwatch.ui.thread_pool import run_in_pool
 
 ERROR_STYLE = "color: #b00020;"
 FREE_STYLE = "color: #1b7f3b;"

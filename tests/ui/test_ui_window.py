@@ -303,7 +303,7 @@ def test_tray_tooltip_icon_and_menu(qtbot: QtBot) -> None:
 
 
 def test_tray_listener_submenus_carry_the_actions(qtbot: QtBot) -> None:
-    from portwatch.ui.actions import ListenerActions
+    from portwatch.ui.listener_actions import ListenerActions
 
     tray = TrayIcon()
     tray.update_snapshot(snapshot([listener("127.0.0.1", 5432), listener("0.0.0.0", 80)]))
