@@ -29,7 +29,7 @@ class ListenerToggles:
         return not (self.only_public and item.exposure is not Exposure.PUBLIC)
 
 
-class ListenerProxy(SearchProxy):
+class ListenerProxy(SearchProxy[Listener]):
     """Search plus the toolbar toggles: TCP, UDP, hide loopback-only, only public."""
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -77,10 +77,9 @@ class ListenerProxy(SearchProxy):
         return (item.port,), item.pid
 
     def listener_at(self, index: QModelIndex | QPersistentModelIndex) -> Listener:
-        item: Listener = self.source_table().item_at(self.table_row(index))
-        return item
+        return self.source_table().item_at(self.table_row(index))
 
 
-class ConnectionProxy(SearchProxy):
+class ConnectionProxy(SearchProxy[Connection]):
     def ports_and_pid(self, item: Connection) -> tuple[tuple[int, ...], int | None]:
         return (item.local_port, item.remote_port), item.pid

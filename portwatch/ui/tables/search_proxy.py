@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -15,11 +15,12 @@ from PySide6.QtCore import (
 )
 
 from portwatch.ui.tables.incremental import IncrementalTableModel
+from portwatch.ui.tables.rows import T
 from portwatch.ui.tables.search_terms import SearchTerms, is_port_or_pid
 from portwatch.ui.tables.sort_proxy import SortProxy
 
 
-class SearchProxy(QSortFilterProxyModel):
+class SearchProxy(QSortFilterProxyModel, Generic[T]):
     """Filters on the search box's words, over a ``SortProxy`` that sorts.
 
     Every word must match (AND). A word of digits matches a port or PID
@@ -49,10 +50,10 @@ class SearchProxy(QSortFilterProxyModel):
         super().__init__(parent)
         self.setDynamicSortFilter(False)  # see _table_data_changed
         self.sorter = SortProxy(self)
-        self._table: IncrementalTableModel[Any, Any] | None = None
+        self._table: IncrementalTableModel[Any, T] | None = None
         self._terms = SearchTerms()
         # None keeps every item; a subclass's toolbar toggles set one.
-        self._item_filter: Callable[[Any], bool] | None = None
+        self._item_filter: Callable[[T], bool] | None = None
         self._accepts_all = True
         # Verdicts in the sorter's row order during a filter change (else None).
         self._verdicts: list[bool] | None = None
@@ -70,14 +71,14 @@ class SearchProxy(QSortFilterProxyModel):
         terms = SearchTerms.parse(text)
         self._change_filter(terms, self._item_filter, narrowing=terms.narrows(self._terms))
 
-    def _set_item_filter(self, item_filter: Callable[[Any], bool] | None) -> None:
+    def _set_item_filter(self, item_filter: Callable[[T], bool] | None) -> None:
         """For subclasses: keep only the items ``item_filter`` accepts (None: all)."""
         self._change_filter(self._terms, item_filter, narrowing=False)
 
     def _change_filter(
         self,
         terms: SearchTerms,
-        item_filter: Callable[[Any], bool] | None,
+        item_filter: Callable[[T], bool] | None,
         *,
         narrowing: bool,
         refilter: bool = False,
@@ -107,12 +108,12 @@ class SearchProxy(QSortFilterProxyModel):
         if table is not None and after is not None:
             self._known_verdicts, self._known_revision = after, table.revision
 
-    def _set_filter(self, terms: SearchTerms, item_filter: Callable[[Any], bool] | None) -> None:
+    def _set_filter(self, terms: SearchTerms, item_filter: Callable[[T], bool] | None) -> None:
         self._terms, self._item_filter = terms, item_filter
         self._accepts_all = item_filter is None and not terms.words and not terms.numbers
 
     def _current_verdicts(
-        self, table: IncrementalTableModel[Any, Any], items: list[Any], haystacks: list[str]
+        self, table: IncrementalTableModel[Any, T], items: list[T], haystacks: list[str]
     ) -> list[bool]:
         if self._known_revision == table.revision and len(self._known_verdicts) == len(items):
             return self._known_verdicts
@@ -120,10 +121,10 @@ class SearchProxy(QSortFilterProxyModel):
 
     def _verdicts_for(
         self,
-        items: list[Any],
+        items: list[T],
         haystacks: list[str],
         terms: SearchTerms,
-        item_filter: Callable[[Any], bool] | None,
+        item_filter: Callable[[T], bool] | None,
         shown: list[bool] | None,
     ) -> list[bool]:
         """Every row's verdict, one condition at a time over all rows.
@@ -196,7 +197,7 @@ class SearchProxy(QSortFilterProxyModel):
         row = self.mapToSource(index).row()
         return -1 if row < 0 else self.sorter.source_row(row)
 
-    def source_table(self) -> IncrementalTableModel[Any, Any]:
+    def source_table(self) -> IncrementalTableModel[Any, T]:
         assert self._table is not None
         return self._table
 
@@ -221,10 +222,10 @@ class SearchProxy(QSortFilterProxyModel):
 
     def _accepts(
         self,
-        item: Any,
+        item: T,
         haystack: str,
         terms: SearchTerms,
-        item_filter: Callable[[Any], bool] | None,
+        item_filter: Callable[[T], bool] | None,
     ) -> bool:
         if item_filter is not None and not item_filter(item):
             return False
@@ -241,5 +242,5 @@ class SearchProxy(QSortFilterProxyModel):
             return False
         return True
 
-    def ports_and_pid(self, item: Any) -> tuple[tuple[int, ...], int | None]:
+    def ports_and_pid(self, item: T) -> tuple[tuple[int, ...], int | None]:
         raise NotImplementedError
