@@ -76,7 +76,8 @@ def bench_size(
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication, QTableView
 
-    from portwatch.ui.models import ListenerColumn, ListenerProxy, ListenerTableModel
+    from portwatch.ui.tables.filters import ListenerProxy
+    from portwatch.ui.tables.listeners import ListenerColumn, ListenerTableModel
 
     app = QApplication.instance() or QApplication([])
     clock = [0.0]

@@ -375,7 +375,7 @@ def write_markdown(
             f"| {churn['owner_in_first_poll']} |",
         ]
     if models is not None:
-        lines += ["", "Model updates (`portwatch/ui/models.py`, offscreen Qt):", ""]
+        lines += ["", "Model updates (`portwatch/ui/tables/`, offscreen Qt):", ""]
         if isinstance(models, str):
             lines.append(models)
         else:

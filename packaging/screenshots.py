@@ -122,8 +122,8 @@ def render(out: Path) -> int:
 
     from portwatch.ui.alerts_controller import install_alerts
     from portwatch.ui.app import PortwatchApp
-    from portwatch.ui.models import ListenerColumn
-    from portwatch.ui.table_model import RowState
+    from portwatch.ui.tables.listeners import ListenerColumn
+    from portwatch.ui.tables.rows import RowState
     from tests.support.procs import ListenerProcess
 
     qapp = QApplication([sys.argv[0]])

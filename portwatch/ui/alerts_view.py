@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from portwatch.core.rules import Alert, Urgency
 from portwatch.core.safetext import visible, visible_lines
-from portwatch.ui.table_model import SORT_ROLE, plain_tooltip
+from portwatch.ui.tables.cells import SORT_ROLE, plain_tooltip
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 

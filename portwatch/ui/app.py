@@ -34,9 +34,9 @@ from portwatch.core.model import Snapshot
 from portwatch.core.paths import APP_ID
 from portwatch.core.scanner import ConsumerGuard, Scanner
 from portwatch.notify import set_windows_app_id
-from portwatch.ui.actions import install_actions
 from portwatch.ui.alerts_controller import AlertsController, install_alerts
 from portwatch.ui.icons import app_icon
+from portwatch.ui.listener_actions import install_actions
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.runtime import SignalWatcher, setup_logging
 from portwatch.ui.single_instance import InstanceServer, refusal, send_request, server_name

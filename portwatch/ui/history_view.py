@@ -41,7 +41,7 @@ from portwatch.core.history import (
 )
 from portwatch.core.portspec import PortSpecError, parse_port
 from portwatch.core.safetext import visible
-from portwatch.ui.table_model import SORT_ROLE
+from portwatch.ui.tables.cells import SORT_ROLE
 
 log = logging.getLogger(__name__)
 

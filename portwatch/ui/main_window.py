@@ -3,7 +3,7 @@
 Extension points for the other parts of the app (keep them small):
 
 - ``MainWindow.add_tab(widget, title) -> int``: add a tab (alerts, history...).
-- ``MainWindow.toolbar``: a ``QToolBar``; add actions that work on
+- ``MainWindow.toolbar``: a ``QToolBar`` (``FilterBar``); add actions that work on
   ``MainWindow.selected_listeners()``, and follow ``selection_changed(list)``
   to enable them.
 - ``MainWindow.context_menu_requested(QMenu, list)``: emitted with the menu and
@@ -20,53 +20,26 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import (
-    QByteArray,
-    QItemSelection,
-    QPoint,
-    QSettings,
-    QSortFilterProxyModel,
-    Qt,
-    QTimer,
-    Signal,
-)
+from PySide6.QtCore import QByteArray, QItemSelection, QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QMainWindow,
-    QMenu,
-    QSplitter,
-    QTableView,
-    QTabWidget,
-    QToolBar,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMainWindow, QMenu, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from portwatch.core.files import private_file, tighten
-from portwatch.core.model import Exposure, Listener, Snapshot
+from portwatch.core.model import Connection, Listener, Snapshot
 from portwatch.core.paths import state_dir
-from portwatch.core.safetext import visible
 from portwatch.ui.details import DetailsPane
+from portwatch.ui.filter_bar import FilterBar
 from portwatch.ui.icons import app_icon
-from portwatch.ui.models import (
-    ConnectionColumn,
-    ConnectionProxy,
-    ConnectionTableModel,
-    ListenerColumn,
-    ListenerProxy,
-    ListenerTableModel,
-)
+from portwatch.ui.scan_status import ScanStatus
+from portwatch.ui.table_views import CONNECTION_WIDTHS, LISTENER_WIDTHS, table_view
+from portwatch.ui.tables.connections import ConnectionColumn, ConnectionTableModel
+from portwatch.ui.tables.filters import ConnectionProxy, ListenerProxy
+from portwatch.ui.tables.listeners import ListenerColumn, ListenerTableModel
 from portwatch.ui.widgets import ExposureBadgeDelegate, NoticeBar
 
 log = logging.getLogger(__name__)
 
-SEARCH_DEBOUNCE_MS = 150
 HEADLESS_PLATFORMS = frozenset({"offscreen", "minimal"})
 NO_TRAY_TEXT = (
     "<b>No system tray was found</b>, so portwatch runs in this window; closing it quits. "
@@ -76,62 +49,11 @@ NO_TRAY_TEXT = (
     "run a StatusNotifierItem host (most panels have a “system tray” applet)."
 )
 
-# Starting widths (px) before the user's own are restored.
-LISTENER_WIDTHS = {
-    ListenerColumn.PROTO: 56,
-    ListenerColumn.ADDRESS: 170,
-    ListenerColumn.PORT: 64,
-    ListenerColumn.SERVICE: 120,
-    ListenerColumn.EXPOSURE: 100,
-    ListenerColumn.PROCESS: 230,
-    ListenerColumn.PID: 72,
-    ListenerColumn.USER: 100,
-    ListenerColumn.CONNECTIONS: 64,
-    ListenerColumn.REMOTE: 72,
-}
-CONNECTION_WIDTHS = {
-    ConnectionColumn.PROTO: 58,
-    ConnectionColumn.LOCAL: 170,
-    ConnectionColumn.LOCAL_PORT: 84,
-    ConnectionColumn.REMOTE: 170,
-    ConnectionColumn.REMOTE_PORT: 96,
-    ConnectionColumn.STATE: 110,
-    ConnectionColumn.PROCESS: 150,
-    ConnectionColumn.PID: 72,
-    ConnectionColumn.USER: 100,
-}
-
 
 def window_settings() -> QSettings:
     # Made 0600 before Qt writes it: QSettings keeps the mode of the file it replaces.
     path = private_file(state_dir() / "window.ini")
     return QSettings(str(path), QSettings.Format.IniFormat)
-
-
-def _table(model: QSortFilterProxyModel, widths: dict[int, int], stretch_column: int) -> QTableView:
-    view = QTableView()
-    view.setModel(model)
-    view.setSortingEnabled(True)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-    view.setAlternatingRowColors(True)
-    view.setShowGrid(False)
-    view.setWordWrap(False)
-    view.setTextElideMode(Qt.TextElideMode.ElideRight)
-    view.verticalHeader().hide()
-    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
-    view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-    header = view.horizontalHeader()
-    header.setStretchLastSection(False)
-    header.setSectionsMovable(True)
-    header.setHighlightSections(False)
-    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    for column, width in widths.items():
-        view.setColumnWidth(column, width)
-    # The process column takes the room the window gives beyond the others.
-    header.setSectionResizeMode(stretch_column, QHeaderView.ResizeMode.Stretch)
-    return view
 
 
 class MainWindow(QMainWindow):
@@ -157,54 +79,29 @@ class MainWindow(QMainWindow):
         self.connection_proxy = ConnectionProxy(self)
         self.connection_proxy.setSourceModel(self.connection_model)
 
-        # toolbar: search, toggles, pause
-        self.toolbar = QToolBar("Main")
-        self.toolbar.setObjectName("mainToolbar")
-        self.toolbar.setMovable(False)
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        # toolbar: search, toggles, pause, settings
+        self.toolbar = FilterBar(self)
         self.addToolBar(self.toolbar)
-        self.search = QLineEdit()
-        self.search.setObjectName("search")
-        self.search.setPlaceholderText("Search: port, process, address, service (e.g. postgres)")
-        self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(340)
-        self.toolbar.addWidget(self.search)
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
-        self._search_timer.timeout.connect(self.apply_search)
-        self.search.textChanged.connect(lambda _text: self._search_timer.start())
+        self.search = self.toolbar.search
+        self.toolbar.search_changed.connect(self.apply_search)
         focus_search = QAction("Find", self)
         focus_search.setShortcut(QKeySequence.StandardKey.Find)
         focus_search.triggered.connect(self.search.setFocus)
         self.addAction(focus_search)
-
-        self.toolbar.addSeparator()
-        self.tcp_action = self._toggle("TCP", True, "Show TCP listeners")
-        self.udp_action = self._toggle("UDP", True, "Show UDP sockets")
-        self.hide_loopback_action = self._toggle(
-            "Hide loopback-only", False, "Hide sockets reachable only from this machine"
-        )
-        self.only_public_action = self._toggle(
-            "Only public", False, "Show only sockets reachable on every interface or publicly"
-        )
-        for action in (
-            self.tcp_action,
-            self.udp_action,
-            self.hide_loopback_action,
-            self.only_public_action,
-        ):
-            action.toggled.connect(self._apply_toggles)
-        self.toolbar.addSeparator()
-        self.pause_action = self._toggle("Pause", False, "Pause monitoring")
-        self.pause_action.toggled.connect(self.pause_toggled)
-        self.settings_action = QAction("Settings…", self)
-        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        self.settings_action.triggered.connect(self.settings_requested)
-        self.toolbar.addAction(self.settings_action)
+        self.tcp_action = self.toolbar.tcp_action
+        self.udp_action = self.toolbar.udp_action
+        self.hide_loopback_action = self.toolbar.hide_loopback_action
+        self.only_public_action = self.toolbar.only_public_action
+        self.toolbar.toggles_changed.connect(self._apply_toggles)
+        self.pause_action = self.toolbar.pause_action
+        self.toolbar.pause_toggled.connect(self.pause_toggled)
+        self.settings_action = self.toolbar.settings_action
+        self.toolbar.settings_requested.connect(self.settings_requested)
 
         # listeners tab: table over details
-        self.listener_view = _table(self.listener_proxy, LISTENER_WIDTHS, ListenerColumn.PROCESS)
+        self.listener_view = table_view(
+            self.listener_proxy, LISTENER_WIDTHS, ListenerColumn.PROCESS
+        )
         self.listener_view.setObjectName("listenerTable")
         self.listener_view.setItemDelegateForColumn(
             ListenerColumn.EXPOSURE, ExposureBadgeDelegate(self.listener_view)
@@ -231,7 +128,7 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(False)
 
         # connections tab
-        self.connection_view = _table(
+        self.connection_view = table_view(
             self.connection_proxy, CONNECTION_WIDTHS, ConnectionColumn.PROCESS
         )
         self.connection_view.setObjectName("connectionTable")
@@ -255,16 +152,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         # status bar
-        self.scan_label = QLabel("Waiting for the first scan…")
-        self._had_picture = False  # a scan has read the port list at least once
-        self.counts_label = QLabel()
-        self.hint_label = QLabel()
-        self.hint_label.setStyleSheet("color: #8a5a00;")
-        self.hint_label.setWordWrap(False)
-        status = self.statusBar()
-        status.addWidget(self.scan_label)
-        status.addWidget(self.counts_label)
-        status.addWidget(self.hint_label, 1)
+        self.scan_status = ScanStatus(self.statusBar())
+        self.scan_label = self.scan_status.scan_label
+        self.counts_label = self.scan_status.counts_label
+        self.hint_label = self.scan_status.hint_label
 
         self.resize(1100, 680)
         self.restore_state()
@@ -282,9 +173,7 @@ class MainWindow(QMainWindow):
     def show_port(self, port: int) -> None:
         """Bring the window up, on the Listeners tab, searching for ``port``."""
         self.tabs.setCurrentIndex(0)
-        self.search.setText(str(port))
-        self._search_timer.stop()
-        self.apply_search()
+        self.toolbar.set_search_now(str(port))
         self.bring_to_front()
 
     def open_details(self) -> bool:
@@ -319,10 +208,7 @@ class MainWindow(QMainWindow):
 
     def set_paused(self, paused: bool) -> None:
         """Reflect the monitoring state (without emitting pause_toggled again)."""
-        self.pause_action.blockSignals(True)
-        self.pause_action.setChecked(paused)
-        self.pause_action.setText("Resume" if paused else "Pause")
-        self.pause_action.blockSignals(False)
+        self.toolbar.set_paused(paused)
         self._update_scan_label()
 
     @property
@@ -345,7 +231,7 @@ class MainWindow(QMainWindow):
             self.connection_model.apply(snapshot.connections, news=news)
         self._refresh_details()
         self._update_scan_label()
-        self._update_counts(snapshot)
+        self.scan_status.show_counts(snapshot)
         log.debug(
             "snapshot applied: %d listeners, %d connections in %.1f ms",
             len(snapshot.listeners),
@@ -362,48 +248,10 @@ class MainWindow(QMainWindow):
         return self.connections_visible
 
     def _update_scan_label(self) -> None:
-        snapshot = self.snapshot
-        if snapshot is None:
-            return
-        when = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))
-        paused = " · paused" if self.pause_action.isChecked() else ""
-        if snapshot.stale is not None:
-            # Said in the bar for as long as reads fail; the next good read replaces it.
-            text = f"Could not read the port list: {visible(snapshot.stale)}"
-            if self._had_picture:
-                text += f" — showing the last one from {when}"
-            self.scan_label.setText(text + paused)
-            return
-        self._had_picture = True
-        self.scan_label.setText(f"Last scan {when} ({snapshot.duration * 1000:.0f} ms){paused}")
-
-    def _update_counts(self, snapshot: Snapshot) -> None:
-        public = snapshot.count(Exposure.PUBLIC)
-        lan = snapshot.count(Exposure.LAN)
-        parts = [f"{len(snapshot.listeners)} listening"]
-        if public:
-            parts.append(f"{public} public")
-        if lan:
-            parts.append(f"{lan} LAN")
-        if snapshot.connections:
-            parts.append(f"{len(snapshot.connections)} connections")
-        self.counts_label.setText(" · ".join(parts))
-        notes = []
-        if snapshot.hint:
-            notes.append(snapshot.hint)
-        notes.extend(snapshot.warnings)
-        self.hint_label.setText(" · ".join(notes))
-        self.hint_label.setToolTip("\n".join(notes))
+        if self.snapshot is not None:
+            self.scan_status.show_scan(self.snapshot, paused=self.toolbar.paused)
 
     # --- internals --------------------------------------------------------------------
-
-    def _toggle(self, text: str, checked: bool, tip: str) -> QAction:
-        action = QAction(text, self)
-        action.setCheckable(True)
-        action.setChecked(checked)
-        action.setToolTip(tip)
-        self.toolbar.addAction(action)
-        return action
 
     def apply_search(self) -> None:
         text = self.search.text()
@@ -411,11 +259,12 @@ class MainWindow(QMainWindow):
         self.connection_proxy.set_search(text)
 
     def _apply_toggles(self) -> None:
+        toggles = self.toolbar.toggles()
         self.listener_proxy.set_toggles(
-            tcp=self.tcp_action.isChecked(),
-            udp=self.udp_action.isChecked(),
-            hide_loopback=self.hide_loopback_action.isChecked(),
-            only_public=self.only_public_action.isChecked(),
+            tcp=toggles.tcp,
+            udp=toggles.udp,
+            hide_loopback=toggles.hide_loopback,
+            only_public=toggles.only_public,
         )
 
     def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
@@ -429,7 +278,7 @@ class MainWindow(QMainWindow):
         listener = (
             self.listener_proxy.listener_at(current) if current.isValid() and selected else None
         )
-        connections: Sequence[Any] = self.snapshot.connections if self.snapshot else ()
+        connections: Sequence[Connection] = self.snapshot.connections if self.snapshot else ()
         known = bool(self.snapshot and self.snapshot.connections) or not (
             listener and listener.connections
         )
@@ -456,7 +305,7 @@ class MainWindow(QMainWindow):
         settings.setValue("connections/header", self.connection_view.horizontalHeader().saveState())
         settings.setValue("splitter", self.splitter.saveState())
         settings.setValue("tab", self.tabs.currentIndex())
-        for key, action in self._persisted_toggles().items():
+        for key, action in self.toolbar.persisted_toggles().items():
             settings.setValue(f"filters/{key}", action.isChecked())
         settings.sync()
         tighten(Path(settings.fileName()))  # in case Qt wrote a new file after all
@@ -479,19 +328,11 @@ class MainWindow(QMainWindow):
         splitter = settings.value("splitter")
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)
-        for key, action in self._persisted_toggles().items():
+        for key, action in self.toolbar.persisted_toggles().items():
             value = settings.value(f"filters/{key}")
             if value is not None:
                 action.setChecked(str(value).lower() == "true")
         self._apply_toggles()
-
-    def _persisted_toggles(self) -> dict[str, QAction]:
-        return {
-            "tcp": self.tcp_action,
-            "udp": self.udp_action,
-            "hide_loopback": self.hide_loopback_action,
-            "only_public": self.only_public_action,
-        }
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

@@ -17,7 +17,7 @@ from portwatch.core.model import Snapshot
 from portwatch.core.portcheck import PortCheck, check_port
 from portwatch.core.portspec import validate_port
 from portwatch.core.safetext import visible_lines
-from portwatch.ui.actions import run_in_pool
+from portwatch.ui.thread_pool import run_in_pool
 
 ERROR_STYLE = "color: #b00020;"
 FREE_STYLE = "color: #1b7f3b;"

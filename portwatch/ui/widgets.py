@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from portwatch.core.model import Exposure
 from portwatch.ui.icons import EXPOSURE_COLOURS, EXPOSURE_WORDS
-from portwatch.ui.table_model import ROW_STATE_ROLE
+from portwatch.ui.tables.cells import ROW_STATE_ROLE
 
 _WORD_TO_EXPOSURE = {word: exposure for exposure, word in EXPOSURE_WORDS.items()}
 

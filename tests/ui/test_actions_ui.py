@@ -29,7 +29,8 @@ from portwatch.core import Scanner
 from portwatch.core.export import ExportResult
 from portwatch.core.free import Holder, StopResult
 from portwatch.core.model import Exposure, Listener, OwnerUnknown, PortRange
-from portwatch.ui.actions import FreePortFlow, ListenerActions, install_actions
+from portwatch.ui.free_flow import FreePortFlow
+from portwatch.ui.listener_actions import ListenerActions, install_actions
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.port_check import ERROR_STYLE, PortCheckBox
 from tests.support.procs import ListenerProcess, is_root, wait_until
@@ -202,7 +203,7 @@ def test_permission_refused_shows_how_to_do_it_with_privileges(
     def refused(holders: list[Holder], **kwargs: object) -> StopResult:
         return StopResult(force=False, denied=tuple(h.pid for h in holders), port=child.ports[0])
 
-    monkeypatch.setattr("portwatch.ui.actions.stop_processes", refused)
+    monkeypatch.setattr("portwatch.ui.free_flow.stop_processes", refused)
     actions = ListenerActions(window)
     actions.set_selection(scan_port(child.ports[0]))
     confirmations = ["accept", "accept"] if is_root() else ["accept"]

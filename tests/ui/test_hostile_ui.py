@@ -28,8 +28,8 @@ from portwatch.notify.dbus import DBusNotifier
 from portwatch.ui.alerts_view import AlertsModel, AlertsView
 from portwatch.ui.details import MASKED_NOTE
 from portwatch.ui.main_window import MainWindow
-from portwatch.ui.models import ListenerColumn
-from portwatch.ui.table_model import ITEM_ROLE, TOOLTIP_LIMIT
+from portwatch.ui.tables.cells import ITEM_ROLE, TOOLTIP_LIMIT
+from portwatch.ui.tables.listeners import ListenerColumn
 from portwatch.ui.tray import TrayIcon, menu_label
 from tests.support.hostile import (
     FORBIDDEN,

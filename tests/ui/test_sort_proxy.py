@@ -10,8 +10,10 @@ from PySide6.QtCore import QItemSelectionModel, QPersistentModelIndex, Qt
 from pytestqt.modeltest import ModelTester
 
 from portwatch.core.model import Listener
-from portwatch.ui.models import ListenerColumn, ListenerProxy, ListenerTableModel, SortProxy
-from portwatch.ui.table_model import ITEM_ROLE
+from portwatch.ui.tables.cells import ITEM_ROLE
+from portwatch.ui.tables.filters import ListenerProxy
+from portwatch.ui.tables.listeners import ListenerColumn, ListenerTableModel
+from portwatch.ui.tables.sort_proxy import SortProxy
 from tests.ui.factories import listener
 
 ASCENDING, DESCENDING = Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder

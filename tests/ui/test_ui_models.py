@@ -12,16 +12,12 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from portwatch.core.model import Connection, Exposure, Listener, OwnerUnknown
-from portwatch.ui.models import (
-    ConnectionKey,
-    ConnectionProxy,
-    ConnectionTableModel,
-    ListenerColumn,
-    ListenerProxy,
-    ListenerTableModel,
-    address_sort_key,
-)
-from portwatch.ui.table_model import ITEM_ROLE, SORT_ROLE, AnyIndex, RowState
+from portwatch.ui.tables.addresses import address_sort_key
+from portwatch.ui.tables.cells import ITEM_ROLE, SORT_ROLE, AnyIndex
+from portwatch.ui.tables.connections import ConnectionKey, ConnectionTableModel
+from portwatch.ui.tables.filters import ConnectionProxy, ListenerProxy
+from portwatch.ui.tables.listeners import ListenerColumn, ListenerTableModel
+from portwatch.ui.tables.rows import RowState
 from tests.ui.factories import connection, listener
 
 BASE = [
@@ -674,3 +670,49 @@ def test_the_same_tuple_again_is_not_compared() -> None:
     model.apply(items)
     assert model.keys_made == 3
     assert spy.inserted == [(2, 2)]
+
+
+def test_the_generation_applied_last_is_not_compared() -> None:
+    # A caller that numbers its snapshots says "nothing changed" outright:
+    # even a fresh list of fresh objects is then not looked at.
+    model = CountingConnectionModel(linger_seconds=60)
+    first = [connection("127.0.0.1", 5432, "127.0.0.1", 40000)]
+    model.apply(first, generation=1)
+    assert model.generation == 1
+    spy = Spy(model)
+    model.keys_made = 0
+    model.apply([replace(item) for item in first], generation=1)
+    assert model.keys_made == 0
+    assert (spy.changed, spy.inserted, spy.removed, spy.resets) == ([], [], [], 0)
+    assert model.revision == 1
+    # A new generation is compared as before.
+    second = [*first, connection("::1", 443, "::1", 50000)]
+    model.apply(second, generation=2)
+    assert model.keys_made == 2
+    assert spy.inserted == [(1, 1)]
+    assert model.generation == 2
+    # Without a generation, the items are compared every time.
+    model.apply(second)
+    model.apply(second)
+    assert model.keys_made == 6
+    assert model.generation is None
+    # Generation 2 again after one without: compared, since the rows may differ.
+    model.apply(first, generation=2)
+    assert model.keys_made == 7
+    assert model.state_at(1) is RowState.GONE
+
+
+def test_a_quiet_poll_by_generation_costs_the_proxies_nothing() -> None:
+    model = CountingTable()
+    proxy = counting_proxy(model, ListenerColumn.PORT, Qt.SortOrder.AscendingOrder)
+    proxy.set_search("127.0.0.1")
+    rows = _many(100)
+    model.apply(rows, generation=7)
+    shown = proxy.rowCount()
+    spies = [Spy(model), Spy(proxy.sorter), Spy(proxy)]
+    model.sort_reads = proxy.filter_checks = 0
+    model.apply([replace(row) for row in rows], generation=7)
+    assert (model.sort_reads, proxy.filter_checks) == (0, 0)
+    for spy in spies:
+        assert (spy.changed, spy.inserted, spy.removed, spy.resets) == ([], [], [], 0)
+    assert proxy.rowCount() == shown

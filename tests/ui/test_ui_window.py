@@ -19,8 +19,9 @@ from portwatch.ui.app import PortwatchApp
 from portwatch.ui.details import UNREADABLE, connections_of
 from portwatch.ui.icons import EXPOSURE_COLOURS, PAUSED_COLOUR, tray_icon
 from portwatch.ui.main_window import MainWindow
-from portwatch.ui.models import ListenerColumn
-from portwatch.ui.table_model import ITEM_ROLE, RowState
+from portwatch.ui.tables.cells import ITEM_ROLE
+from portwatch.ui.tables.listeners import ListenerColumn
+from portwatch.ui.tables.rows import RowState
 from portwatch.ui.tray import TrayIcon, menu_label, tooltip_text
 from tests.support.procs import ListenerProcess, connect_clients
 from tests.ui.factories import listener, snapshot
@@ -302,7 +303,7 @@ def test_tray_tooltip_icon_and_menu(qtbot: QtBot) -> None:
 
 
 def test_tray_listener_submenus_carry_the_actions(qtbot: QtBot) -> None:
-    from portwatch.ui.actions import ListenerActions
+    from portwatch.ui.listener_actions import ListenerActions
 
     tray = TrayIcon()
     tray.update_snapshot(snapshot([listener("127.0.0.1", 5432), listener("0.0.0.0", 80)]))

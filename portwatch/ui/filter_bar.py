@@ -1,0 +1,99 @@
+"""The main window's toolbar: the search box, the listener toggles, Pause and Settings.
+
+Other parts add their actions after these (``install_actions``).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QLineEdit, QToolBar, QWidget
+
+from portwatch.ui.tables.filters import ListenerToggles
+
+SEARCH_DEBOUNCE_MS = 150
+
+
+class FilterBar(QToolBar):
+    search_changed = Signal()  # typing paused for SEARCH_DEBOUNCE_MS: search now
+    toggles_changed = Signal()  # a listener toggle was switched
+    pause_toggled = Signal(bool)
+    settings_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Main", parent)
+        self.setObjectName("mainToolbar")
+        self.setMovable(False)
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText("Search: port, process, address, service (e.g. postgres)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(340)
+        self.addWidget(self.search)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
+        self._search_timer.timeout.connect(self.search_changed)
+        self.search.textChanged.connect(lambda _text: self._search_timer.start())
+
+        self.addSeparator()
+        self.tcp_action = self._toggle("TCP", True, "Show TCP listeners")
+        self.udp_action = self._toggle("UDP", True, "Show UDP sockets")
+        self.hide_loopback_action = self._toggle(
+            "Hide loopback-only", False, "Hide sockets reachable only from this machine"
+        )
+        self.only_public_action = self._toggle(
+            "Only public", False, "Show only sockets reachable on every interface or publicly"
+        )
+        for action in self.persisted_toggles().values():
+            action.toggled.connect(self.toggles_changed)
+        self.addSeparator()
+        self.pause_action = self._toggle("Pause", False, "Pause monitoring")
+        self.pause_action.toggled.connect(self.pause_toggled)
+        self.settings_action = QAction("Settings…", self)
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.settings_requested)
+        self.addAction(self.settings_action)
+
+    def _toggle(self, text: str, checked: bool, tip: str) -> QAction:
+        action = QAction(text, self)
+        action.setCheckable(True)
+        action.setChecked(checked)
+        action.setToolTip(tip)
+        self.addAction(action)
+        return action
+
+    def set_search_now(self, text: str) -> None:
+        """Put ``text`` in the search box and search at once (no typing pause to wait for)."""
+        self.search.setText(text)
+        self._search_timer.stop()
+        self.search_changed.emit()
+
+    def toggles(self) -> ListenerToggles:
+        return ListenerToggles(
+            tcp=self.tcp_action.isChecked(),
+            udp=self.udp_action.isChecked(),
+            hide_loopback=self.hide_loopback_action.isChecked(),
+            only_public=self.only_public_action.isChecked(),
+        )
+
+    def persisted_toggles(self) -> dict[str, QAction]:
+        """The toggles the window saves, by their key in its settings file."""
+        return {
+            "tcp": self.tcp_action,
+            "udp": self.udp_action,
+            "hide_loopback": self.hide_loopback_action,
+            "only_public": self.only_public_action,
+        }
+
+    @property
+    def paused(self) -> bool:
+        return self.pause_action.isChecked()
+
+    def set_paused(self, paused: bool) -> None:
+        """Reflect the monitoring state (without emitting pause_toggled again)."""
+        self.pause_action.blockSignals(True)
+        self.pause_action.setChecked(paused)
+        self.pause_action.setText("Resume" if paused else "Pause")
+        self.pause_action.blockSignals(False)
