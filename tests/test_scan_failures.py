@@ -20,12 +20,13 @@ import psutil
 import pytest
 
 from portwatch.core.actions import plan_free
+from portwatch.core.alerts.alert import Alert, AlertKind
+from portwatch.core.alerts.engine import AlertRules
 from portwatch.core.diff import Event, diff
 from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.platform.linux import LinuxPsutilSource
 from portwatch.core.platform.linux_netlink import LinuxNetlinkSource, SockDiag
 from portwatch.core.procinfo import ProcessCache
-from portwatch.core.rules import Alert, AlertKind, AlertRules
 from portwatch.core.scanner import ConsumerGuard, Scanner
 from portwatch.core.settings import Settings
 from tests.support.procs import Endpoint, ListenerProcess, at, is_root

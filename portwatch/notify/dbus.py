@@ -72,7 +72,7 @@ def notification_texts(title: str, body: str, *, markup: bool) -> tuple[str, str
 
     The summary is plain text by the spec; the body is markup on servers that
     claim "body-markup", so ``<``, ``>`` and ``&`` are escaped for them. The
-    alert texts are made safe where they are built (``core.rules``); this is
+    alert texts are made safe where they are built (``core.alerts``); this is
     the last gate before text leaves the process.
     """
     summary = visible(mask_text(title))

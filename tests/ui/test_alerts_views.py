@@ -15,11 +15,11 @@ from PySide6.QtCore import QModelIndex, Qt
 from pytestqt.qtbot import QtBot
 
 from portwatch.core import paths
+from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
 from portwatch.core.diff import diff
 from portwatch.core.history import HistoryReader
 from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.portspec import PortSpec
-from portwatch.core.rules import Alert, AlertKind, Urgency
 from portwatch.core.settings import NotificationStyle, Settings, WatchedPort, save_settings
 from portwatch.notify.probe import DeliveryProbe
 from portwatch.ui.alerts_controller import AlertsController, install_alerts
@@ -37,7 +37,7 @@ def alert(port: int, title: str = "Port in use", **fields: object) -> Alert:
         "kind": AlertKind.OCCUPIED,
         "at": time.time(),
         "title": f"{title} {port}",
-        "body": f"node (pid 1) listens on 127.0.0.1:{port}",
+        "body": f"node (PID 1) listens on 127.0.0.1:{port}",
         "port": port,
         "proto": "tcp",
         "process": "node",
@@ -62,9 +62,9 @@ def test_alerts_model_inserts_newest_first_and_trims(qtbot: QtBot, qtmodeltester
         model.add_alert(alert(port))
     assert [a.port for a in model.alerts()] == [3003, 3002, 3001]
     assert model.data(model.index(0, AlertsModel.PORT)) == "3003"
-    assert model.data(model.index(0, AlertsModel.PROCESS)) == "node (pid 1)"
+    assert model.data(model.index(0, AlertsModel.PROCESS)) == "node (PID 1)"
     what = model.data(model.index(0, AlertsModel.WHAT))
-    assert what == "Port in use 3003 — node (pid 1) listens on 127.0.0.1:3003"
+    assert what == "Port in use 3003 — node (PID 1) listens on 127.0.0.1:3003"
     qtmodeltester.check(model)  # type: ignore[attr-defined]
     model.clear()
     assert model.rowCount() == 0
@@ -396,7 +396,7 @@ def test_controller_sends_dbus_notifications_and_show_opens_the_port(
             call = stub.calls[0]
             assert call.app_name == "portwatch"
             assert call.summary == "Port 3000 is in use"
-            assert "node (pid 5)" in call.body
+            assert "node (PID 5)" in call.body
             assert call.actions == ["show", "Show"]
             # A click on "Show" comes back on jeepney's thread and opens the window there.
             app.window.hide()

@@ -18,10 +18,11 @@ from PySide6.QtGui import Qt as QtText
 from PySide6.QtGui import QTextDocument
 from pytestqt.qtbot import QtBot
 
+from portwatch.core.alerts.alert import Alert
+from portwatch.core.alerts.engine import AlertRules
 from portwatch.core.diff import diff
 from portwatch.core.model import Listener, Snapshot
 from portwatch.core.portspec import PortSpec
-from portwatch.core.rules import Alert, AlertRules
 from portwatch.core.scanner import Scanner
 from portwatch.core.settings import Settings, WatchedPort
 from portwatch.notify.dbus import DBusNotifier
@@ -233,8 +234,8 @@ def test_alerts_and_notifications_carry_no_secret_and_no_control_character(
         assert_safe(text)
         assert PASSWORD not in text
     bodies = " ".join(a.body for a in alerts)
-    assert f"{HOSTILE_NAME_SHOWN} (pid {escapes.pid})" in bodies
-    assert f"TOKEN=****** (pid {secret.pid})" in bodies
+    assert f"{HOSTILE_NAME_SHOWN} (PID {escapes.pid})" in bodies
+    assert f"TOKEN=****** (PID {secret.pid})" in bodies
     # Servers that read markup get it escaped; the others get the text as it is.
     assert any("&lt;h1&gt;FAKE&lt;/h1&gt;" in call.body for call in markup_calls)
     assert not any("<h1>" in call.body for call in markup_calls)
