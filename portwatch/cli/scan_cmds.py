@@ -98,7 +98,7 @@ def cmd_who(args: argparse.Namespace) -> int:
                 continue
             # Process text is shown with its control characters as escapes (\x1b,
             # \u202e, \n): one line each, nothing the terminal would obey.
-            print(f"\n{row.proto} {row.endpoint}  pid {row.pid}  {visible(row.process or '')}")
+            print(f"\n{row.proto} {row.endpoint}  {visible(row.owner)}")
             if row.cmdline:
                 print(f"  command: {visible(' '.join(row.cmdline))}")
             if row.exe:

@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 
 from portwatch.core.exposure import strip_scope
 from portwatch.core.model import Connection, Exposure, Listener, ListenerKey
+from portwatch.core.owner_text import owner_name
 from portwatch.core.safetext import visible
 from portwatch.core.services import ports_for_name
 from portwatch.ui.icons import EXPOSURE_WORDS
@@ -154,9 +155,7 @@ class ConnectionColumn:
 
 
 def _process_label(item: Connection) -> str:
-    if item.pid is None:
-        return "owner unknown"
-    return visible(item.process) if item.process else f"pid {item.pid}"
+    return visible(owner_name(item.process, item.pid))
 
 
 class ConnectionTableModel(IncrementalTableModel[ConnectionKey, Connection]):
