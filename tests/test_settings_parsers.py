@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portwatch.cli.common import interval_seconds, port_number
 from portwatch.core.actions import validate_port
+from portwatch.core.arguments import interval_seconds, port_number
 from portwatch.core.portspec import (
     MAX_PORT,
     MAX_RANGE_PORTS,

@@ -6,13 +6,14 @@ import argparse
 import sys
 from typing import TextIO
 
-from portwatch.cli.common import format_listeners, interval_seconds, port_number
+from portwatch.cli.common import format_listeners
 from portwatch.core.actions import (
     TERMINATE_WAIT_SECONDS,
     FreePlan,
     free_port,
     suggest_free_port,
 )
+from portwatch.core.arguments import interval_seconds, port_number
 from portwatch.core.safetext import visible, visible_lines
 
 

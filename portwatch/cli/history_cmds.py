@@ -8,8 +8,9 @@ import json
 import sys
 import time
 
-from portwatch.cli.common import format_table, format_time, port_number
+from portwatch.cli.common import format_table, format_time
 from portwatch.core import paths
+from portwatch.core.arguments import port_number
 from portwatch.core.formats import format_duration
 from portwatch.core.history import HistoryError, HistoryReader, holdings_to_csv, parse_since
 from portwatch.core.safetext import csv_cell, visible

@@ -12,13 +12,12 @@ from types import FrameType
 from portwatch.cli.common import (
     format_listeners,
     format_time,
-    interval_seconds,
     listener_row,
-    port_number,
     to_csv,
     to_json,
 )
 from portwatch.core import Scanner, Snapshot, diff
+from portwatch.core.arguments import interval_seconds, port_number
 from portwatch.core.diff import PendingOwnerGate
 from portwatch.core.model import Listener
 from portwatch.core.safetext import visible
