@@ -20,7 +20,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-from portwatch.core import Scanner
 from portwatch.core.actions import (
     BindStatus,
     ExportFormat,
@@ -52,6 +51,7 @@ from portwatch.core.actions import (
 )
 from portwatch.core.model import Exposure, Listener, OwnerUnknown, PortRange
 from portwatch.core.platform import BACKEND_ENV
+from portwatch.core.scanner import Scanner
 from tests.support.procs import ListenerProcess, is_root, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,11 +16,11 @@ from portwatch.cli.common import (
     to_csv,
     to_json,
 )
-from portwatch.core import Scanner, Snapshot, diff
 from portwatch.core.arguments import interval_seconds, port_number
-from portwatch.core.diff import PendingOwnerGate
-from portwatch.core.model import Listener
+from portwatch.core.diff import PendingOwnerGate, diff
+from portwatch.core.model import Listener, Snapshot
 from portwatch.core.safetext import visible
+from portwatch.core.scanner import Scanner
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

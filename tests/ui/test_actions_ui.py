@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from portwatch.core import Scanner
 from portwatch.core.actions import ExportResult, Holder, StopResult
 from portwatch.core.model import Exposure, Listener, OwnerUnknown, PortRange
+from portwatch.core.scanner import Scanner
 from portwatch.ui.actions import FreePortFlow, ListenerActions, install_actions
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.port_check import ERROR_STYLE, PortCheckBox
