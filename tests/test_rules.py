@@ -7,39 +7,10 @@ from dataclasses import replace
 from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
 from portwatch.core.alerts.engine import AlertRules
 from portwatch.core.diff import diff
-from portwatch.core.exposure import classify
-from portwatch.core.model import Connection, Exposure, Listener, PortRange, Snapshot
+from portwatch.core.model import Connection, Exposure, Listener, Snapshot
 from portwatch.core.portspec import PortSpec
 from portwatch.core.settings import Settings, WatchedPort
-
-
-def listener(
-    port: int,
-    address: str = "127.0.0.1",
-    *,
-    pid: int | None = 100,
-    process: str | None = "node",
-    proto: str = "tcp",
-    remote: int = 0,
-) -> Listener:
-    return Listener(
-        proto=proto,  # type: ignore[arg-type]
-        family=6 if ":" in address else 4,
-        address=address,
-        port=port,
-        pid=pid,
-        process=process if pid is not None else None,
-        exe=f"/usr/bin/{process}" if process and pid is not None else None,
-        cmdline=(process or "?", "serve") if pid is not None else None,
-        user="dev",
-        started=1.0,
-        service=None,
-        port_range=PortRange.REGISTERED,
-        ephemeral=False,
-        exposure=classify(address),
-        remote_connections=remote,
-        connections=remote,
-    )
+from tests.support.factories import node_listener as listener
 
 
 class Clock:

@@ -32,6 +32,7 @@ from portwatch.ui.main_window import MainWindow
 from portwatch.ui.models import ListenerColumn
 from portwatch.ui.table_model import ITEM_ROLE, TOOLTIP_LIMIT
 from portwatch.ui.tray import TrayIcon, menu_label
+from tests.support.factories import listener, snapshot
 from tests.support.hostile import (
     FORBIDDEN,
     HOSTILE_DIR_NAME,
@@ -42,7 +43,6 @@ from tests.support.hostile import (
 )
 from tests.support.notify_stub import StubServer, private_bus
 from tests.support.procs import ListenerProcess
-from tests.ui.factories import listener, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_details_pane_shows_hostile_text_literally(
 
 
 def test_secret_note_only_when_the_command_line_holds_a_secret(window: MainWindow) -> None:
-    plain = listener("127.0.0.1", 8000, pid=4242, process="python")
+    plain = listener(8000, "127.0.0.1", pid=4242, process="python")
     plain = Listener(**{**_fields(plain), "cmdline": ("python", "-m", "http.server")})
     window.apply_snapshot(snapshot([plain]))
     select(window, 4242)
@@ -165,7 +165,7 @@ def test_tray_menu_escapes_names_and_ampersands(
     qtbot: QtBot, hostile: tuple[ListenerProcess, Path]
 ) -> None:
     child, _folder = hostile
-    amp = listener("127.0.0.1", 8080, pid=7, process="R&D")
+    amp = listener(8080, "127.0.0.1", pid=7, process="R&D")
     assert menu_label(amp).endswith("— R&&D")
     tray = TrayIcon()
     # Only the child's rows: the menu shows the 12 most exposed listeners of a busy machine.
