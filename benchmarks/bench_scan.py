@@ -34,10 +34,10 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.loadgen import LoadGen, raise_fd_limit
-from portwatch.core import OwnerUnknown, Scanner, Snapshot
+from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.platform.linux import LinuxPsutilSource
 from portwatch.core.platform.linux_netlink import SockDiag
-from portwatch.core.scanner import WARM_UP_DELAY
+from portwatch.core.scanner import WARM_UP_DELAY, Scanner
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def one_hz_cpu(scanner: Scanner, polls: int) -> float:
 RSS_PROBE = """
 import json, sys, time
 sys.path.insert(0, {root!r})
-from portwatch.core import Scanner
+from portwatch.core.scanner import Scanner
 scanner = Scanner(connection_owners=False)
 for _ in range(10):
     scanner.scan()

@@ -1,4 +1,3 @@
 """portwatch: a calm system-tray port monitor."""
 
 __version__ = "0.1.0"
-APP_NAME = "portwatch"

@@ -63,8 +63,8 @@ def _checks() -> str:
     except ImportError as exc:
         raise SelfTestError(f"the tray app cannot load: {exc}") from exc
 
-    from portwatch.core import Scanner
     from portwatch.core.model import Exposure
+    from portwatch.core.scanner import Scanner
 
     try:
         snapshot = Scanner(connection_owners=False).scan()

@@ -15,12 +15,12 @@ import tempfile
 import textwrap
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import psutil
 import pytest
 
-from portwatch.core import Scanner
 from portwatch.core.browser import browser_url, url_host
 from portwatch.core.copytext import (
     command_line_text,
@@ -42,34 +42,31 @@ from portwatch.core.free import (
     second_confirmation_reason,
     stop_processes,
 )
-from portwatch.core.model import Exposure, Listener, OwnerUnknown, PortRange
+from portwatch.core.model import Listener, OwnerUnknown, PortRange
 from portwatch.core.platform import BACKEND_ENV
 from portwatch.core.portcheck import BindStatus, check_port, suggest_free_port, try_bind
 from portwatch.core.portspec import validate_port
 from portwatch.core.reveal import reveal_commands, reveal_in_file_manager
+from portwatch.core.scanner import Scanner
+from tests.support.factories import listener
 from tests.support.procs import ListenerProcess, is_root, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def make_listener(**fields: object) -> Listener:
-    base = Listener(
-        proto="tcp",
-        family=4,
-        address="127.0.0.1",
-        port=3000,
-        pid=4242,
-        process="node",
-        exe="/usr/bin/node",
-        cmdline=("node", "server.js", "--name", "my app"),
-        user="dev",
-        started=None,
-        service=None,
-        port_range=PortRange.REGISTERED,
-        ephemeral=False,
-        exposure=Exposure.LOOPBACK,
-    )
-    return replace(base, **fields)  # type: ignore[arg-type]
+# The development server most tests act on: node on 127.0.0.1:3000, pid 4242.
+make_listener = partial(
+    listener,
+    port=3000,
+    address="127.0.0.1",
+    pid=4242,
+    process="node",
+    cmdline=("node", "server.js", "--name", "my app"),
+    user="dev",
+    started=None,
+    service=None,
+    port_range=PortRange.REGISTERED,
+)
 
 
 def scan_port(port: int) -> list[Listener]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.core import Scanner
+from portwatch.core.scanner import Scanner
 from tests.support.procs import ListenerProcess, is_root, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent

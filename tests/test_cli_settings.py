@@ -14,8 +14,8 @@ from portwatch.core import paths
 from portwatch.core.diff import diff
 from portwatch.core.model import Snapshot
 from portwatch.core.settings import load_settings
+from tests.support.factories import node_listener as listener
 from tests.support.history_reference import RecordingHistory
-from tests.test_rules import listener
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

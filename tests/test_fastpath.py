@@ -20,10 +20,11 @@ import psutil
 import pytest
 
 from benchmarks.loadgen import LoadGen
-from portwatch.core import OwnerUnknown, Scanner, Snapshot
+from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.platform import select_source
 from portwatch.core.platform.linux import LinuxPsutilSource
 from portwatch.core.platform.linux_procfs import TCP_ESTABLISHED, KernelSocket, read_proc_net
+from portwatch.core.scanner import Scanner
 from tests.support.procs import ListenerProcess, at, is_root, wait_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux fast path")
@@ -518,7 +519,7 @@ def test_select_source_follows_the_environment(monkeypatch: pytest.MonkeyPatch) 
 
 NOBODY_SCRIPT = """
 import json, socket, sys
-from portwatch.core import Scanner
+from portwatch.core.scanner import Scanner
 from portwatch.core.platform.linux_netlink import LinuxNetlinkSource
 root_port = int(sys.argv[1])
 mine = socket.socket()

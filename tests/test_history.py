@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.core import Scanner, paths
+from portwatch.core import paths
 from portwatch.core.diff import Event, EventKind, diff
 from portwatch.core.history import parse_since
 from portwatch.core.model import Snapshot
+from portwatch.core.scanner import Scanner
+from tests.support.factories import node_listener as listener
 from tests.support.history_reference import RecordingHistory
 from tests.support.procs import ListenerProcess, wait_until
-from tests.test_rules import listener
 
 
 def snap(at: float, *rows: object) -> Snapshot:

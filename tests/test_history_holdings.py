@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 
 from portwatch.cli import main
-from portwatch.core import Scanner, paths
+from portwatch.core import paths
 from portwatch.core.diff import Event, EventKind, diff
 from portwatch.core.exposure import classify
 from portwatch.core.history import HistoryError, Holding
 from portwatch.core.model import Listener, Snapshot
+from portwatch.core.scanner import Scanner
+from tests.support.factories import node_listener as listener
 from tests.support.history_reference import RecordingHistory, event_columns, reference_holdings
 from tests.support.procs import ListenerProcess, wait_until
-from tests.test_rules import listener
 
 # The schema portwatch wrote before the holdings table (commit e1a8da4).
 SCHEMA_1 = """

@@ -26,10 +26,10 @@ from portwatch.cli.history_cmds import MAX_LIMIT, row_limit
 from portwatch.core import paths
 from portwatch.core.diff import Event, EventKind
 from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder, parse_since
+from tests.support.factories import node_listener as listener
 from tests.support.history_reference import RecordingHistory
 from tests.support.procs import is_root
 from tests.test_history_holdings import SCHEMA_1
-from tests.test_rules import listener
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86400.0

@@ -23,8 +23,8 @@ import pytest
 from portwatch.core import paths
 from portwatch.core.diff import Event, EventKind
 from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder
+from tests.support.factories import node_listener as listener
 from tests.support.procs import is_root
-from tests.test_rules import listener
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
@@ -223,7 +223,7 @@ WRITER = """
 import sys, time
 from portwatch.core.diff import Event, EventKind
 from portwatch.core.history import HistoryRecorder
-from tests.test_rules import listener
+from tests.support.factories import node_listener as listener
 
 path, run, base = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 rec = HistoryRecorder(path, retention_days=90, max_rows=200_000, max_bytes=100 << 20)

@@ -132,7 +132,7 @@ def test_who_prints_the_command_line_on_one_line(hostile: ListenerProcess) -> No
         assert part in command[0]
     assert f"--password={PASSWORD}" in command[0]  # the live view shows it; see test_hostile_ui
     assert not any(line.startswith("second line") for line in out.splitlines())
-    assert f"pid {hostile.pid}  {HOSTILE_NAME_SHOWN}" in out
+    assert f"{HOSTILE_NAME_SHOWN} (PID {hostile.pid})" in out
     as_json = assert_strict_json(portwatch("who", port, "--json")[0])
     assert [r["pid"] for r in as_json] == [hostile.pid]
 
@@ -180,7 +180,7 @@ def test_watch_prints_the_bind_as_one_visible_line(tmp_path: Path) -> None:
             lines = _read_until(proc.stdout, marker, time.monotonic() + 30, output)
         bound = [line for line in lines if marker in line]
         assert len(bound) == 1, lines
-        assert f"{HOSTILE_NAME_SHOWN} (pid {child.pid})" in bound[0]
+        assert f"{HOSTILE_NAME_SHOWN} (PID {child.pid})" in bound[0]
         for line in lines:
             assert_safe(line)
         proc.terminate()

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from portwatch.core import Event, EventKind, OwnerUnknown, Scanner, diff
-from portwatch.core.diff import PendingOwnerGate
-from portwatch.core.model import Snapshot
+from portwatch.core.diff import Event, EventKind, PendingOwnerGate, diff
+from portwatch.core.model import OwnerUnknown, Snapshot
+from portwatch.core.scanner import Scanner
 from tests.support.procs import Endpoint, ListenerProcess, at
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the Linux owner walk")

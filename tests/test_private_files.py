@@ -26,9 +26,9 @@ from portwatch.core import paths
 from portwatch.core.export import export_listeners
 from portwatch.core.files import private_file, tighten_tree
 from portwatch.ui.runtime import PrivateRotatingFileHandler
+from tests.support.factories import listener
 from tests.support.procs import is_root
 from tests.ui.app_process import ROOT, AppProcess, portwatch_command
-from tests.ui.factories import listener
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
@@ -284,7 +284,7 @@ def test_export_and_its_temporary_are_0600_and_nothing_is_left_beside_it(tmp_pat
     target = folder / "ports.csv"
     target.write_text("an older export\n")
     target.chmod(0o644)
-    result = export_listeners([listener("127.0.0.1", 3000)], target)
+    result = export_listeners([listener(3000, "127.0.0.1")], target)
     assert result.error is None, result.message()
     assert mode(target) == 0o600
     assert "127.0.0.1" in target.read_text()
@@ -329,7 +329,7 @@ def test_nobody_cannot_read_the_log_the_window_state_or_an_export(
     exports = open_base / "exports"
     exports.mkdir(mode=0o755)
     export = exports / "ports.csv"
-    assert export_listeners([listener("127.0.0.1", 3000)], export).error is None
+    assert export_listeners([listener(3000, "127.0.0.1")], export).error is None
     secrets = [paths.log_dir() / "portwatch.log", paths.state_dir() / "window.ini", export]
     # The control: nobody reaches these folders and reads a 0644 file there, so a
     # refusal below comes from portwatch's modes, not from the test's own setup.

@@ -4,41 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
+from portwatch.core.alerts.engine import AlertRules
 from portwatch.core.diff import diff
-from portwatch.core.exposure import classify
-from portwatch.core.model import Connection, Exposure, Listener, PortRange, Snapshot
+from portwatch.core.model import Connection, Exposure, Listener, Snapshot
 from portwatch.core.portspec import PortSpec
-from portwatch.core.rules import Alert, AlertKind, AlertRules, Urgency
 from portwatch.core.settings import Settings, WatchedPort
-
-
-def listener(
-    port: int,
-    address: str = "127.0.0.1",
-    *,
-    pid: int | None = 100,
-    process: str | None = "node",
-    proto: str = "tcp",
-    remote: int = 0,
-) -> Listener:
-    return Listener(
-        proto=proto,  # type: ignore[arg-type]
-        family=6 if ":" in address else 4,
-        address=address,
-        port=port,
-        pid=pid,
-        process=process if pid is not None else None,
-        exe=f"/usr/bin/{process}" if process and pid is not None else None,
-        cmdline=(process or "?", "serve") if pid is not None else None,
-        user="dev",
-        started=1.0,
-        service=None,
-        port_range=PortRange.REGISTERED,
-        ephemeral=False,
-        exposure=classify(address),
-        remote_connections=remote,
-        connections=remote,
-    )
+from tests.support.factories import node_listener as listener
 
 
 class Clock:
@@ -104,11 +76,11 @@ def test_watched_port_occupied_then_freed() -> None:
     alerts = run.step(listener(3000))
     assert [(a.kind, a.port, a.process) for a in alerts] == [(AlertKind.OCCUPIED, 3000, "node")]
     assert alerts[0].title == "Port 3000 is in use"
-    assert alerts[0].body == "node (pid 100) listens on tcp 127.0.0.1:3000"
+    assert alerts[0].body == "node (PID 100) listens on tcp 127.0.0.1:3000"
     freed = run.step()
     assert [(a.kind, a.port) for a in freed] == [(AlertKind.FREED, 3000)]
     assert freed[0].urgency is Urgency.LOW
-    assert freed[0].body == "node (pid 100) stopped listening on tcp 127.0.0.1:3000"
+    assert freed[0].body == "node (PID 100) stopped listening on tcp 127.0.0.1:3000"
 
 
 def test_unwatched_loopback_port_is_silent() -> None:
@@ -152,7 +124,7 @@ def test_public_bind_alerts_globally_and_names_port_and_process() -> None:
     alert = alerts[0]
     assert alert.kind is AlertKind.EXPOSED
     assert alert.title == "Port 8000 is open to the network"
-    assert alert.body == "python3 (pid 7) listens on tcp 0.0.0.0:8000 (public)"
+    assert alert.body == "python3 (PID 7) listens on tcp 0.0.0.0:8000 (public)"
     assert alert.urgency is Urgency.CRITICAL
 
 
@@ -211,7 +183,7 @@ def test_owner_change_on_watched_port() -> None:
     run = Run(settings, listener(3000, pid=1, process="node"))
     alerts = run.step(listener(3000, pid=2, process="ruby"))
     assert [a.kind for a in alerts] == [AlertKind.UNEXPECTED_OWNER]
-    assert "was node (pid 1)" in alerts[0].body
+    assert "was node (PID 1)" in alerts[0].body
 
 
 def test_exposure_widening_alerts_and_narrowing_does_not() -> None:
@@ -294,7 +266,7 @@ def test_first_remote_client() -> None:
     )
     # 4000 already had a remote client at start-up: not "first".
     assert [(a.kind, a.port) for a in alerts] == [(AlertKind.REMOTE_CLIENT, 3000)]
-    assert alerts[0].body == "192.168.1.77:51000 connected to node (pid 100) on tcp 0.0.0.0:3000"
+    assert alerts[0].body == "192.168.1.77:51000 connected to node (PID 100) on tcp 0.0.0.0:3000"
     # The second client is not news.
     assert run.step(listener(3000, "0.0.0.0", remote=2), listener(4000, "0.0.0.0")) == []
     off = Run(replace(settings, first_remote_client_alert=False), listener(3000, "0.0.0.0"))

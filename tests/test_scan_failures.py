@@ -19,17 +19,18 @@ from typing import Any
 import psutil
 import pytest
 
+from portwatch.core.alerts.alert import Alert, AlertKind
+from portwatch.core.alerts.engine import AlertRules
 from portwatch.core.diff import Event, diff
 from portwatch.core.free import plan_free
 from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.platform.linux import LinuxPsutilSource
 from portwatch.core.platform.linux_netlink import LinuxNetlinkSource, SockDiag
 from portwatch.core.procinfo import ProcessCache
-from portwatch.core.rules import Alert, AlertKind, AlertRules
 from portwatch.core.scanner import ConsumerGuard, Scanner
 from portwatch.core.settings import Settings
+from tests.support.factories import listener
 from tests.support.procs import Endpoint, ListenerProcess, at, is_root
-from tests.ui.factories import listener
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sources")
 
@@ -287,11 +288,11 @@ def test_an_owner_lookup_that_fails_says_why_not_kernel_owned(mode: str) -> None
 
 
 def test_free_does_not_say_ending_a_process_cannot_free_a_socket_whose_lookup_failed() -> None:
-    row = listener("127.0.0.1", 4242, pid=None, owner_unknown=OwnerUnknown.LOOKUP_FAILED)
+    row = listener(4242, "127.0.0.1", pid=None, owner_unknown=OwnerUnknown.LOOKUP_FAILED)
     problems = " ".join(plan_free([row], port=4242).problems())
     assert "cannot free" not in problems
     assert "could not find out which process" in problems
-    kernel = listener("127.0.0.1", 4242, pid=None, owner_unknown=OwnerUnknown.KERNEL)
+    kernel = listener(4242, "127.0.0.1", pid=None, owner_unknown=OwnerUnknown.KERNEL)
     assert "ending a process cannot free them" in " ".join(
         plan_free([kernel], port=4242).problems()
     )

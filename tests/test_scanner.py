@@ -13,9 +13,10 @@ import time
 import psutil
 import pytest
 
-from portwatch.core import EventKind, Exposure, OwnerUnknown, Scanner, diff
-from portwatch.core.model import Listener
+from portwatch.core.diff import EventKind, diff
+from portwatch.core.model import Exposure, Listener, OwnerUnknown
 from portwatch.core.platform.base import RawSocket, RawTable, SocketSource
+from portwatch.core.scanner import Scanner
 from tests.support.procs import ListenerProcess, at, connect_clients, wait_until
 
 SPECS = [

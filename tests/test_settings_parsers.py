@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portwatch.cli.common import interval_seconds, port_number
+from portwatch.core.arguments import interval_seconds, port_number
 from portwatch.core.portspec import (
     MAX_PORT,
     MAX_RANGE_PORTS,

@@ -11,7 +11,7 @@ from typing import NoReturn
 
 from portwatch import __version__
 from portwatch.cli import action_cmds, autostart_cmds, history_cmds, scan_cmds, settings_cmds
-from portwatch.cli.common import interval_seconds
+from portwatch.core.arguments import interval_seconds
 
 # Each module adds its subcommands; the order is the order of `--help`.
 COMMAND_MODULES = (scan_cmds, action_cmds, autostart_cmds, settings_cmds, history_cmds)

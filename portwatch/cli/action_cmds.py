@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import TextIO
 
-from portwatch.cli.common import format_listeners, interval_seconds, port_number
+from portwatch.cli.common import format_listeners
+from portwatch.core.arguments import interval_seconds, port_number
 from portwatch.core.free import TERMINATE_WAIT_SECONDS, FreePlan, free_port
 from portwatch.core.portcheck import suggest_free_port
 from portwatch.core.safetext import visible, visible_lines

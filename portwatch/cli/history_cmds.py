@@ -8,8 +8,9 @@ import json
 import sys
 import time
 
-from portwatch.cli.common import format_table, format_time, port_number
+from portwatch.cli.common import format_table, format_time
 from portwatch.core import paths
+from portwatch.core.arguments import argument_type, port_number
 from portwatch.core.formats import format_duration
 from portwatch.core.history import HistoryError, HistoryReader, holdings_to_csv, parse_since
 from portwatch.core.safetext import csv_cell, visible
@@ -17,12 +18,8 @@ from portwatch.core.safetext import csv_cell, visible
 MAX_LIMIT = 1_000_000
 
 
-def since_time(text: str) -> float:
-    """argparse type: 2h, 30m, 1d, 2w or an ISO date/time."""
-    try:
-        return parse_since(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+# argparse type: 2h, 30m, 1d, 2w or an ISO date/time.
+since_time = argument_type(parse_since, ValueError)
 
 
 def row_limit(text: str) -> int:

@@ -12,16 +12,15 @@ from types import FrameType
 from portwatch.cli.common import (
     format_listeners,
     format_time,
-    interval_seconds,
     listener_row,
-    port_number,
     to_csv,
     to_json,
 )
-from portwatch.core import Scanner, Snapshot, diff
-from portwatch.core.diff import PendingOwnerGate
-from portwatch.core.model import Listener
+from portwatch.core.arguments import interval_seconds, port_number
+from portwatch.core.diff import PendingOwnerGate, diff
+from portwatch.core.model import Listener, Snapshot
 from portwatch.core.safetext import visible
+from portwatch.core.scanner import Scanner
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -98,7 +97,7 @@ def cmd_who(args: argparse.Namespace) -> int:
                 continue
             # Process text is shown with its control characters as escapes (\x1b,
             # \u202e, \n): one line each, nothing the terminal would obey.
-            print(f"\n{row.proto} {row.endpoint}  pid {row.pid}  {visible(row.process or '')}")
+            print(f"\n{row.proto} {row.endpoint}  {visible(row.owner)}")
             if row.cmdline:
                 print(f"  command: {visible(' '.join(row.cmdline))}")
             if row.exe:

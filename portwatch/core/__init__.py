@@ -1,27 +1,5 @@
-"""The portwatch engine: scanning, diffing, rules and history. Never imports Qt."""
+"""The portwatch engine: scanning, diffing, rules and history. Never imports Qt.
 
-from portwatch.core.diff import Event, EventKind, diff
-from portwatch.core.model import (
-    Connection,
-    Exposure,
-    Listener,
-    OwnerUnknown,
-    PortRange,
-    ProcessInfo,
-    Snapshot,
-)
-from portwatch.core.scanner import Scanner
-
-__all__ = [
-    "Connection",
-    "Event",
-    "EventKind",
-    "Exposure",
-    "Listener",
-    "OwnerUnknown",
-    "PortRange",
-    "ProcessInfo",
-    "Scanner",
-    "Snapshot",
-    "diff",
-]
+Kept empty on purpose: importing one part (``portwatch.core.model``) must not
+load the scanner, psutil or the platform sources. Import from the modules.
+"""

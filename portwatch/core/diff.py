@@ -39,16 +39,14 @@ class Event:
     def describe(self) -> str:
         """One line for a terminal or a notification."""
         row = self.listener
-        who = row.owner_label if row.pid is None else f"{row.process or '?'} (pid {row.pid})"
+        who = row.owner
         where = f"{row.proto} {row.endpoint}"
         if self.kind is EventKind.BOUND:
             return f"bound    {where} by {who} · {row.exposure}"
         if self.kind is EventKind.FREED:
             return f"freed    {where} (was {who})"
         if self.kind is EventKind.OWNER_CHANGED:
-            before = self.previous.owner_label if self.previous else "?"
-            if self.previous is not None and self.previous.pid is not None:
-                before = f"{self.previous.process or '?'} (pid {self.previous.pid})"
+            before = self.previous.owner if self.previous else "?"
             return f"owner    {where}: {before} → {who}"
         before_exp = self.previous.exposure if self.previous else "?"
         return f"exposure {where}: {before_exp} → {row.exposure} ({who})"

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from portwatch.core.owner_text import owner_name, owner_text
+
 Proto = Literal["tcp", "udp"]
 
 
@@ -99,10 +101,13 @@ class Listener:
 
     @property
     def owner_label(self) -> str:
-        if self.pid is None:
-            reason = self.owner_unknown or OwnerUnknown.NOT_FOUND
-            return f"owner unknown: {reason}"
-        return self.process or f"pid {self.pid}"
+        """'nginx', 'PID 1234' or 'owner unknown: needs privileges' (:func:`owner_name`)."""
+        return owner_name(self.process, self.pid, self.owner_unknown or OwnerUnknown.NOT_FOUND)
+
+    @property
+    def owner(self) -> str:
+        """'nginx (PID 1234)' or 'owner unknown: needs privileges' (:func:`owner_text`)."""
+        return owner_text(self.process, self.pid, self.owner_unknown or OwnerUnknown.NOT_FOUND)
 
     @property
     def stack(self) -> str | None:

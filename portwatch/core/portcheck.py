@@ -167,12 +167,7 @@ class PortCheck:
         for row in self.holders:
             if row.proto != self.proto:
                 continue
-            who = (
-                f"{row.process or 'unknown process'} (PID {row.pid})"
-                if row.pid
-                else (row.owner_label)
-            )
-            out.append(f"{who} on {row.endpoint}")
+            out.append(f"{row.owner} on {row.endpoint}")
         return list(dict.fromkeys(out))
 
     def message(self) -> str:

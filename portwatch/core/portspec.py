@@ -19,11 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
+from portwatch.core.model import Proto
 from portwatch.core.safetext import visible
-
-Proto = Literal["tcp", "udp"]
 
 MIN_PORT = 1
 MAX_PORT = 65535

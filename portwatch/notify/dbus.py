@@ -32,7 +32,7 @@ from jeepney.io.threading import (  # type: ignore[import-untyped]
 )
 from jeepney.wrappers import unwrap_msg  # type: ignore[import-untyped]
 
-from portwatch.core.paths import resource_path
+from portwatch.core.paths import APP_ID, APP_NAME, resource_path
 from portwatch.core.safetext import mask_text, visible, visible_lines
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 BUS_NAME = "org.freedesktop.Notifications"
 OBJECT_PATH = "/org/freedesktop/Notifications"
 INTERFACE = "org.freedesktop.Notifications"
-APP_NAME = "portwatch"
 SHOW_ACTION = "show"
 CALL_TIMEOUT = 5.0
 
@@ -72,7 +71,7 @@ def notification_texts(title: str, body: str, *, markup: bool) -> tuple[str, str
 
     The summary is plain text by the spec; the body is markup on servers that
     claim "body-markup", so ``<``, ``>`` and ``&`` are escaped for them. The
-    alert texts are made safe where they are built (``core.rules``); this is
+    alert texts are made safe where they are built (``core.alerts``); this is
     the last gate before text leaves the process.
     """
     summary = visible(mask_text(title))
@@ -174,7 +173,7 @@ class DBusNotifier:
             actions = [SHOW_ACTION, "Show"]
         hints: dict[str, tuple[str, Any]] = {
             "urgency": ("y", max(0, min(2, urgency))),
-            "desktop-entry": ("s", "io.github.portwatch.Portwatch"),
+            "desktop-entry": ("s", APP_ID),
             "category": ("s", "network"),
         }
         summary, body_text = notification_texts(title, body, markup=self.markup)

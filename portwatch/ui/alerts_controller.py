@@ -24,11 +24,12 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from portwatch.core import paths
+from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
+from portwatch.core.alerts.engine import AlertRules
 from portwatch.core.diff import PendingOwnerGate, diff
 from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder
 from portwatch.core.model import Snapshot
 from portwatch.core.portspec import matches_any
-from portwatch.core.rules import Alert, AlertKind, AlertRules, Urgency
 from portwatch.core.scanner import ConsumerGuard
 from portwatch.core.settings import (
     LoadResult,

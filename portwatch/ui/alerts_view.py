@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from portwatch.core.rules import Alert, Urgency
+from portwatch.core.alerts.alert import Alert, Urgency
+from portwatch.core.owner_text import owner_text
 from portwatch.core.safetext import visible, visible_lines
 from portwatch.ui.tables.cells import SORT_ROLE, plain_tooltip
 
@@ -132,10 +133,9 @@ class AlertsModel(QAbstractTableModel):
         if column == self.WHAT:
             first_line = alert.body.split("\n", 1)[0] if alert.body else ""
             return visible(f"{alert.title} — {first_line}" if first_line else alert.title)
-        process = visible(alert.process or "")
-        if process and alert.pid is not None:
-            return f"{process} (pid {alert.pid})"
-        return process
+        if alert.pid is None:
+            return visible(alert.process or "")
+        return visible(owner_text(alert.process, alert.pid))
 
     def _sort(self, alert: Alert, column: int) -> Any:
         if column == self.TIME:

@@ -28,8 +28,8 @@ from PySide6.QtCore import SIGNAL, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QLabel
 
 from portwatch import __version__
-from portwatch.cli.common import interval_seconds
 from portwatch.core import paths
+from portwatch.core.arguments import interval_seconds
 from portwatch.core.model import Snapshot
 from portwatch.core.paths import APP_ID
 from portwatch.core.scanner import ConsumerGuard, Scanner

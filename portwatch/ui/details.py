@@ -200,10 +200,9 @@ class DetailsPane(QWidget):
             f"{EXPOSURE_WORDS[listener.exposure]}"
             + (f" · {listener.service}" if listener.service else "")
         )
-        pid = f" (PID {listener.pid})" if listener.pid is not None else ""
         # Process text is shown whole (any local user can read it from the OS),
         # with control and bidi characters and newlines as visible escapes.
-        self.fields["Process"].setText(f"{visible(listener.owner_label)}{pid}")
+        self.fields["Process"].setText(visible(listener.owner))
         if listener.cmdline:
             self.fields["Command line"].setText(visible(" ".join(listener.cmdline)))
         else:

@@ -39,6 +39,7 @@ from portwatch.core.history import (
     holdings_to_csv,
     parse_since,
 )
+from portwatch.core.owner_text import owner_name
 from portwatch.core.portspec import PortSpecError, parse_port
 from portwatch.core.safetext import visible
 from portwatch.ui.tables.cells import SORT_ROLE
@@ -139,7 +140,7 @@ class HoldingsModel(QAbstractTableModel):
             return hold.proto
         if column == self.PROCESS:
             # No pid was visible when it was recorded (another user's, or the kernel's).
-            return hold.process or ("owner unknown" if hold.pid is None else "")
+            return owner_name(hold.process, hold.pid)
         if column == self.PID:
             return str(hold.pid) if hold.pid is not None else ""
         if column == self.FROM:

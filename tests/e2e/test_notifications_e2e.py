@@ -171,7 +171,7 @@ def test_watched_port_public_bind_and_freed_notify_through_dunst(
             [occupied] = about(port)
             assert occupied.app == "portwatch"
             assert occupied.summary == f"Port {port} is in use"
-            assert f"(pid {child.pid})" in occupied.body
+            assert f"(PID {child.pid})" in occupied.body
             assert f"127.0.0.1:{port}" in occupied.body
             assert occupied.body.startswith("python")
             assert occupied.icon.endswith("portwatch.svg")
@@ -183,7 +183,7 @@ def test_watched_port_public_bind_and_freed_notify_through_dunst(
                 assert wait_until(lambda: bool(about(exposed_port)), timeout=10)
                 [exposed] = about(exposed_port)
                 assert exposed.summary == f"Port {exposed_port} is open to the network"
-                assert f"(pid {public.pid})" in exposed.body
+                assert f"(PID {public.pid})" in exposed.body
                 assert f"0.0.0.0:{exposed_port} (public)" in exposed.body
         finally:
             child.stop()
@@ -192,7 +192,7 @@ def test_watched_port_public_bind_and_freed_notify_through_dunst(
         assert wait_until(lambda: len(about(port)) == 2, timeout=10), monitor.text()[-3000:]
         freed = about(port)[1]
         assert freed.summary == f"Port {port} is free"
-        assert f"(pid {child.pid}) stopped listening" in freed.body
+        assert f"(PID {child.pid}) stopped listening" in freed.body
 
         # dunst itself received them (not only our monitor).
         count = desktop.run(["dunstctl", "count", "history"]).stdout.strip()
@@ -237,7 +237,7 @@ def test_tray_style_alerts_pop_up_as_balloons_on_an_xembed_tray(
                 timeout=15,
             )
         [texts] = [t for t in status["balloons"] if f"Port {port} is in use" in t]
-        assert any(f"(pid {child.pid})" in text for text in texts), texts
+        assert any(f"(PID {child.pid})" in text for text in texts), texts
         assert app.signal(signal.SIGTERM) == 0
         assert "Traceback" not in app.stderr
     finally:
@@ -260,7 +260,7 @@ def test_tray_style_alerts_on_an_sni_tray_reach_the_notification_daemon(
         with ListenerProcess([f"tcp:127.0.0.1:{port}"]) as child:
             assert wait_until(lambda: bool(about()), timeout=15), monitor.text()[-3000:]
         [shown] = about()
-        assert f"(pid {child.pid})" in shown.body
+        assert f"(PID {child.pid})" in shown.body
         # Not portwatch's own D-Bus notification (that one has a Show action).
         assert '"show"' not in shown.actions
         assert app.signal(signal.SIGTERM) == 0

@@ -7,7 +7,7 @@ import io
 import json
 import socket
 from collections.abc import Iterator
-from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -25,14 +25,15 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from portwatch.core import Scanner
 from portwatch.core.export import ExportResult
 from portwatch.core.free import Holder, StopResult
-from portwatch.core.model import Exposure, Listener, OwnerUnknown, PortRange
+from portwatch.core.model import Listener, OwnerUnknown, PortRange
+from portwatch.core.scanner import Scanner
 from portwatch.ui.free_flow import FreePortFlow
 from portwatch.ui.listener_actions import ListenerActions, install_actions
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.port_check import ERROR_STYLE, PortCheckBox
+from tests.support.factories import listener
 from tests.support.procs import ListenerProcess, is_root, wait_until
 
 
@@ -44,24 +45,19 @@ def scan_port(port: int) -> list[Listener]:
         scanner.close()
 
 
-def fake_listener(**fields: object) -> Listener:
-    base = Listener(
-        proto="tcp",
-        family=4,
-        address="0.0.0.0",
-        port=3000,
-        pid=4242,
-        process="node",
-        exe="/usr/bin/node",
-        cmdline=("node", "dev server.js"),
-        user="dev",
-        started=None,
-        service=None,
-        port_range=PortRange.REGISTERED,
-        ephemeral=False,
-        exposure=Exposure.PUBLIC,
-    )
-    return replace(base, **fields)  # type: ignore[arg-type]
+# The listener most menu tests act on: node on 0.0.0.0:3000, pid 4242.
+fake_listener = partial(
+    listener,
+    port=3000,
+    address="0.0.0.0",
+    pid=4242,
+    process="node",
+    cmdline=("node", "dev server.js"),
+    user="dev",
+    started=None,
+    service=None,
+    port_range=PortRange.REGISTERED,
+)
 
 
 @pytest.fixture

@@ -15,21 +15,21 @@ from PySide6.QtCore import QModelIndex, Qt
 from pytestqt.qtbot import QtBot
 
 from portwatch.core import paths
+from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
 from portwatch.core.diff import diff
 from portwatch.core.history import HistoryReader
 from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.portspec import PortSpec
-from portwatch.core.rules import Alert, AlertKind, Urgency
 from portwatch.core.settings import NotificationStyle, Settings, WatchedPort, save_settings
 from portwatch.notify.probe import DeliveryProbe
 from portwatch.ui.alerts_controller import AlertsController, install_alerts
 from portwatch.ui.alerts_view import AlertsModel, AlertsView
 from portwatch.ui.app import PortwatchApp
 from portwatch.ui.history_view import HistoryView, HoldingsModel
+from tests.support.factories import listener
 from tests.support.history_reference import RecordingHistory
 from tests.support.notify_stub import StubServer, private_bus
 from tests.support.procs import wait_until
-from tests.ui.factories import listener
 
 
 def alert(port: int, title: str = "Port in use", **fields: object) -> Alert:
@@ -37,7 +37,7 @@ def alert(port: int, title: str = "Port in use", **fields: object) -> Alert:
         "kind": AlertKind.OCCUPIED,
         "at": time.time(),
         "title": f"{title} {port}",
-        "body": f"node (pid 1) listens on 127.0.0.1:{port}",
+        "body": f"node (PID 1) listens on 127.0.0.1:{port}",
         "port": port,
         "proto": "tcp",
         "process": "node",
@@ -62,9 +62,9 @@ def test_alerts_model_inserts_newest_first_and_trims(qtbot: QtBot, qtmodeltester
         model.add_alert(alert(port))
     assert [a.port for a in model.alerts()] == [3003, 3002, 3001]
     assert model.data(model.index(0, AlertsModel.PORT)) == "3003"
-    assert model.data(model.index(0, AlertsModel.PROCESS)) == "node (pid 1)"
+    assert model.data(model.index(0, AlertsModel.PROCESS)) == "node (PID 1)"
     what = model.data(model.index(0, AlertsModel.WHAT))
-    assert what == "Port in use 3003 — node (pid 1) listens on 127.0.0.1:3003"
+    assert what == "Port in use 3003 — node (PID 1) listens on 127.0.0.1:3003"
     qtmodeltester.check(model)  # type: ignore[attr-defined]
     model.clear()
     assert model.rowCount() == 0
@@ -110,9 +110,10 @@ def history() -> Iterator[RecordingHistory]:
     with RecordingHistory() as db:
         now = time.time()
         s0 = Snapshot(now - 7200, 0.0, ())
-        s1 = Snapshot(now - 7000, 0.0, (listener("127.0.0.1", 3000, pid=5, process="node"),))
+        node = listener(3000, "127.0.0.1", pid=5, process="node", cmdline=("proc3000", "--serve"))
+        s1 = Snapshot(now - 7000, 0.0, (node,))
         s2 = Snapshot(now - 3600, 0.0, ())
-        s3 = Snapshot(now - 60, 0.0, (listener("0.0.0.0", 8000, pid=9, process="python3"),))
+        s3 = Snapshot(now - 60, 0.0, (listener(8000, "0.0.0.0", pid=9, process="python3"),))
         db.record_start(s0)
         for a, b in ((s0, s1), (s1, s2), (s2, s3)):
             db.record_events(diff(a, b))
@@ -176,8 +177,8 @@ def test_history_refresh_updates_rows_in_place(qtbot: QtBot, history: RecordingH
     qtbot.addWidget(view)
     view.search()
     before = view.model.rowCount()
-    s3 = Snapshot(time.time() - 60, 0.0, (listener("0.0.0.0", 8000, pid=9, process="python3"),))
-    s4 = snap(listener("0.0.0.0", 8000, pid=9, process="python3"), listener("::1", 9000, pid=3))
+    s3 = Snapshot(time.time() - 60, 0.0, (listener(8000, "0.0.0.0", pid=9, process="python3"),))
+    s4 = snap(listener(8000, "0.0.0.0", pid=9, process="python3"), listener(9000, "::1", pid=3))
     history.record_events(diff(s3, s4))
     with qtbot.assertNotEmitted(view.model.modelReset):
         view.refresh()
@@ -223,7 +224,7 @@ def test_controller_without_notifications_or_tray_alerts_in_app(
 
     app.snapshot_ready.emit(snap())
     with qtbot.waitSignal(controller.alert_raised) as raised:
-        app.snapshot_ready.emit(snap(listener("127.0.0.1", 3000, pid=5, process="node")))
+        app.snapshot_ready.emit(snap(listener(3000, "127.0.0.1", pid=5, process="node")))
     delivered, how = raised.args
     assert (delivered.kind, delivered.port, how) == (AlertKind.OCCUPIED, 3000, "in_app")
     assert not controller.alerts_view.banner.isHidden()
@@ -245,13 +246,13 @@ def test_snapshots_still_warming_up_are_not_the_starting_point(
     save_settings(Settings(watched_ports=(WatchedPort(PortSpec(3000, 3000)),)))
     controller = AlertsController(app, app.window, None, notifier_factory=None, prober=no_dbus)
     pending = listener(
-        "127.0.0.1", 3000, pid=None, process=None, owner_unknown=OwnerUnknown.PENDING
+        3000, "127.0.0.1", pid=None, process=None, owner_unknown=OwnerUnknown.PENDING
     )
     app.snapshot_ready.emit(replace(snap(pending), pending_owners=1, warming_up=True))
     assert controller.history is not None
     assert HistoryReader(controller.history.path).events(kinds=["started", "present"]) == []
     # The first complete picture is the starting point: 3000 was already in use.
-    app.snapshot_ready.emit(snap(listener("127.0.0.1", 3000, pid=5, process="node")))
+    app.snapshot_ready.emit(snap(listener(3000, "127.0.0.1", pid=5, process="node")))
     alerts = controller.alerts_view.model.alerts()
     assert [a.kind for a in alerts] == [AlertKind.STARTUP, AlertKind.NOTICE]
     assert "node" in alerts[0].body  # the start-up summary names the owner
@@ -271,7 +272,7 @@ def test_controller_counts_watched_busy_and_reloads_cli_edits(qtbot: QtBot) -> N
     try:
         controller = install_alerts(application, application.window, application.tray)
         assert application.tray is not None
-        application.snapshot_ready.emit(snap(listener("127.0.0.1", 3000)))
+        application.snapshot_ready.emit(snap(listener(3000, "127.0.0.1")))
         assert application.tray.watched_busy == 0
         # `portwatch watch-port add 3000` from another process edits the file.
         time.sleep(0.01)  # a distinct mtime on coarse file systems
@@ -280,7 +281,7 @@ def test_controller_counts_watched_busy_and_reloads_cli_edits(qtbot: QtBot) -> N
         assert main(["watch-port", "add", "3000", "5173"]) == 0
         with qtbot.waitSignal(controller.settings_applied):
             application.snapshot_ready.emit(
-                snap(listener("127.0.0.1", 3000), listener("::1", 5173))
+                snap(listener(3000, "127.0.0.1"), listener(5173, "::1"))
             )
         assert [str(w.ports) for w in controller.settings.watched_ports] == ["3000", "5173"]
         assert application.tray.watched_busy == 2
@@ -306,7 +307,7 @@ def test_a_tray_that_appears_later_takes_over_from_the_window(
 
         assert main(["watch-port", "add", "3000"]) == 0
         controller = install_alerts(application, application.window, application.tray)
-        application.snapshot_ready.emit(snap(listener("127.0.0.1", 3000)))
+        application.snapshot_ready.emit(snap(listener(3000, "127.0.0.1")))
         assert application.tray is None and controller.tray is None
         assert application.window.notice.isVisible() and not application.window.hide_on_close
         timer = application._tray_look
@@ -390,13 +391,13 @@ def test_controller_sends_dbus_notifications_and_show_opens_the_port(
             assert controller.delivery.method == "dbus"
             app.snapshot_ready.emit(snap())
             with qtbot.waitSignal(controller.alert_raised) as raised:
-                app.snapshot_ready.emit(snap(listener("127.0.0.1", 3000, pid=5, process="node")))
+                app.snapshot_ready.emit(snap(listener(3000, "127.0.0.1", pid=5, process="node")))
             assert raised.args[1] == "dbus"
             assert wait_until(lambda: len(stub.calls) == 1, timeout=5)
             call = stub.calls[0]
             assert call.app_name == "portwatch"
             assert call.summary == "Port 3000 is in use"
-            assert "node (pid 5)" in call.body
+            assert "node (PID 5)" in call.body
             assert call.actions == ["show", "Show"]
             # A click on "Show" comes back on jeepney's thread and opens the window there.
             app.window.hide()
@@ -407,7 +408,7 @@ def test_controller_sends_dbus_notifications_and_show_opens_the_port(
             # The service dies: the next alert falls back (no tray here: in the app).
             stub.close()
             with qtbot.waitSignal(controller.alert_raised) as raised:
-                app.snapshot_ready.emit(snap(listener("0.0.0.0", 8000, pid=7, process="python3")))
+                app.snapshot_ready.emit(snap(listener(8000, "0.0.0.0", pid=7, process="python3")))
             assert raised.args[1] == "in_app"
             controller.shutdown()
         finally:

@@ -14,10 +14,10 @@ from dataclasses import replace
 import pytest
 from pytestqt.qtbot import QtBot
 
+from portwatch.core.alerts.alert import AlertKind
 from portwatch.core.history import HistoryRecorder
 from portwatch.core.model import Snapshot
 from portwatch.core.paths import log_dir
-from portwatch.core.rules import AlertKind
 from portwatch.core.scanner import Scanner
 from portwatch.core.settings import Settings
 from portwatch.notify.probe import DeliveryProbe

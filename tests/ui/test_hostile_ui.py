@@ -18,10 +18,11 @@ from PySide6.QtGui import Qt as QtText
 from PySide6.QtGui import QTextDocument
 from pytestqt.qtbot import QtBot
 
+from portwatch.core.alerts.alert import Alert
+from portwatch.core.alerts.engine import AlertRules
 from portwatch.core.diff import diff
 from portwatch.core.model import Listener, Snapshot
 from portwatch.core.portspec import PortSpec
-from portwatch.core.rules import Alert, AlertRules
 from portwatch.core.scanner import Scanner
 from portwatch.core.settings import Settings, WatchedPort
 from portwatch.notify.dbus import DBusNotifier
@@ -31,6 +32,7 @@ from portwatch.ui.main_window import MainWindow
 from portwatch.ui.tables.cells import ITEM_ROLE, TOOLTIP_LIMIT
 from portwatch.ui.tables.listeners import ListenerColumn
 from portwatch.ui.tray import TrayIcon, menu_label
+from tests.support.factories import listener, snapshot
 from tests.support.hostile import (
     FORBIDDEN,
     HOSTILE_DIR_NAME,
@@ -41,7 +43,6 @@ from tests.support.hostile import (
 )
 from tests.support.notify_stub import StubServer, private_bus
 from tests.support.procs import ListenerProcess
-from tests.ui.factories import listener, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ def test_details_pane_shows_hostile_text_literally(
 
 
 def test_secret_note_only_when_the_command_line_holds_a_secret(window: MainWindow) -> None:
-    plain = listener("127.0.0.1", 8000, pid=4242, process="python")
+    plain = listener(8000, "127.0.0.1", pid=4242, process="python")
     plain = Listener(**{**_fields(plain), "cmdline": ("python", "-m", "http.server")})
     window.apply_snapshot(snapshot([plain]))
     select(window, 4242)
@@ -164,7 +165,7 @@ def test_tray_menu_escapes_names_and_ampersands(
     qtbot: QtBot, hostile: tuple[ListenerProcess, Path]
 ) -> None:
     child, _folder = hostile
-    amp = listener("127.0.0.1", 8080, pid=7, process="R&D")
+    amp = listener(8080, "127.0.0.1", pid=7, process="R&D")
     assert menu_label(amp).endswith("— R&&D")
     tray = TrayIcon()
     # Only the child's rows: the menu shows the 12 most exposed listeners of a busy machine.
@@ -233,8 +234,8 @@ def test_alerts_and_notifications_carry_no_secret_and_no_control_character(
         assert_safe(text)
         assert PASSWORD not in text
     bodies = " ".join(a.body for a in alerts)
-    assert f"{HOSTILE_NAME_SHOWN} (pid {escapes.pid})" in bodies
-    assert f"TOKEN=****** (pid {secret.pid})" in bodies
+    assert f"{HOSTILE_NAME_SHOWN} (PID {escapes.pid})" in bodies
+    assert f"TOKEN=****** (PID {secret.pid})" in bodies
     # Servers that read markup get it escaped; the others get the text as it is.
     assert any("&lt;h1&gt;FAKE&lt;/h1&gt;" in call.body for call in markup_calls)
     assert not any("<h1>" in call.body for call in markup_calls)

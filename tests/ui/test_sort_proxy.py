@@ -14,7 +14,7 @@ from portwatch.ui.tables.cells import ITEM_ROLE
 from portwatch.ui.tables.filters import ListenerProxy
 from portwatch.ui.tables.listeners import ListenerColumn, ListenerTableModel
 from portwatch.ui.tables.sort_proxy import SortProxy
-from tests.ui.factories import listener
+from tests.support.factories import listener
 
 ASCENDING, DESCENDING = Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder
 
@@ -23,8 +23,8 @@ def _listeners(rng: random.Random, count: int, first_pid: int) -> list[Listener]
     # Few distinct ports and counts: plenty of ties for the tie order to matter.
     return [
         listener(
-            f"127.0.0.{rng.randrange(1, 4)}",
-            rng.choice((22, 80, 443, 8080)),
+            address=f"127.0.0.{rng.randrange(1, 4)}",
+            port=rng.choice((22, 80, 443, 8080)),
             pid=first_pid + n,
             connections=rng.randrange(3),
         )
@@ -102,7 +102,7 @@ def test_a_resort_keeps_persistent_indexes_on_their_rows() -> None:
     sorter = SortProxy()
     sorter.setSourceModel(model)
     sorter.sort(ListenerColumn.PORT, ASCENDING)
-    model.apply([listener("127.0.0.1", port, pid=9000 - port) for port in range(8000, 8020)])
+    model.apply([listener(port, "127.0.0.1", pid=9000 - port) for port in range(8000, 8020)])
     held = QPersistentModelIndex(sorter.index(3, ListenerColumn.PROCESS))
     item = held.data(ITEM_ROLE)
     sorter.sort(ListenerColumn.PID, ASCENDING)
@@ -126,7 +126,7 @@ def test_a_selection_in_the_view_survives_a_header_click(qtbot: object) -> None:
     view.setModel(proxy)
     view.setSortingEnabled(True)
     view.sortByColumn(ListenerColumn.PORT, ASCENDING)
-    model.apply([listener("127.0.0.1", port, pid=9000 - port) for port in range(8000, 8030)])
+    model.apply([listener(port, "127.0.0.1", pid=9000 - port) for port in range(8000, 8030)])
     selection = view.selectionModel()
     selection.select(
         proxy.index(5, 0),

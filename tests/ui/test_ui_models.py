@@ -18,15 +18,15 @@ from portwatch.ui.tables.connections import ConnectionKey, ConnectionTableModel
 from portwatch.ui.tables.filters import ConnectionProxy, ListenerProxy
 from portwatch.ui.tables.listeners import ListenerColumn, ListenerTableModel
 from portwatch.ui.tables.rows import RowState
-from tests.ui.factories import connection, listener
+from tests.support.factories import connection, listener
 
 BASE = [
-    listener("127.0.0.1", 5432),
-    listener("0.0.0.0", 80),
-    listener("10.0.0.2", 8080),
-    listener("::1", 443),
-    listener("10.0.0.10", 22),
-    listener("127.0.0.1", 53, proto="udp"),
+    listener(5432, "127.0.0.1"),
+    listener(80, "0.0.0.0"),
+    listener(8080, "10.0.0.2"),
+    listener(443, "::1"),
+    listener(22, "10.0.0.10"),
+    listener(53, "127.0.0.1", proto="udp"),
 ]
 
 
@@ -69,7 +69,7 @@ def test_listener_model_passes_qtmodeltester(qtmodeltester: ModelTester) -> None
     model.apply(BASE)
     qtmodeltester.check(model, force_py=True)
     # and through updates: the tester watches every signal while we change rows
-    model.apply([*BASE[1:], listener("127.0.0.1", 6379)])
+    model.apply([*BASE[1:], listener(6379, "127.0.0.1")])
     model.expire()
     assert model.rowCount() == len(BASE)
 
@@ -112,7 +112,7 @@ def test_update_is_incremental_and_keeps_the_selection(qtbot: QtBot) -> None:
     # One row changes (more connections), one vanishes, one appears.
     changed = replace(BASE[2], connections=3, remote_connections=1)
     new_rows = [changed if item.key == BASE[2].key else item for item in BASE if item.port != 22]
-    new_rows.append(listener("127.0.0.1", 6379))
+    new_rows.append(listener(6379, "127.0.0.1"))
     model.apply(new_rows)
 
     assert spy.resets == 0
@@ -132,7 +132,7 @@ def test_update_is_incremental_and_keeps_the_selection(qtbot: QtBot) -> None:
     assert model.index(source_row, ListenerColumn.PORT).data(Qt.ItemDataRole.BackgroundRole) is None
     gone_row = model.row_of(BASE[4].key)
     assert gone_row is not None and model.state_at(gone_row) is RowState.GONE
-    new_row = model.row_of(listener("127.0.0.1", 6379).key)
+    new_row = model.row_of(listener(6379, "127.0.0.1").key)
     assert new_row is not None and model.state_at(new_row) is RowState.NEW
 
     # After the linger the gone row leaves through rowsRemoved, still no reset.
@@ -194,10 +194,10 @@ def test_ports_pids_and_counts_sort_as_numbers() -> None:
     proxy = proxy_for(model)
     model.apply(
         [
-            listener("127.0.0.1", 8080, pid=900, connections=10),
-            listener("127.0.0.1", 80, pid=10000, connections=9),
-            listener("127.0.0.1", 443, pid=20, connections=100),
-            listener("127.0.0.1", 5432, pid=3000, connections=0),
+            listener(8080, "127.0.0.1", pid=900, connections=10),
+            listener(80, "127.0.0.1", pid=10000, connections=9),
+            listener(443, "127.0.0.1", pid=20, connections=100),
+            listener(5432, "127.0.0.1", pid=3000, connections=0),
         ]
     )
     assert column_values(proxy, ListenerColumn.PORT) == ["80", "443", "5432", "8080"]
@@ -212,13 +212,13 @@ def test_addresses_sort_in_numeric_order() -> None:
     proxy = proxy_for(model)
     model.apply(
         [
-            listener("127.0.0.1", 1),
-            listener("10.0.0.10", 2),
-            listener("::1", 3),
-            listener("10.0.0.2", 4),
-            listener("0.0.0.0", 5),
-            listener("::", 6),
-            listener("9.255.255.255", 7),
+            listener(1, "127.0.0.1"),
+            listener(2, "10.0.0.10"),
+            listener(3, "::1"),
+            listener(4, "10.0.0.2"),
+            listener(5, "0.0.0.0"),
+            listener(6, "::"),
+            listener(7, "9.255.255.255"),
         ]
     )
     proxy.sort(ListenerColumn.ADDRESS, Qt.SortOrder.AscendingOrder)
@@ -264,7 +264,7 @@ def test_search_by_service_name_uses_the_services_table() -> None:
     # the name still finds its conventional port.
     model = ListenerTableModel()
     proxy = proxy_for(model)
-    model.apply([listener("127.0.0.1", 5432, service=None), listener("127.0.0.1", 6000)])
+    model.apply([listener(5432, "127.0.0.1", service=None), listener(6000, "127.0.0.1")])
     proxy.set_search("postgres")
     assert column_values(proxy, ListenerColumn.PORT) == ["5432"]
 
@@ -297,7 +297,7 @@ def _many(count: int, offset: int = 0) -> list[Listener]:
     rows = []
     for n in range(offset, offset + count):
         address = f"127.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
-        rows.append(listener(address, 1024 + n % 60000, pid=2000 + n))
+        rows.append(listener(1024 + n % 60000, address, pid=2000 + n))
     return rows
 
 
@@ -396,8 +396,8 @@ def test_a_change_outside_the_sort_column_is_not_compared() -> None:
 
 def test_a_changed_sort_value_moves_the_row_even_when_its_text_stays() -> None:
     # A UDP listener shows no connection count, but the count is still its sort value.
-    quiet = listener("127.0.0.1", 53, proto="udp")
-    busy = listener("127.0.0.1", 80, connections=3)
+    quiet = listener(53, "127.0.0.1", proto="udp")
+    busy = listener(80, "127.0.0.1", connections=3)
     model = ListenerTableModel()
     proxy = counting_proxy(model, ListenerColumn.CONNECTIONS, Qt.SortOrder.DescendingOrder)
     model.apply([quiet, busy])
@@ -417,7 +417,7 @@ def test_a_changed_sort_value_moves_the_row_even_when_its_text_stays() -> None:
 def test_sort_values_follow_the_item() -> None:
     model = ListenerTableModel()
     proxy = counting_proxy(model, ListenerColumn.CONNECTIONS, Qt.SortOrder.AscendingOrder)
-    rows = [listener("127.0.0.1", port, connections=port % 7) for port in range(8000, 8010)]
+    rows = [listener(port, "127.0.0.1", connections=port % 7) for port in range(8000, 8010)]
     model.apply(rows)
     changed = [replace(row, connections=100 - n) for n, row in enumerate(rows)]
     model.apply(changed)
@@ -427,11 +427,11 @@ def test_sort_values_follow_the_item() -> None:
 
 def test_a_duplicate_key_in_one_snapshot_keeps_the_first() -> None:
     model = ListenerTableModel()
-    first = listener("127.0.0.1", 5432, connections=1)
+    first = listener(5432, "127.0.0.1", connections=1)
     model.apply([first, replace(first, connections=2)])
     assert model.rowCount() == 1
     assert model.item_at(0) == first
-    fresh = listener("127.0.0.1", 6379, connections=1)
+    fresh = listener(6379, "127.0.0.1", connections=1)
     model.apply([first, fresh, replace(fresh, connections=2), replace(first, connections=3)])
     assert model.rowCount() == 2
     assert model.item_at(0) == first
@@ -470,9 +470,9 @@ def test_a_header_click_sorts_through_the_filter(qtbot: QtBot) -> None:
     view.setSortingEnabled(True)
     model.apply(
         [
-            listener("127.0.0.1", 8080, pid=900),
-            listener("127.0.0.1", 80, pid=10000),
-            listener("127.0.0.1", 443, pid=20),
+            listener(8080, "127.0.0.1", pid=900),
+            listener(80, "127.0.0.1", pid=10000),
+            listener(443, "127.0.0.1", pid=20),
         ]
     )
     proxy.set_search("alice")  # every row's user
@@ -526,7 +526,7 @@ def test_a_keystroke_that_keeps_every_row_does_not_refilter(qtbot: QtBot) -> Non
     assert proxy.search == "postgres"
     assert column_values(proxy, ListenerColumn.PORT) == ["5432"]
     # The words took effect all the same: a new row is judged by them.
-    model.apply([*BASE, listener("127.0.0.1", 6000)])
+    model.apply([*BASE, listener(6000, "127.0.0.1")])
     assert column_values(proxy, ListenerColumn.PORT) == ["5432"]
 
 
@@ -547,8 +547,8 @@ def test_search_steps_agree_with_a_fresh_filter(steps: list[str]) -> None:
     rows = [
         *BASE,
         *_many(120),
-        listener("10.0.0.100", 1000, proto="udp"),
-        listener("127.0.0.1", 5433, service="postgresql", pid=5432),
+        listener(1000, "10.0.0.100", proto="udp"),
+        listener(5433, "127.0.0.1", service="postgresql", pid=5432),
     ]
     model.apply(rows)
     for n, text in enumerate(steps):
@@ -590,7 +590,7 @@ def test_same_item_sees_every_field_outside_the_key() -> None:
     # a field added to Listener and not compared there fails this test.
     model = ListenerTableModel()
     base = listener(
-        "::", 8080, v6only=False, owner_unknown=OwnerUnknown.NEEDS_PRIVILEGES, service="http-alt"
+        8080, "::", v6only=False, owner_unknown=OwnerUnknown.NEEDS_PRIVILEGES, service="http-alt"
     )
     assert model.same_item(base, replace(base))
     compared = []

@@ -23,8 +23,8 @@ from portwatch.ui.tables.cells import ITEM_ROLE
 from portwatch.ui.tables.listeners import ListenerColumn
 from portwatch.ui.tables.rows import RowState
 from portwatch.ui.tray import TrayIcon, menu_label, tooltip_text
+from tests.support.factories import listener, snapshot
 from tests.support.procs import ListenerProcess, connect_clients
-from tests.ui.factories import listener, snapshot
 
 SPECS = ["tcp:127.0.0.1:0", "tcp:0.0.0.0:0", "tcp:::1:0", "udp:127.0.0.1:0"]
 
@@ -101,13 +101,13 @@ def test_owners_filling_in_at_start_are_not_shown_as_gone_and_new_rows(
 ) -> None:
     model = window.listener_model
     pending = listener(
-        "127.0.0.1", 5432, pid=None, process=None, owner_unknown=OwnerUnknown.PENDING
+        5432, "127.0.0.1", pid=None, process=None, owner_unknown=OwnerUnknown.PENDING
     )
-    ssh = listener("0.0.0.0", 22, pid=7)
+    ssh = listener(22, "0.0.0.0", pid=7)
     window.apply_snapshot(replace(snapshot([pending, ssh]), pending_owners=1, warming_up=True))
     assert model.rowCount() == 2
     # The scan that completes the owners: the pending row is replaced, quietly.
-    owned = listener("127.0.0.1", 5432, pid=900, process="postgres")
+    owned = listener(5432, "127.0.0.1", pid=900, process="postgres")
     window.apply_snapshot(snapshot([owned, ssh]))
     assert sorted(item.key for item in model.items()) == sorted([owned.key, ssh.key])
     assert {model.state_at(row) for row in range(model.rowCount())} == {RowState.CURRENT}
@@ -117,12 +117,12 @@ def test_owners_filling_in_at_start_are_not_shown_as_gone_and_new_rows(
 
 
 def test_details_of_an_unreadable_owner(window: MainWindow) -> None:
-    hidden = listener("0.0.0.0", 25, pid=None, process=None, cmdline=None, exe=None, user=None)
+    hidden = listener(25, "0.0.0.0", pid=None, process=None, cmdline=None, exe=None, user=None)
     window.apply_snapshot(snapshot([hidden]))
     select_port(window, 25)
     assert window.details.field_text("Process").startswith("owner unknown")
     assert window.details.field_text("Working directory") == "unknown"
-    mine = listener("127.0.0.1", 26, pid=1, cmdline=None, exe=None)
+    mine = listener(26, "127.0.0.1", pid=1, cmdline=None, exe=None)
     window.apply_snapshot(snapshot([hidden, mine]))
     select_port(window, 26)
     assert window.details.field_text("Command line") == UNREADABLE
@@ -131,7 +131,7 @@ def test_details_of_an_unreadable_owner(window: MainWindow) -> None:
 def test_search_box_is_debounced_and_show_port_applies_at_once(
     qtbot: QtBot, window: MainWindow
 ) -> None:
-    window.apply_snapshot(snapshot([listener("127.0.0.1", 5432), listener("127.0.0.1", 8080)]))
+    window.apply_snapshot(snapshot([listener(5432, "127.0.0.1"), listener(8080, "127.0.0.1")]))
     qtbot.keyClicks(window.search, "postgres")
     # Typing alone does not filter yet...
     assert window.listener_proxy.rowCount() == 2
@@ -147,7 +147,7 @@ def test_search_box_is_debounced_and_show_port_applies_at_once(
 
 
 def test_status_bar_counts_and_privilege_hint(window: MainWindow) -> None:
-    snap = snapshot([listener("0.0.0.0", 80), listener("127.0.0.1", 5432)])
+    snap = snapshot([listener(80, "0.0.0.0"), listener(5432, "127.0.0.1")])
     from dataclasses import replace
 
     snap = replace(snap, hint="3 owners hidden: run as root to see them", hidden_owners=3)
@@ -158,7 +158,7 @@ def test_status_bar_counts_and_privilege_hint(window: MainWindow) -> None:
 
 
 def test_context_menu_extension_point(qtbot: QtBot, window: MainWindow) -> None:
-    window.apply_snapshot(snapshot([listener("127.0.0.1", 5432)]))
+    window.apply_snapshot(snapshot([listener(5432, "127.0.0.1")]))
     select_port(window, 5432)
     seen: list[tuple[list[str], list[Listener]]] = []
 
@@ -271,10 +271,10 @@ def test_settings_without_a_dialog_says_so_in_the_window(qtbot: QtBot) -> None:
 def test_tray_tooltip_icon_and_menu(qtbot: QtBot) -> None:
     tray = TrayIcon()
     rows = [
-        listener("127.0.0.1", 5432),
-        listener("0.0.0.0", 80),
-        listener("0.0.0.0", 8080),
-        listener("192.168.1.10", 22),
+        listener(5432, "127.0.0.1"),
+        listener(80, "0.0.0.0"),
+        listener(8080, "0.0.0.0"),
+        listener(22, "192.168.1.10"),
     ]
     tray.update_snapshot(snapshot(rows))
     assert tray.state == (Exposure.PUBLIC, False)
@@ -306,7 +306,7 @@ def test_tray_listener_submenus_carry_the_actions(qtbot: QtBot) -> None:
     from portwatch.ui.listener_actions import ListenerActions
 
     tray = TrayIcon()
-    tray.update_snapshot(snapshot([listener("127.0.0.1", 5432), listener("0.0.0.0", 80)]))
+    tray.update_snapshot(snapshot([listener(5432, "127.0.0.1"), listener(80, "0.0.0.0")]))
     from PySide6.QtWidgets import QWidget
 
     parent = QWidget()
@@ -326,11 +326,11 @@ def test_tray_listener_submenus_carry_the_actions(qtbot: QtBot) -> None:
 
 def test_tooltip_and_labels() -> None:
     assert tooltip_text(None, paused=False, watched_busy=0) == "portwatch: starting…"
-    rows = [listener("127.0.0.1", 5432)] * 14
+    rows = [listener(5432, "127.0.0.1")] * 14
     assert tooltip_text(snapshot(rows), paused=False, watched_busy=2) == (
         "14 listening · 2 watched ports busy"
     )
-    assert menu_label(listener("::", 53, proto="udp")) == "⚠ 53 dns (udp) — proc53"
+    assert menu_label(listener(53, "::", proto="udp")) == "⚠ 53 dns (udp) — proc53"
 
 
 def _centre_colour(exposure: Exposure | None, paused: bool) -> QColor:
@@ -367,8 +367,8 @@ def test_window_settings_file_location() -> None:
 
 
 def test_enter_opens_the_details_and_escape_comes_back(qtbot: QtBot, window: MainWindow) -> None:
-    server = listener("127.0.0.1", 5173, cmdline=("node", "vite", "--port", "5173"))
-    window.apply_snapshot(snapshot([listener("127.0.0.1", 22), server]))
+    server = listener(5173, "127.0.0.1", cmdline=("node", "vite", "--port", "5173"))
+    window.apply_snapshot(snapshot([listener(22, "127.0.0.1"), server]))
     window.show()
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)

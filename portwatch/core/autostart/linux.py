@@ -8,13 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from portwatch.core.autostart import (
-    APP_ID,
-    AutostartError,
-    LaunchCommand,
-    remove,
-    write_entry,
-)
+from portwatch.core.autostart.base import AutostartError, LaunchCommand, remove, write_entry
+from portwatch.core.paths import APP_ID
 
 # Characters that force an Exec argument into double quotes (Desktop Entry spec, "Exec key").
 _RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")

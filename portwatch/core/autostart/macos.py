@@ -11,13 +11,8 @@ from pathlib import Path
 from typing import Any
 from xml.parsers.expat import ExpatError
 
-from portwatch.core.autostart import (
-    APP_ID,
-    AutostartError,
-    LaunchCommand,
-    remove,
-    write_entry,
-)
+from portwatch.core.autostart.base import AutostartError, LaunchCommand, remove, write_entry
+from portwatch.core.paths import APP_ID
 
 
 def agents_dir() -> Path:

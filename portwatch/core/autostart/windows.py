@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import PureWindowsPath
 from typing import Protocol
 
-from portwatch.core.autostart import AutostartError, LaunchCommand
+from portwatch.core.autostart.base import AutostartError, LaunchCommand
 
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 VALUE_NAME = "portwatch"

@@ -14,6 +14,7 @@ from portwatch.core.free.safety import (
     second_confirmation_reason,
 )
 from portwatch.core.model import Listener, OwnerUnknown, Snapshot
+from portwatch.core.owner_text import owner_text
 from portwatch.core.users import my_identity, owner_uid
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class Holder:
 
     @property
     def label(self) -> str:
-        return f"{self.name or 'unknown process'} (PID {self.pid})"
+        return owner_text(self.name, self.pid)
 
     @property
     def command_text(self) -> str:

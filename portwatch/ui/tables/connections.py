@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from portwatch.core.model import Connection
+from portwatch.core.owner_text import owner_name
 from portwatch.core.safetext import visible
 from portwatch.ui.tables.addresses import address_sort_key
 from portwatch.ui.tables.cells import Column
@@ -18,9 +19,7 @@ class ConnectionColumn:
 
 
 def _process_label(item: Connection) -> str:
-    if item.pid is None:
-        return "owner unknown"
-    return visible(item.process) if item.process else f"pid {item.pid}"
+    return visible(owner_name(item.process, item.pid))
 
 
 class ConnectionTableModel(IncrementalTableModel[ConnectionKey, Connection]):

@@ -1,4 +1,4 @@
-"""Alert rules: from what changed between two scans to what the user should hear.
+"""The alert rules: from two scans and the diff between them to :class:`Alert` values.
 
 Pure logic: :meth:`AlertRules.evaluate` takes the previous and new snapshot,
 the diff events between them and the settings, and returns :class:`Alert`
@@ -21,61 +21,24 @@ Noise control, in order:
 
 from __future__ import annotations
 
-import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from enum import IntEnum, StrEnum
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
+from portwatch.core.alerts.policy import (
+    alerts_for_exposure,
+    is_ignored,
+    owner_matches,
+    watch_for,
+    widest,
+)
+from portwatch.core.alerts.texts import holder_name, items_text, reach, shown, summarize, who
 from portwatch.core.diff import Event, EventKind
 from portwatch.core.exposure import is_loopback_peer
 from portwatch.core.model import Exposure, Listener, ListenerKey, Snapshot
-from portwatch.core.portspec import matches_any
-from portwatch.core.safetext import mask_text, visible
 from portwatch.core.settings import Settings, WatchedPort
-
-
-class AlertKind(StrEnum):
-    STARTUP = "startup"
-    OCCUPIED = "occupied"
-    FREED = "freed"
-    UNEXPECTED_OWNER = "unexpected_owner"
-    EXPOSURE_POLICY = "exposure_policy"  # a watched port bound wider than allowed
-    EXPOSED = "exposed"  # the global alert: a new bind reachable from the network
-    REMOTE_CLIENT = "remote_client"
-    SUMMARY = "summary"
-    NOTICE = "notice"  # portwatch itself has something to say (settings reset, delivery)
-
-
-class Urgency(IntEnum):
-    """The freedesktop notification urgency levels (the ``urgency`` hint byte)."""
-
-    LOW = 0
-    NORMAL = 1
-    CRITICAL = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    kind: AlertKind
-    at: float  # wall-clock time of the scan (seconds since the epoch)
-    title: str
-    body: str
-    port: int | None = None
-    proto: str | None = None
-    process: str | None = None
-    pid: int | None = None
-    urgency: Urgency = Urgency.NORMAL
-    # False: for the Alerts list only (part of a summary, a quiet start-up, a quiet period).
-    notify: bool = True
-    suppressed: bool = False  # held back by the quiet period
-    ports: tuple[int, ...] = ()
-
-    @property
-    def text(self) -> str:
-        return f"{self.title}: {self.body}" if self.body else self.title
-
 
 _QUIET_GROUP = {
     AlertKind.OCCUPIED: "occupancy",
@@ -85,102 +48,6 @@ _QUIET_GROUP = {
     AlertKind.EXPOSED: "exposure",
     AlertKind.REMOTE_CLIENT: "remote",
 }
-
-_VERB = {
-    AlertKind.OCCUPIED: "opened",
-    AlertKind.FREED: "freed",
-    AlertKind.EXPOSED: "opened to the network",
-    AlertKind.UNEXPECTED_OWNER: "taken unexpectedly",
-    AlertKind.EXPOSURE_POLICY: "bound too widely",
-    AlertKind.REMOTE_CLIENT: "reached from the network",
-}
-
-_LIST_LIMIT = 6
-
-
-def shown(text: str) -> str:
-    """Process text as alert texts carry it: secrets masked, one line, escapes visible.
-
-    Alert texts go to notifications, the Alerts list and the history, so a
-    process cannot put markup, terminal sequences or a password in them.
-    """
-    return visible(mask_text(text))
-
-
-def who(listener: Listener) -> str:
-    """'node (pid 4242)' or 'owner unknown: needs privileges'."""
-    if listener.pid is None:
-        return listener.owner_label
-    return f"{shown(listener.process or '?')} (pid {listener.pid})"
-
-
-def _owner_name(listener: Listener) -> str:
-    if listener.pid is None:
-        return "unknown owner"
-    return shown(listener.process) if listener.process else f"pid {listener.pid}"
-
-
-def owner_matches(listener: Listener, expected: str) -> bool | None:
-    """Whether the listener's process is ``expected`` (name or executable path).
-
-    None when the owner is not visible (no privileges): that is not evidence
-    of a stranger, so it does not alert.
-    """
-    if listener.pid is None:
-        return None
-    wanted = expected.strip()
-    if not wanted:
-        return True
-    names = {n.lower() for n in (listener.process, _basename(listener.exe)) if n}
-    if wanted.lower() in names:
-        return True
-    return bool(listener.exe) and os.path.normpath(wanted) == os.path.normpath(listener.exe or "")
-
-
-def _basename(path: str | None) -> str | None:
-    if not path:
-        return None
-    return path.replace("\\", "/").rsplit("/", 1)[-1]
-
-
-def is_ignored(listener: Listener, settings: Settings) -> bool:
-    """The ignore list: by process name (or executable name) or by port."""
-    if matches_any(settings.ignore_ports, listener.port, listener.proto):
-        return True
-    ignored = {name.lower() for name in settings.ignore_processes}
-    names = {n.lower() for n in (listener.process, _basename(listener.exe)) if n}
-    return bool(ignored & names)
-
-
-def watch_for(settings: Settings, port: int, proto: str) -> WatchedPort | None:
-    for watch in settings.watched_ports:
-        if watch.ports.contains(port, proto):
-            return watch
-    return None
-
-
-def _alerts_for_exposure(listener: Listener, settings: Settings) -> bool:
-    return (
-        settings.exposure_alert
-        and listener.exposure.rank >= settings.exposure_level.rank
-        and not is_ignored(listener, settings)
-    )
-
-
-def _reach(exposure: Exposure) -> str:
-    return "the local network" if exposure is Exposure.LAN else "the network"
-
-
-def _ports_text(ports: Sequence[int]) -> str:
-    unique = list(dict.fromkeys(ports))
-    shown = ", ".join(str(p) for p in unique[:_LIST_LIMIT])
-    if len(unique) > _LIST_LIMIT:
-        shown += f" and {len(unique) - _LIST_LIMIT} more"
-    return shown
-
-
-def _widest(rows: Iterable[Listener]) -> Listener:
-    return max(rows, key=lambda r: (r.exposure.rank, r.family == 4))
 
 
 class AlertRules:
@@ -239,28 +106,20 @@ class AlertRules:
     # --- one kind of event each ---
 
     def _bound(self, rows: list[Listener], at: float, settings: Settings) -> list[Alert]:
-        row = _widest(rows)
+        row = widest(rows)
         watch = watch_for(settings, row.port, row.proto)
-        exposed = _alerts_for_exposure(row, settings)
+        exposed = alerts_for_exposure(row, settings)
         endpoints = ", ".join(dict.fromkeys(r.endpoint for r in rows))
         policy = self._policy(row, watch, at, f"{who(row)} listens on {row.proto} {endpoints}")
         if policy is not None:
             if exposed and policy.kind is AlertKind.UNEXPECTED_OWNER:
-                body = f"{policy.body} · reachable from {_reach(row.exposure)}"
+                body = f"{policy.body} · reachable from {reach(row.exposure)}"
                 policy = replace(policy, body=body)
             return [policy]
         if exposed:
             in_use = " (a watched port)" if watch is not None and watch.notify_occupied else ""
-            return [
-                self._alert(
-                    AlertKind.EXPOSED,
-                    row,
-                    at,
-                    f"Port {row.port} is open to {_reach(row.exposure)}{in_use}",
-                    body=f"{who(row)} listens on {row.proto} {endpoints} ({row.exposure})",
-                    urgency=Urgency.CRITICAL if row.exposure is Exposure.PUBLIC else Urgency.NORMAL,
-                )
-            ]
+            body = f"{who(row)} listens on {row.proto} {endpoints} ({row.exposure})"
+            return [self._exposed(row, at, f"is open to {reach(row.exposure)}{in_use}", body)]
         if watch is not None and watch.notify_occupied:
             return [
                 self._alert(
@@ -284,7 +143,7 @@ class AlertRules:
                 AlertKind.UNEXPECTED_OWNER,
                 row,
                 at,
-                f"Port {row.port}: unexpected owner {_owner_name(row)}",
+                f"Port {row.port}: unexpected owner {holder_name(row)}",
                 body=f"{context}; expected {shown(watch.expected_owner)}",
                 urgency=Urgency.CRITICAL,
             )
@@ -300,8 +159,19 @@ class AlertRules:
             )
         return None
 
+    def _exposed(self, row: Listener, at: float, what: str, body: str) -> Alert:
+        """The exposure alert: 'Port 8000 <what>', critical when the whole network can reach it."""
+        return self._alert(
+            AlertKind.EXPOSED,
+            row,
+            at,
+            f"Port {row.port} {what}",
+            body=body,
+            urgency=Urgency.CRITICAL if row.exposure is Exposure.PUBLIC else Urgency.NORMAL,
+        )
+
     def _freed(self, rows: list[Listener], at: float, settings: Settings) -> list[Alert]:
-        row = _widest(rows)
+        row = widest(rows)
         watch = watch_for(settings, row.port, row.proto)
         if watch is None or not watch.notify_freed:
             return []
@@ -325,17 +195,8 @@ class AlertRules:
         policy = self._policy(row, watch, event.at, context)
         if policy is not None:
             return [policy]
-        if _alerts_for_exposure(row, settings):
-            return [
-                self._alert(
-                    AlertKind.EXPOSED,
-                    row,
-                    event.at,
-                    f"Port {row.port} is open to {_reach(row.exposure)}",
-                    body=context,
-                    urgency=Urgency.CRITICAL if row.exposure is Exposure.PUBLIC else Urgency.NORMAL,
-                )
-            ]
+        if alerts_for_exposure(row, settings):
+            return [self._exposed(row, event.at, f"is open to {reach(row.exposure)}", context)]
         if watch is not None and watch.notify_occupied:
             return [
                 self._alert(
@@ -360,17 +221,8 @@ class AlertRules:
         if policy is not None:
             return [policy]
         crossed = before.exposure.rank < settings.exposure_level.rank
-        if crossed and _alerts_for_exposure(row, settings):
-            return [
-                self._alert(
-                    AlertKind.EXPOSED,
-                    row,
-                    event.at,
-                    f"Port {row.port} is now open to {_reach(row.exposure)}",
-                    body=context,
-                    urgency=Urgency.CRITICAL if row.exposure is Exposure.PUBLIC else Urgency.NORMAL,
-                )
-            ]
+        if crossed and alerts_for_exposure(row, settings):
+            return [self._exposed(row, event.at, f"is now open to {reach(row.exposure)}", context)]
         return []
 
     def _remote_clients(self, new: Snapshot, settings: Settings) -> list[Alert]:
@@ -415,27 +267,25 @@ class AlertRules:
                 if watch.ports.contains(row.port, row.proto):
                     held[(row.proto, row.port)].append(row)
             for (_, port), rows in sorted(held.items(), key=lambda kv: kv[0][1]):
-                row = _widest(rows)
-                busy.append(f"{port} ({_owner_name(row)})")
+                row = widest(rows)
+                busy.append(f"{port} ({holder_name(row)})")
                 policy = self._policy(row, watch, new.taken_at, "")
                 if policy is not None:
                     problems.append(policy.title)
         exposed_rows: dict[tuple[str, int], Listener] = {}
         for row in new.listeners:
-            if _alerts_for_exposure(row, settings):
+            if alerts_for_exposure(row, settings):
                 exposed_rows.setdefault((row.proto, row.port), row)
         if settings.watched_ports:
             lines.append(
-                f"Watched ports in use: {_ports_list(busy)}"
-                if busy
-                else "No watched port is in use"
+                f"Watched ports in use: {items_text(busy)}" if busy else "No watched port is in use"
             )
         if exposed_rows:
             described = [
-                f"{port} ({_owner_name(row)})"
+                f"{port} ({holder_name(row)})"
                 for (_, port), row in sorted(exposed_rows.items(), key=lambda kv: kv[0][1])
             ]
-            lines.append(f"Open to {_reach(settings.exposure_level)}: {_ports_list(described)}")
+            lines.append(f"Open to {reach(settings.exposure_level)}: {items_text(described)}")
         lines.extend(problems)
         count = len(new.listeners)
         ports = tuple(sorted({row.port for row in exposed_rows.values()}))
@@ -501,56 +351,3 @@ class AlertRules:
             urgency=urgency,
             ports=(row.port,),
         )
-
-
-def _ports_list(items: list[str]) -> str:
-    shown = ", ".join(items[:_LIST_LIMIT])
-    if len(items) > _LIST_LIMIT:
-        shown += f" and {len(items) - _LIST_LIMIT} more"
-    return shown
-
-
-def summarize(alerts: Sequence[Alert], at: float) -> Alert:
-    """One notification for many alerts: '6 ports opened by node'."""
-    by_owner: dict[tuple[str, AlertKind], list[Alert]] = defaultdict(list)
-    for alert in alerts:
-        by_owner[(shown(alert.process) if alert.process else "unknown owner", alert.kind)].append(
-            alert
-        )
-    ports = tuple(dict.fromkeys(a.port for a in alerts if a.port is not None))
-    urgency = max(a.urgency for a in alerts)
-    processes = {owner for owner, _ in by_owner}
-    kinds = {kind for _, kind in by_owner}
-    if len(by_owner) == 1:
-        (owner, kind), group = next(iter(by_owner.items()))
-        count = len({a.port for a in group})
-        title = f"{count} port{'s' if count != 1 else ''} {_VERB.get(kind, 'changed')} by {owner}"
-        body = f"Ports {_ports_text(ports)}"
-    elif len(processes) == 1:
-        owner = next(iter(processes))
-        title = f"{len(ports)} ports changed by {owner}"
-        body = "; ".join(
-            f"{len(group)} {_VERB.get(kind, 'changed')}: "
-            + _ports_text([a.port or 0 for a in group])
-            for (_, kind), group in by_owner.items()
-        )
-    else:
-        title = f"{len(alerts)} port alerts"
-        parts = [
-            f"{len(group)} {_VERB.get(kind, 'changed')} by {owner}"
-            for (owner, kind), group in sorted(by_owner.items(), key=lambda kv: -len(kv[1]))
-        ]
-        body = "; ".join(parts[:_LIST_LIMIT])
-        if len(parts) > _LIST_LIMIT:
-            body += f"; and {len(parts) - _LIST_LIMIT} more"
-    only_process = next(iter(processes)) if len(processes) == 1 and kinds else None
-    return Alert(
-        kind=AlertKind.SUMMARY,
-        at=at,
-        title=title,
-        body=body,
-        port=ports[0] if ports else None,
-        process=only_process if only_process != "unknown owner" else None,
-        urgency=urgency,
-        ports=ports,
-    )

@@ -1,0 +1,47 @@
+"""What an alert is: its kind, its urgency and the value the rules hand out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+
+class AlertKind(StrEnum):
+    STARTUP = "startup"
+    OCCUPIED = "occupied"
+    FREED = "freed"
+    UNEXPECTED_OWNER = "unexpected_owner"
+    EXPOSURE_POLICY = "exposure_policy"  # a watched port bound wider than allowed
+    EXPOSED = "exposed"  # the global alert: a new bind reachable from the network
+    REMOTE_CLIENT = "remote_client"
+    SUMMARY = "summary"
+    NOTICE = "notice"  # portwatch itself has something to say (settings reset, delivery)
+
+
+class Urgency(IntEnum):
+    """The freedesktop notification urgency levels (the ``urgency`` hint byte)."""
+
+    LOW = 0
+    NORMAL = 1
+    CRITICAL = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: AlertKind
+    at: float  # wall-clock time of the scan (seconds since the epoch)
+    title: str
+    body: str
+    port: int | None = None
+    proto: str | None = None
+    process: str | None = None
+    pid: int | None = None
+    urgency: Urgency = Urgency.NORMAL
+    # False: for the Alerts list only (part of a summary, a quiet start-up, a quiet period).
+    notify: bool = True
+    suppressed: bool = False  # held back by the quiet period
+    ports: tuple[int, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}: {self.body}" if self.body else self.title

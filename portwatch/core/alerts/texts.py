@@ -1,0 +1,109 @@
+"""The words of an alert: who holds a port, how far it reaches, lists of ports, summaries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from portwatch.core.alerts.alert import Alert, AlertKind
+from portwatch.core.model import Exposure, Listener
+from portwatch.core.owner_text import OWNER_UNKNOWN, owner_name, owner_text
+from portwatch.core.safetext import mask_text, visible
+
+VERB = {
+    AlertKind.OCCUPIED: "opened",
+    AlertKind.FREED: "freed",
+    AlertKind.EXPOSED: "opened to the network",
+    AlertKind.UNEXPECTED_OWNER: "taken unexpectedly",
+    AlertKind.EXPOSURE_POLICY: "bound too widely",
+    AlertKind.REMOTE_CLIENT: "reached from the network",
+}
+
+LIST_LIMIT = 6
+
+
+def shown(text: str) -> str:
+    """Process text as alert texts carry it: secrets masked, one line, escapes visible.
+
+    Alert texts go to notifications, the Alerts list and the history, so a
+    process cannot put markup, terminal sequences or a password in them.
+    """
+    return visible(mask_text(text))
+
+
+def _shown_process(listener: Listener) -> str | None:
+    return shown(listener.process) if listener.process else None
+
+
+def who(listener: Listener) -> str:
+    """'node (PID 4242)' or 'owner unknown: needs privileges'."""
+    if listener.pid is None:
+        return listener.owner  # no process text to mask: the reason is portwatch's own
+    return owner_text(_shown_process(listener), listener.pid)
+
+
+def holder_name(listener: Listener) -> str:
+    """'node', 'PID 4242' or 'owner unknown': the name alone, for titles and lists."""
+    return owner_name(_shown_process(listener), listener.pid)
+
+
+def reach(exposure: Exposure) -> str:
+    return "the local network" if exposure is Exposure.LAN else "the network"
+
+
+def items_text(items: Sequence[str]) -> str:
+    """'a, b, c' with at most LIST_LIMIT items, then 'and N more'."""
+    text = ", ".join(items[:LIST_LIMIT])
+    if len(items) > LIST_LIMIT:
+        text += f" and {len(items) - LIST_LIMIT} more"
+    return text
+
+
+def ports_text(ports: Sequence[int]) -> str:
+    """The ports once each, in order: '3000, 3001 and 2 more'."""
+    return items_text([str(p) for p in dict.fromkeys(ports)])
+
+
+def summarize(alerts: Sequence[Alert], at: float) -> Alert:
+    """One notification for many alerts: '6 ports opened by node'."""
+    by_owner: dict[tuple[str, AlertKind], list[Alert]] = defaultdict(list)
+    for alert in alerts:
+        by_owner[(shown(alert.process) if alert.process else OWNER_UNKNOWN, alert.kind)].append(
+            alert
+        )
+    ports = tuple(dict.fromkeys(a.port for a in alerts if a.port is not None))
+    urgency = max(a.urgency for a in alerts)
+    processes = {owner for owner, _ in by_owner}
+    kinds = {kind for _, kind in by_owner}
+    if len(by_owner) == 1:
+        (owner, kind), group = next(iter(by_owner.items()))
+        count = len({a.port for a in group})
+        title = f"{count} port{'s' if count != 1 else ''} {VERB.get(kind, 'changed')} by {owner}"
+        body = f"Ports {ports_text(ports)}"
+    elif len(processes) == 1:
+        owner = next(iter(processes))
+        title = f"{len(ports)} ports changed by {owner}"
+        body = "; ".join(
+            f"{len(group)} {VERB.get(kind, 'changed')}: " + ports_text([a.port or 0 for a in group])
+            for (_, kind), group in by_owner.items()
+        )
+    else:
+        title = f"{len(alerts)} port alerts"
+        parts = [
+            f"{len(group)} {VERB.get(kind, 'changed')} by {owner}"
+            for (owner, kind), group in sorted(by_owner.items(), key=lambda kv: -len(kv[1]))
+        ]
+        body = "; ".join(parts[:LIST_LIMIT])
+        if len(parts) > LIST_LIMIT:
+            body += f"; and {len(parts) - LIST_LIMIT} more"
+    only_process = next(iter(processes)) if len(processes) == 1 and kinds else None
+    return Alert(
+        kind=AlertKind.SUMMARY,
+        at=at,
+        title=title,
+        body=body,
+        port=ports[0] if ports else None,
+        process=only_process if only_process != OWNER_UNKNOWN else None,
+        urgency=urgency,
+        ports=ports,
+    )
