@@ -11,6 +11,7 @@ from dataclasses import replace
 import psutil
 
 from portwatch.core.exposure import classify, is_loopback_peer, is_wildcard
+from portwatch.core.generation import next_generation
 from portwatch.core.model import Connection, Listener, OwnerUnknown, ProcessInfo, Snapshot
 from portwatch.core.platform import RawSocket, RawTable, SocketSource, select_source
 from portwatch.core.platform.base import os_reason
@@ -60,6 +61,10 @@ class Scanner:
         self._next_rows: dict[tuple[object, ...], tuple[ProcessInfo | None, Listener]] = {}
         # What the last listener rows were made of, to hand them back unchanged.
         self._last_raw: list[RawSocket] | None = None
+        self._last_raw_generation = 0  # the source's, for _last_raw (0: it gives none)
+        self._last_established_generation = 0
+        # The listener rows' generation, handed out in every snapshot.
+        self._listeners_generation = 0
         self._last_infos: dict[int, ProcessInfo | None] = {}
         self._last_counts: EstablishedCounts | None = None
         self._last_established: list[RawSocket] = []
@@ -116,14 +121,23 @@ class Scanner:
         warnings = list(table.warnings)
 
         self._scan_infos = {}
-        if self._last_counts is not None and table.established == self._last_established:
-            counts = self._last_counts  # the same connections (mostly identity checks, in C)
+        if self._last_counts is not None and _unchanged(
+            table.established,
+            table.established_generation,
+            self._last_established,
+            self._last_established_generation,
+        ):
+            counts = self._last_counts  # the same connections
         else:
             counts = EstablishedCounts(table.established)
             self._last_established = list(table.established)
-        # Sources hand back the same RawSocket objects for unchanged sockets:
-        # these comparisons are mostly identity checks, in C.
-        same_sockets = self._last_raw is not None and table.listeners == self._last_raw
+            self._last_established_generation = table.established_generation
+        same_sockets = self._last_raw is not None and _unchanged(
+            table.listeners,
+            table.listeners_generation,
+            self._last_raw,
+            self._last_raw_generation,
+        )
         if same_sockets:
             live = set(self._last_live)
         else:
@@ -152,7 +166,10 @@ class Scanner:
                 )
             )
             self._rows = self._next_rows
+            if not self._listeners_generation or listeners != self._last_listeners:
+                self._listeners_generation = next_generation()
             self._last_raw = list(table.listeners)
+            self._last_raw_generation = table.listeners_generation
             self._last_live = frozenset(live)
             self._last_infos = infos
             self._last_counts = counts
@@ -178,6 +195,7 @@ class Scanner:
             taken_at=taken_at,
             duration=time.perf_counter() - started,
             listeners=listeners,
+            listeners_generation=self._listeners_generation,
             connections=connections,
             hidden_owners=hidden,
             pending_owners=pending,
@@ -381,6 +399,19 @@ class EstablishedCounts:
 
 # Peer address -> on this machine's loopback; a few thousand distinct peers at most.
 _LOOPBACK_PEERS: dict[str, bool] = {}
+
+
+def _unchanged(
+    rows: list[RawSocket], generation: int, last_rows: list[RawSocket], last_generation: int
+) -> bool:
+    """Whether a table is the last read's: by generation where the source gives one.
+
+    Sources that give none (0) hand back the same RawSocket objects for
+    unchanged sockets, so comparing the lists is mostly identity checks, in C.
+    """
+    if generation:
+        return generation == last_generation
+    return rows == last_rows
 
 
 def _sort_key(listener: Listener) -> tuple[int, str, int, str]:

@@ -34,6 +34,10 @@ class RawTable:
     # Established TCP connections.
     established: list[RawSocket] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Generations of the two lists (see portwatch.core.generation): equal to
+    # the last read's, the list is the same. 0: the source does not say.
+    listeners_generation: int = 0
+    established_generation: int = 0
 
 
 class TableReadError(OSError):

@@ -1,6 +1,6 @@
 """Linux: psutil's system-wide socket table (the portable path).
 
-The netlink fast path lives beside it in ``linux_netlink``; ``select_source``
+The netlink fast path lives beside it in the ``netlink`` package; ``select_source``
 prefers that one when the kernel lets us use it.
 """
 

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from portwatch.core.generation import next_generation
 from portwatch.core.model import OwnerUnknown
 from portwatch.core.platform.base import os_reason
 from portwatch.core.platform.linux_procfs import KernelSocket
@@ -141,6 +142,8 @@ class SocketOwners:
         self._last_sockets: list[KernelSocket] = []
         self._last_wanted: dict[int, int] = {}
         self._last_answer: dict[int, Owner] = {}
+        #: Goes up only when :meth:`resolve` answers differently from the last time.
+        self.generation = 0
         self._holder_pids: set[int] = set()
         # Each cached (pid, fd) as the path to read and the link it must show.
         self._verify_list: list[tuple[str, str]] = []
@@ -254,7 +257,10 @@ class SocketOwners:
         self._last_wanted = wanted
         if self._changed:
             self._changed = False
-            self._last_answer = self._answer(wanted)
+            answer = self._answer(wanted)
+            if not self.generation or answer != self._last_answer:
+                self._last_answer = answer
+                self.generation = next_generation()
             self._holder_pids = {pid for holders in self._holders.values() for pid in holders}
             proc = self._proc
             self._verify_list = [

@@ -1,7 +1,7 @@
 """Linux: the socket tables as the kernel reports them, before owners are attached.
 
 Two readers give the same :class:`KernelSocket` records: ``sock_diag`` netlink
-(:mod:`linux_netlink`, the fast one, with the state filter done in the kernel)
+(:mod:`portwatch.core.platform.netlink`, the fast one, with the state filter done in the kernel)
 and the text files under ``/proc/net`` (this module, the fallback where
 netlink is refused, e.g. by a seccomp profile or a hardened container).
 """
