@@ -727,7 +727,7 @@ def test_new_sockets_are_found_where_loadavg_never_shows_a_new_pid(
     # Some containers serve a made-up /proc/loadavg: its newest pid never moves.
     source = LinuxNetlinkSource()
     scanner = Scanner(source, connection_owners=False)
-    monkeypatch.setattr(source.owners, "_read_newest_pid", lambda: b"1")
+    monkeypatch.setattr(source.owners.processes, "_read_newest_pid", lambda: b"1")
     scanner.scan()
     scanner.scan()
     with ListenerProcess(["tcp:127.0.0.1:0"]) as child:

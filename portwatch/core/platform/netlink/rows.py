@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from portwatch.core.generation import next_generation
 from portwatch.core.model import OwnerUnknown
 from portwatch.core.platform.base import RawSocket
-from portwatch.core.platform.linux_owners import Owner
 from portwatch.core.platform.linux_procfs import STATE_NAMES, TCP_ESTABLISHED, KernelSocket
+from portwatch.core.platform.owners.holders import Owner
 
 RowKey = tuple[int, "Owner | None"]
 CachedRows = tuple[KernelSocket, list[RawSocket]]

@@ -11,10 +11,10 @@ from typing import NamedTuple
 
 from portwatch.core.generation import next_generation
 from portwatch.core.model import Proto
-from portwatch.core.platform.linux_procfs import TCP_ESTABLISHED, KernelSocket
+from portwatch.core.platform.linux_procfs import KernelSocket
 from portwatch.core.platform.netlink.bytecode import PortFilter, PortFilters, keeps_the_same
+from portwatch.core.platform.netlink.decode import MessageDecoder, Take
 from portwatch.core.platform.netlink.wire import (
-    LOCAL_ADDRESS_AT,
     MIN_DIAG_LENGTH,
     MSG,
     MSG_UID_INODE,
@@ -26,14 +26,12 @@ from portwatch.core.platform.netlink.wire import (
     NLMSG_ERROR_CODE,
     NLMSGHDR,
     RECV_BUFFER,
-    REMOTE_ADDRESS_AT,
     SOCK_DIAG_BY_FAMILY,
     SWAP16,
     TCPDIAG_GETSOCK,
     UID_INODE_AT,
     dump_request,
     open_netlink,
-    v6only_attribute,
 )
 
 _FAMILIES = (socket.AF_INET, socket.AF_INET6)
@@ -41,9 +39,6 @@ _FAMILIES = (socket.AF_INET, socket.AF_INET6)
 _RUN_STRUCTS: dict[int, struct.Struct] = {}
 # Distinct addresses kept decoded at most.
 _MAX_NAMES = 8192
-
-# Called per socket decoded: positional arguments, as the run's unpacking gives them.
-_Take = Callable[[int, int, int, int, int, int, int, int], None]
 
 
 class _RetryError(Exception):
@@ -65,70 +60,6 @@ class _Memo(NamedTuple):
     datagrams: dict[int, list[_Datagram]]  # per request family
     sockets: list[KernelSocket]
     generation: int
-
-
-class _Decoder:
-    """Turns one dump's messages into sockets; a socket the last dump had is reused."""
-
-    def __init__(self, diag: SockDiag, proto: Proto, memo: _Memo | None, keep: PortFilter) -> None:
-        self.proto: Proto = proto
-        self.keep = keep[1] if keep is not None else None
-        self._memo = memo
-        self._buffer = diag.buffer
-        self._name = diag.address_name
-        # The last dump's sockets by inode, made at the first datagram decoded.
-        self.previous: dict[int, KernelSocket] | None = None
-        self.sockets: list[KernelSocket] = []
-        self.append = self.sockets.append
-        self.decoded = 0  # sockets made (not reused) in this dump
-        self.datagrams_decoded = 0
-
-    def start_datagram(self) -> dict[int, KernelSocket]:
-        """A new datagram to decode: its own socket list; the last dump's sockets by inode."""
-        if self.previous is None:
-            sockets = self._memo.sockets if self._memo is not None else []
-            self.previous = {ks.inode: ks for ks in sockets if ks.inode}
-        self.datagrams_decoded += 1
-        self.sockets = []
-        self.append = self.sockets.append
-        return self.previous
-
-    def take(  # noqa: PLR0917 - called per socket: positional is faster
-        self,
-        start: int,
-        af: int,
-        state: int,
-        lport: int,
-        rport: int,
-        uid: int,
-        inode: int,
-        end: int,
-    ) -> None:
-        """Record the message at ``start``: the known socket, or a decoded one."""
-        cached = self.previous.get(inode) if inode and self.previous is not None else None
-        if (
-            cached is not None
-            and cached.state == state
-            and cached.local_port == lport
-            and cached.remote_port == rport
-        ):
-            self.append(cached)
-            return
-        buffer = self._buffer
-        body = start + NLMSGHDR.size
-        family = 4 if af == socket.AF_INET else 6
-        addr_len = 4 if family == 4 else 16
-        local_at = body + LOCAL_ADDRESS_AT
-        remote_at = body + REMOTE_ADDRESS_AT
-        local = self._name(family, bytes(buffer[local_at : local_at + addr_len]))
-        remote = self._name(family, bytes(buffer[remote_at : remote_at + addr_len]))
-        v6only: bool | None = None
-        if family == 6 and state != TCP_ESTABLISHED:
-            v6only = v6only_attribute(buffer, body, end)
-        self.decoded += 1
-        self.append(
-            KernelSocket(self.proto, family, state, local, lport, remote, rport, uid, inode, v6only)
-        )
 
 
 class SockDiag:
@@ -206,7 +137,13 @@ class SockDiag:
         # A datagram of the last dump that repeats holds the same sockets if
         # the filter keeps the same ones among them.
         repeatable = memo is not None and keeps_the_same(memo.port_filter, port_filter)
-        decoder = _Decoder(self, proto, memo, port_filter)
+        decoder = MessageDecoder(
+            proto,
+            port_filter,
+            memo.sockets if memo is not None else [],
+            self.buffer,
+            self.address_name,
+        )
         found: list[KernelSocket] = []
         datagrams: dict[int, list[_Datagram]] = {}
         requests = (0,) if proto == "tcp" and self.compat_supported else _FAMILIES
@@ -250,7 +187,7 @@ class SockDiag:
         self,
         seq: int,
         last_time: list[_Datagram],
-        decoder: _Decoder,
+        decoder: MessageDecoder,
         request_family: int,
         bytecode: bytes,
     ) -> list[_Datagram]:
@@ -290,7 +227,7 @@ class SockDiag:
         seq: int,
         *,
         keep: set[tuple[int, int]] | None,
-        take: _Take,
+        take: Take,
         previous: dict[int, KernelSocket],
         append: Callable[[KernelSocket], None],
     ) -> int:
@@ -353,7 +290,7 @@ class SockDiag:
         offset: int,
         size: int,
         seq: int,
-        decoder: _Decoder,
+        decoder: MessageDecoder,
         request_family: int,
         bytecode: bytes,
     ) -> bool:

@@ -3,7 +3,7 @@
 ``psutil.net_connections()`` reads the link of every open file descriptor of
 every process on every call; its cost grows with the machine's open files.
 Here the kernel filters the tables by state (inet_diag), and owners come from
-:class:`~portwatch.core.platform.linux_owners.SocketOwners`, which checks a
+:class:`~portwatch.core.platform.owners.socket_owners.SocketOwners`, which checks a
 cached (pid, fd) per socket and walks ``/proc`` only for sockets it has not
 seen before. Established connections, counted per listener, are dumped again
 only when ``/proc/net/snmp``'s TCP open counters moved (see ``TcpOpenCounters``)
@@ -28,7 +28,6 @@ from portwatch.core.platform.base import (
     TableReadError,
     os_reason,
 )
-from portwatch.core.platform.linux_owners import SocketOwners
 from portwatch.core.platform.linux_procfs import (
     TCP_CLOSE,
     TCP_ESTABLISHED,
@@ -41,6 +40,7 @@ from portwatch.core.platform.linux_procfs import (
 from portwatch.core.platform.netlink.rows import RowCache
 from portwatch.core.platform.netlink.sock_diag import SockDiag
 from portwatch.core.platform.netlink.wire import REFUSED, NetlinkRefusedError
+from portwatch.core.platform.owners.socket_owners import SocketOwners
 from portwatch.core.services import read_linux_ephemeral_range
 
 log = logging.getLogger(__name__)
