@@ -71,6 +71,8 @@ class NetlinkRefusedError(OSError):
 
 def open_netlink() -> socket.socket:
     """A bound NETLINK_SOCK_DIAG socket, or :class:`NetlinkRefusedError`."""
+    if not sys.platform.startswith("linux"):
+        raise NetlinkRefusedError(errno.EAFNOSUPPORT, "netlink sock_diag unavailable: not Linux")
     try:
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
     except OSError as exc:
