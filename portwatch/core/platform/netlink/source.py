@@ -17,8 +17,10 @@ and the :class:`RawTable` tells the scanner its rows' generations.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from portwatch.core.generation import GenerationByKey
@@ -116,7 +118,8 @@ class LinuxNetlinkSource(SocketSource):
         self.connection_rows = RowCache()  # established, with owners
         self.counted_rows = RowCache()  # established, counted per listener: no owners
         # The TCP listeners of the last read and their (family, port) pairs.
-        self._listening: tuple[list[KernelSocket], set[tuple[int, int]]] = ([], set())
+        # (their dump's generation, the pairs): a new set only when they changed.
+        self._listening: tuple[int, set[tuple[int, int]]] = (0, set())
 
     @property
     def warming_up(self) -> bool:
@@ -204,8 +207,9 @@ class LinuxNetlinkSource(SocketSource):
             # read moves the counters for the next poll.
             counters = self._tcp_counters.read()
             tcp = diag.dump("tcp", _LISTEN_STATES)
-            if tcp != self._listening[0]:
-                self._listening = (tcp, {(s.family, s.local_port) for s in tcp})
+            tcp_generation = diag.generation("tcp", _LISTEN_STATES)
+            if tcp_generation != self._listening[0]:
+                self._listening = (tcp_generation, {(s.family, s.local_port) for s in tcp})
             listeners = tcp + diag.dump("udp", _UNCONNECTED_STATES)
             established = self._counted_connections(diag, counters, self._listening[1])
             self._established_generation.of(self._counted_generation)
@@ -244,10 +248,11 @@ class LinuxNetlinkSource(SocketSource):
             table.warnings.append(
                 f"{self._fallback_reason}; reading /proc/net instead (slower, no IPv6-only flag)"
             )
-        wanted: list[KernelSocket] = list(tables.listeners)
+        wanted: Iterable[KernelSocket] = tables.listeners
         if connection_owners:
-            wanted += tables.established
-        owners = self.owners.resolve(wanted)
+            wanted = itertools.chain(tables.listeners, tables.established)
+        generations = (listeners_generation, established_generation if connection_owners else 0)
+        owners = self.owners.resolve(wanted, generations=generations)
         if self.owners.stats.failed:
             table.warnings.append(
                 f"owner lookup failed for {self.owners.stats.failed} sockets: "

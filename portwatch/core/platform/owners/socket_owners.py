@@ -96,6 +96,7 @@ class SocketOwners:
         # For quiet polls: the sockets of the last poll and their uids by inode.
         self._last_sockets: list[KernelSocket] = []
         self._last_wanted: dict[int, int] = {}
+        self._last_generations: tuple[int, ...] = ()
         self._cold = True
 
     @property
@@ -116,19 +117,27 @@ class SocketOwners:
     def close(self) -> None:
         self.processes.close()
 
-    def resolve(self, sockets: Iterable[KernelSocket]) -> dict[int, Owner]:
+    def resolve(
+        self, sockets: Iterable[KernelSocket], *, generations: tuple[int, ...] = ()
+    ) -> dict[int, Owner]:
         """Owner of each socket by inode: holder pids, or why there are none.
 
-        The answer is shared with the next polls while nothing changes: do not
-        modify it.
+        ``generations``: those of the tables the sockets come from; equal to
+        the last call's, the sockets are the same (none given: compared one
+        by one). The answer is shared with the next polls while nothing
+        changes: do not modify it; :attr:`generation` says when it did.
         """
         self.stats.polls += 1
-        sockets = list(sockets)
-        if sockets == self._last_sockets:
-            wanted = self._last_wanted  # the same sockets (identity checks, in C)
+        if generations and generations == self._last_generations:
+            wanted = self._last_wanted
         else:
-            wanted = {ks.inode: ks.uid for ks in sockets}
-            self._last_sockets = sockets
+            sockets = list(sockets)
+            if sockets == self._last_sockets:
+                wanted = self._last_wanted  # the same sockets (identity checks, in C)
+            else:
+                wanted = {ks.inode: ks.uid for ks in sockets}
+                self._last_sockets = sockets
+            self._last_generations = generations
         budget = self.cold_walk_budget if self._cold else self.walk_budget
         now = self._clock()
         self._refresh_pids(now)
