@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.loadgen import LoadGen, raise_fd_limit
 from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.platform.linux import LinuxPsutilSource
-from portwatch.core.platform.linux_netlink import SockDiag
+from portwatch.core.platform.netlink.sock_diag import SockDiag
 from portwatch.core.scanner import WARM_UP_DELAY, Scanner
 
 

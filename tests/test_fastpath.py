@@ -29,9 +29,10 @@ from tests.support.procs import ListenerProcess, at, is_root, wait_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux fast path")
 
-netlink = pytest.importorskip("portwatch.core.platform.linux_netlink")
+netlink = pytest.importorskip("portwatch.core.platform.netlink.source")
+bytecode = pytest.importorskip("portwatch.core.platform.netlink.bytecode")
 LinuxNetlinkSource = netlink.LinuxNetlinkSource
-SockDiag = netlink.SockDiag
+SockDiag = pytest.importorskip("portwatch.core.platform.netlink.sock_diag").SockDiag
 
 Row = tuple[str, str, int, int | None]
 Counted = tuple[str, int, str, int, int | None]
@@ -167,11 +168,11 @@ def test_kernel_port_filter_takes_the_largest_port_set(load: LoadGen) -> None:
         ports = {port for _, port in listening} | {1, 2, 65534, 65535}
         # Other ports, spread out and in runs of neighbours, up to the limit.
         for port in itertools.chain(range(20000, 21000), range(1024, 65536, 13)):
-            if len(ports) >= netlink.KERNEL_FILTER_MAX_PORTS:
+            if len(ports) >= bytecode.KERNEL_FILTER_MAX_PORTS:
                 break
             ports.add(port)
-        assert len(ports) == netlink.KERNEL_FILTER_MAX_PORTS
-        assert netlink.local_port_bytecode(sorted(ports))  # fits: it goes to the kernel
+        assert len(ports) == bytecode.KERNEL_FILTER_MAX_PORTS
+        assert bytecode.local_port_bytecode(sorted(ports))  # fits: it goes to the kernel
         wanted = {(family, port) for port in ports for family in (4, 6)}
         in_kernel = diag.dump("tcp", 1 << TCP_ESTABLISHED, only_local_ports=wanted)
         assert diag.filter_supported  # the kernel's checker took it
@@ -519,8 +520,8 @@ def test_select_source_follows_the_environment(monkeypatch: pytest.MonkeyPatch) 
 
 NOBODY_SCRIPT = """
 import json, socket, sys
+from portwatch.core.platform.netlink.source import LinuxNetlinkSource
 from portwatch.core.scanner import Scanner
-from portwatch.core.platform.linux_netlink import LinuxNetlinkSource
 root_port = int(sys.argv[1])
 mine = socket.socket()
 mine.bind(("127.0.0.1", 0))
@@ -727,7 +728,7 @@ def test_new_sockets_are_found_where_loadavg_never_shows_a_new_pid(
     # Some containers serve a made-up /proc/loadavg: its newest pid never moves.
     source = LinuxNetlinkSource()
     scanner = Scanner(source, connection_owners=False)
-    monkeypatch.setattr(source.owners, "_read_newest_pid", lambda: b"1")
+    monkeypatch.setattr(source.owners.processes, "_read_newest_pid", lambda: b"1")
     scanner.scan()
     scanner.scan()
     with ListenerProcess(["tcp:127.0.0.1:0"]) as child:

@@ -25,7 +25,7 @@ def _events(before: Snapshot, after: Snapshot, endpoints: list[Endpoint]) -> lis
 
 
 def test_a_new_socket_waits_for_its_owner_then_arrives_named() -> None:
-    from portwatch.core.platform.linux_netlink import LinuxNetlinkSource
+    from portwatch.core.platform.netlink.source import LinuxNetlinkSource
 
     # No time for the owner walk: every socket it has not met stays "looking up".
     source = LinuxNetlinkSource(walk_budget=0.0, cold_walk_budget=0.0)
@@ -53,7 +53,7 @@ def test_a_new_socket_waits_for_its_owner_then_arrives_named() -> None:
 
 
 def test_a_socket_whose_owner_never_comes_passes_after_max_scans() -> None:
-    from portwatch.core.platform.linux_netlink import LinuxNetlinkSource
+    from portwatch.core.platform.netlink.source import LinuxNetlinkSource
 
     source = LinuxNetlinkSource(walk_budget=0.0, cold_walk_budget=0.0)
     scanner = Scanner(source, connection_owners=False)

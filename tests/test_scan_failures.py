@@ -25,7 +25,8 @@ from portwatch.core.diff import Event, diff
 from portwatch.core.free import plan_free
 from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.platform.linux import LinuxPsutilSource
-from portwatch.core.platform.linux_netlink import LinuxNetlinkSource, SockDiag
+from portwatch.core.platform.netlink.sock_diag import SockDiag
+from portwatch.core.platform.netlink.source import LinuxNetlinkSource
 from portwatch.core.procinfo import ProcessCache
 from portwatch.core.scanner import ConsumerGuard, Scanner
 from portwatch.core.settings import Settings
@@ -228,7 +229,7 @@ _SCAN_CHILD = textwrap.dedent(
     """
     import json, os, resource, sys
     from portwatch.core.scanner import Scanner
-    from portwatch.core.platform.linux_netlink import LinuxNetlinkSource
+    from portwatch.core.platform.netlink.source import LinuxNetlinkSource
     port = int(sys.argv[1])
     scanner = Scanner(LinuxNetlinkSource(), connection_owners=False)
     if sys.argv[2] == "emfile":

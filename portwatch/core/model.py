@@ -176,6 +176,10 @@ class Snapshot:
     # when), or none if no read has worked yet. A stale snapshot is no news:
     # it yields no events, no alerts and no history.
     stale: str | None = None
+    # Goes up (from one counter for the whole process) only when ``listeners``
+    # differs from the last scan's: equal numbers mean the very same rows, so
+    # a consumer that compares it can skip a quiet poll. 0: not from a scanner.
+    listeners_generation: int = 0
 
     def by_key(self) -> dict[ListenerKey, Listener]:
         return {listener.key: listener for listener in self.listeners}

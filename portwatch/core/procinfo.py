@@ -42,7 +42,9 @@ class ProcessCache:
         # pid -> start ticks of the cached entry (Linux): a reused pid differs.
         self._ticks: dict[int, int] = {}
         self._boot_time: float | None = None
-        self._clock_ticks = os.sysconf("SC_CLK_TCK") if _LINUX else 100
+        self._clock_ticks = 100
+        if sys.platform.startswith("linux"):  # an if, not _LINUX: mypy's platform checks see it
+            self._clock_ticks = os.sysconf("SC_CLK_TCK")
 
     def get(self, pid: int) -> ProcessInfo | None:
         """Details for a live process; None if it has exited."""

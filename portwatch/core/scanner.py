@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 
 import psutil
 
-from portwatch.core.exposure import classify, is_loopback_peer, is_wildcard
+from portwatch.core.established import Endpoint, EstablishedCounts
+from portwatch.core.exposure import classify, is_wildcard
+from portwatch.core.generation import next_generation
 from portwatch.core.model import Connection, Listener, OwnerUnknown, ProcessInfo, Snapshot
 from portwatch.core.platform import RawSocket, RawTable, SocketSource, select_source
 from portwatch.core.platform.base import os_reason
@@ -19,8 +20,6 @@ from portwatch.core.safetext import from_os, mask_text, visible
 from portwatch.core.services import port_range, service_name
 
 log = logging.getLogger(__name__)
-
-Endpoint = tuple[int, str, int]  # (family, address, port)
 
 # Seconds between scans while a snapshot is ``warming_up`` (a quick start's
 # owners still filling in): the table shows at once, and owners fill in within
@@ -60,6 +59,10 @@ class Scanner:
         self._next_rows: dict[tuple[object, ...], tuple[ProcessInfo | None, Listener]] = {}
         # What the last listener rows were made of, to hand them back unchanged.
         self._last_raw: list[RawSocket] | None = None
+        self._last_raw_generation = 0  # the source's, for _last_raw (0: it gives none)
+        self._last_established_generation = 0
+        # The listener rows' generation, handed out in every snapshot.
+        self._listeners_generation = 0
         self._last_infos: dict[int, ProcessInfo | None] = {}
         self._last_counts: EstablishedCounts | None = None
         self._last_established: list[RawSocket] = []
@@ -116,14 +119,23 @@ class Scanner:
         warnings = list(table.warnings)
 
         self._scan_infos = {}
-        if self._last_counts is not None and table.established == self._last_established:
-            counts = self._last_counts  # the same connections (mostly identity checks, in C)
+        if self._last_counts is not None and _unchanged(
+            table.established,
+            table.established_generation,
+            self._last_established,
+            self._last_established_generation,
+        ):
+            counts = self._last_counts  # the same connections
         else:
             counts = EstablishedCounts(table.established)
             self._last_established = list(table.established)
-        # Sources hand back the same RawSocket objects for unchanged sockets:
-        # these comparisons are mostly identity checks, in C.
-        same_sockets = self._last_raw is not None and table.listeners == self._last_raw
+            self._last_established_generation = table.established_generation
+        same_sockets = self._last_raw is not None and _unchanged(
+            table.listeners,
+            table.listeners_generation,
+            self._last_raw,
+            self._last_raw_generation,
+        )
         if same_sockets:
             live = set(self._last_live)
         else:
@@ -152,7 +164,10 @@ class Scanner:
                 )
             )
             self._rows = self._next_rows
+            if not self._listeners_generation or listeners != self._last_listeners:
+                self._listeners_generation = next_generation()
             self._last_raw = list(table.listeners)
+            self._last_raw_generation = table.listeners_generation
             self._last_live = frozenset(live)
             self._last_infos = infos
             self._last_counts = counts
@@ -178,6 +193,7 @@ class Scanner:
             taken_at=taken_at,
             duration=time.perf_counter() - started,
             listeners=listeners,
+            listeners_generation=self._listeners_generation,
             connections=connections,
             hidden_owners=hidden,
             pending_owners=pending,
@@ -326,61 +342,17 @@ class ConsumerGuard:
         return frozenset(self._failing)
 
 
-class EstablishedCounts:
-    """Established connections per listening endpoint, split by where the peer is.
+def _unchanged(
+    rows: list[RawSocket], generation: int, last_rows: list[RawSocket], last_generation: int
+) -> bool:
+    """Whether a table is the last read's: by generation where the source gives one.
 
-    Indexed by (family, port) so a wildcard listener sums its addresses
-    without scanning every connection on the machine.
+    Sources that give none (0) hand back the same RawSocket objects for
+    unchanged sockets, so comparing the lists is mostly identity checks, in C.
     """
-
-    def __init__(self, established: Iterable[RawSocket]) -> None:
-        # (family, port) -> local address -> [total, from non-loopback peers]
-        self._by_port: dict[tuple[int, int], dict[str, list[int]]] = defaultdict(dict)
-        loopback = _LOOPBACK_PEERS
-        for conn in established:
-            per_address = self._by_port[(conn.family, conn.local_port)]
-            pair = per_address.get(conn.local_address)
-            if pair is None:
-                pair = per_address[conn.local_address] = [0, 0]
-            pair[0] += 1
-            peer = conn.remote_address
-            if peer:
-                is_local = loopback.get(peer)
-                if is_local is None:
-                    if len(loopback) > 65536:
-                        loopback.clear()
-                    is_local = loopback[peer] = is_loopback_peer(peer)
-                if not is_local:
-                    pair[1] += 1
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, EstablishedCounts):
-            return NotImplemented
-        return self._by_port == other._by_port
-
-    __hash__ = None  # type: ignore[assignment]  # mutable while built
-
-    def for_listener(self, raw: RawSocket, specific: set[Endpoint]) -> tuple[int, int]:
-        """(total, remote) for one listener; ``specific`` are all listener endpoints."""
-        per_address = self._by_port.get((raw.family, raw.local_port))
-        if not per_address:
-            return 0, 0
-        if not is_wildcard(raw.local_address):
-            pair = per_address.get(raw.local_address)
-            return (pair[0], pair[1]) if pair else (0, 0)
-        # A wildcard listener also owns connections that arrived on a specific
-        # address, unless another socket listens on exactly that address.
-        total = remote = 0
-        for address, (n, r) in per_address.items():
-            if address != raw.local_address and (raw.family, address, raw.local_port) in specific:
-                continue
-            total += n
-            remote += r
-        return total, remote
-
-
-# Peer address -> on this machine's loopback; a few thousand distinct peers at most.
-_LOOPBACK_PEERS: dict[str, bool] = {}
+    if generation:
+        return generation == last_generation
+    return rows == last_rows
 
 
 def _sort_key(listener: Listener) -> tuple[int, str, int, str]:

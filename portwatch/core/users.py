@@ -26,7 +26,7 @@ def my_identity() -> tuple[int | None, str | None]:
 
 def owner_uid(pid: int) -> int | None:
     """The real uid of process ``pid``; None on Windows or when it cannot be read."""
-    if IS_WINDOWS:
+    if sys.platform == "win32":  # spelled out so mypy --platform win32 sees the branch
         return None
     try:
         return int(psutil.Process(pid).uids().real)

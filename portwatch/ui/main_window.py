@@ -226,7 +226,9 @@ class MainWindow(QMainWindow):
         # rows change owner by the dozen: that is the table settling, not news.
         news = not (snapshot.warming_up or (self.snapshot is not None and self.snapshot.warming_up))
         self.snapshot = snapshot
-        self.listener_model.apply(snapshot.listeners, news=news)
+        # The scanner's generation says "the very same rows": a quiet poll does no row work.
+        generation = snapshot.listeners_generation or None
+        self.listener_model.apply(snapshot.listeners, news=news, generation=generation)
         if self._connections_collected(snapshot):
             self.connection_model.apply(snapshot.connections, news=news)
         self._refresh_details()

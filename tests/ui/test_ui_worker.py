@@ -183,7 +183,7 @@ def test_a_stuck_scan_does_not_hang_the_quit() -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux owner walk")
 def test_while_owners_fill_in_scans_follow_at_once_not_after_the_interval(qtbot: QtBot) -> None:
-    from portwatch.core.platform.linux_netlink import LinuxNetlinkSource
+    from portwatch.core.platform.netlink.source import LinuxNetlinkSource
 
     # No walk at all in the first scan: every owner starts out pending.
     service = ScanService(

@@ -45,11 +45,8 @@ def _linux_source(choice: str, quick_start: bool) -> SocketSource:
         return LinuxPsutilSource()
     if choice not in ("", "netlink"):
         log.warning("%s=%r is not netlink or psutil; using netlink", BACKEND_ENV, choice)
-    from portwatch.core.platform.linux_netlink import (
-        WALK_BUDGET,
-        LinuxNetlinkSource,
-        NetlinkRefusedError,
-    )
+    from portwatch.core.platform.netlink.source import WALK_BUDGET, LinuxNetlinkSource
+    from portwatch.core.platform.netlink.wire import NetlinkRefusedError
 
     try:
         if quick_start:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import os
+import sys
 from dataclasses import dataclass, field
 
 from portwatch.core.model import OwnerUnknown, Proto
@@ -34,6 +36,10 @@ class RawTable:
     # Established TCP connections.
     established: list[RawSocket] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Generations of the two lists (see portwatch.core.generation): equal to
+    # the last read's, the list is the same. 0: the source does not say.
+    listeners_generation: int = 0
+    established_generation: int = 0
 
 
 class TableReadError(OSError):
@@ -49,6 +55,22 @@ def os_reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror[:1].lower() + exc.strerror[1:]
     return str(exc) or type(exc).__name__
+
+
+def effective_uid() -> int | None:
+    """This process's effective uid; None on Windows, which has none."""
+    if sys.platform == "win32":
+        return None
+    return os.geteuid()
+
+
+def ownerless_reason() -> OwnerUnknown:
+    """Why a socket a system-wide table lists without a pid has none.
+
+    As root every socket with an owner gets its pid; what remains belongs to
+    the kernel (NFS, WireGuard …). As a user, the rest are other users'.
+    """
+    return OwnerUnknown.KERNEL if effective_uid() == 0 else OwnerUnknown.NEEDS_PRIVILEGES
 
 
 class SocketSource(abc.ABC):

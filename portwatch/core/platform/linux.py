@@ -1,18 +1,21 @@
 """Linux: psutil's system-wide socket table (the portable path).
 
-The netlink fast path lives beside it in ``linux_netlink``; ``select_source``
+The netlink fast path lives beside it in the ``netlink`` package; ``select_source``
 prefers that one when the kernel lets us use it.
 """
 
 from __future__ import annotations
 
-import os
-
 import psutil
 
-from portwatch.core.model import OwnerUnknown
 from portwatch.core.platform._psutil import classify_connections
-from portwatch.core.platform.base import RawTable, SocketSource, TableReadError, os_reason
+from portwatch.core.platform.base import (
+    RawTable,
+    SocketSource,
+    TableReadError,
+    os_reason,
+    ownerless_reason,
+)
 from portwatch.core.services import read_linux_ephemeral_range
 
 
@@ -21,9 +24,7 @@ class LinuxPsutilSource(SocketSource):
     privilege_hint = "run as root (sudo) to see them"
 
     def read(self, *, connection_owners: bool) -> RawTable:
-        # As root every socket with an owner gets its pid; what remains belongs
-        # to the kernel (NFS, WireGuard …). As a user, the rest are other users'.
-        reason = OwnerUnknown.KERNEL if os.geteuid() == 0 else OwnerUnknown.NEEDS_PRIVILEGES
+        reason = ownerless_reason()
         try:
             conns = psutil.net_connections(kind="inet")
         except (psutil.Error, OSError) as exc:

@@ -1,13 +1,14 @@
 """Linux: the socket tables as the kernel reports them, before owners are attached.
 
 Two readers give the same :class:`KernelSocket` records: ``sock_diag`` netlink
-(:mod:`linux_netlink`, the fast one, with the state filter done in the kernel)
+(:mod:`portwatch.core.platform.netlink`, the fast one, with the state filter done in the kernel)
 and the text files under ``/proc/net`` (this module, the fallback where
 netlink is refused, e.g. by a seccomp profile or a hardened container).
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import socket
@@ -122,6 +123,13 @@ def read_proc_net(root: Path = Path("/proc/net")) -> SocketTables:
     return SocketTables(listeners, established)
 
 
+def read_head(fd: int, size: int) -> bytes:
+    """Up to ``size`` bytes from the start of an open file, in one system call."""
+    if sys.platform == "win32":
+        raise OSError(errno.ENOSYS, "pread is not available on Windows")
+    return os.pread(fd, size, 0)
+
+
 class TcpOpenCounters:
     """The TCP counters of ``/proc/net/snmp`` that move when established sockets do.
 
@@ -145,7 +153,7 @@ class TcpOpenCounters:
         except OSError:
             return
         try:
-            names = self._tcp_lines(os.pread(file.fileno(), 65536, 0))[0].split()
+            names = self._tcp_lines(read_head(file.fileno(), 65536))[0].split()
             self._columns = tuple(names.index(name) for name in self._FIELDS)
         except (OSError, ValueError, IndexError):
             file.close()
@@ -169,7 +177,7 @@ class TcpOpenCounters:
         if self._file is None:
             return None
         try:
-            values = self._tcp_lines(os.pread(self._file.fileno(), 65536, 0))[1].split()
+            values = self._tcp_lines(read_head(self._file.fileno(), 65536))[1].split()
             return tuple(values[column] for column in self._columns)
         except (OSError, ValueError, IndexError):
             return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from typing import Any
 
@@ -10,7 +9,13 @@ import psutil
 
 from portwatch.core.model import OwnerUnknown
 from portwatch.core.platform._psutil import classify_connections, per_process_connections
-from portwatch.core.platform.base import RawTable, SocketSource, TableReadError, os_reason
+from portwatch.core.platform.base import (
+    RawTable,
+    SocketSource,
+    TableReadError,
+    os_reason,
+    ownerless_reason,
+)
 
 # macOS's default net.inet.ip.portrange.first/last.
 DEFAULT_MACOS_EPHEMERAL = (49152, 65535)
@@ -37,7 +42,7 @@ class MacSource(SocketSource):
             return table
         except (psutil.Error, OSError) as exc:
             raise TableReadError(os_reason(exc)) from exc
-        reason = OwnerUnknown.KERNEL if os.geteuid() == 0 else OwnerUnknown.NEEDS_PRIVILEGES
+        reason = ownerless_reason()
         return classify_connections(conns, unknown_reason=reason)
 
     def ephemeral_range(self) -> tuple[int, int] | None:
