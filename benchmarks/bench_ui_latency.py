@@ -11,8 +11,8 @@ for ``--lock`` seconds while this process opens and closes listeners on
 watched ports (127.0.0.1, and 0.0.0.0 binds for the public-bind alert; nothing
 connects anywhere). A 10 ms ``QTimer`` on the app's UI thread records how late
 each tick comes; the table gives p50/p99/max of that lateness, and "events
-lost": bound/freed events made on the watched ports minus the rows the history
-holds once the lock has gone.
+lost": the bound and freed events of the listeners made here that the history
+does not hold once the lock has gone.
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 PROBE_MS = 10
-FIRST_PORT = 47_310
-PORTS = 24  # watched: FIRST_PORT .. FIRST_PORT + PORTS - 1
+PORTS = 24  # watched ports, picked free by the OS at start
 NOTIFICATIONS = "org.freedesktop.Notifications"
 NOTIFICATIONS_PATH = "/org/freedesktop/Notifications"
 
@@ -181,10 +181,20 @@ def _listen(address: str, port: int) -> socket.socket:
     return sock
 
 
-def churn(seconds: float, hold: float, every: float) -> int:
-    """Open a listener on a watched port every ``every`` s, each held ``hold`` s; binds made."""
+def free_ports(count: int) -> list[int]:
+    """Ports nothing holds now (the OS picks them), so other programs rarely collide."""
+    socks = [_listen("0.0.0.0", 0) for _ in range(count)]
+    ports = [sock.getsockname()[1] for sock in socks]
+    for sock in socks:
+        sock.close()
+    return ports
+
+
+def churn(ports: list[int], seconds: float, hold: float, every: float) -> list[tuple[int, str]]:
+    """A listener on a watched port every ``every`` s, each held ``hold`` s; those made."""
     open_now: list[tuple[float, socket.socket]] = []
-    made = 0
+    made: list[tuple[int, str]] = []
+    skipped = 0
     deadline = time.monotonic() + seconds
     next_open = time.monotonic()
     while time.monotonic() < deadline or open_now:
@@ -193,25 +203,33 @@ def churn(seconds: float, hold: float, every: float) -> int:
             item[1].close()
             open_now.remove(item)
         if now >= next_open and now < deadline:
-            address = "0.0.0.0" if made % 3 == 2 else "127.0.0.1"  # the public-bind alert
-            open_now.append((now + hold, _listen(address, FIRST_PORT + made % PORTS)))
-            made += 1
+            address = "0.0.0.0" if len(made) % 3 == 2 else "127.0.0.1"  # the public-bind alert
+            port = ports[(len(made) + skipped) % len(ports)]
+            try:
+                open_now.append((now + hold, _listen(address, port)))
+                made.append((port, address))
+            except OSError:  # another program on this shared machine holds it: the next one
+                skipped += 1
             next_open = now + every
         time.sleep(0.02)
     return made
 
 
-def history_rows(db: Path, since: float) -> int:
+def recorded(db: Path, since: float, made: list[tuple[int, str]]) -> int:
+    """How many of the bound and freed events made are in the history (each counted once)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
-        (count,) = conn.execute(
-            "SELECT COUNT(*) FROM events WHERE kind IN ('bound', 'freed') AND port BETWEEN ? AND ?"
-            " AND at >= ?",
-            (FIRST_PORT, FIRST_PORT + PORTS - 1, since),
-        ).fetchone()
+        rows = Counter(
+            conn.execute(
+                "SELECT port, address, kind FROM events WHERE kind IN ('bound', 'freed') "
+                "AND at >= ?",
+                (since,),
+            ).fetchall()
+        )
     finally:
         conn.close()
-    return int(count)
+    wanted = Counter((port, address, kind) for port, address in made for kind in ("bound", "freed"))
+    return sum(min(count, rows[key]) for key, count in wanted.items())
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -230,8 +248,9 @@ def measure(lock_seconds: float, interval: float) -> dict[str, float]:
         env.update(XDG_RUNTIME_DIR=str(runtime), HOME=str(folder), QT_QPA_PLATFORM="offscreen")
         config = folder / "config" / "portwatch"
         config.mkdir(parents=True)
+        ports = free_ports(PORTS)
         settings = {
-            "watched_ports": [f"{FIRST_PORT}-{FIRST_PORT + PORTS - 1}"],
+            "watched_ports": [str(port) for port in ports],
             "notification_style": "system",
         }
         (config / "settings.json").write_text(json.dumps(settings))
@@ -261,7 +280,7 @@ def measure(lock_seconds: float, interval: float) -> dict[str, float]:
                 )
                 assert locker.stdout is not None
                 _wait_line(locker.stdout, "locked", 30)
-                made = churn(lock_seconds - 2 * interval, hold=4 * interval, every=0.5)
+                made = churn(ports, lock_seconds - 2 * interval, hold=4 * interval, every=0.5)
                 _wait_line(locker.stdout, "unlocked", lock_seconds + 30)
                 locker.wait(10)
                 time.sleep(max(3.0, 6 * interval))  # the kept batch goes in at the next scans
@@ -271,7 +290,7 @@ def measure(lock_seconds: float, interval: float) -> dict[str, float]:
                 samples: list[float] = json.loads(line)
                 child.stdin.close()
                 child.wait(30)
-                rows = history_rows(db, started)
+                rows = recorded(db, started, made)
             finally:
                 if child.poll() is None:
                     child.kill()
@@ -283,9 +302,9 @@ def measure(lock_seconds: float, interval: float) -> dict[str, float]:
         "p50": statistics.median(ms),
         "p99": percentile(ms, 0.99),
         "max": max(ms),
-        "events_made": 2 * made,
+        "events_made": 2 * len(made),
         "events_recorded": rows,
-        "events_lost": max(0, 2 * made - rows),
+        "events_lost": 2 * len(made) - rows,
         "notify_calls": server.notify_calls,
     }
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from portwatch.core.diff import Event, PendingOwnerGate, diff
-from portwatch.core.history import HistoryError, HistoryRecorder
+from portwatch.core.history import HistoryRecorder
 from portwatch.core.history.writer import HistoryWriter
 from portwatch.core.model import Snapshot
 from portwatch.core.portspec import matches_any
@@ -24,7 +24,8 @@ from portwatch.core.rules import Alert, AlertRules
 from portwatch.core.scanner import ConsumerGuard
 from portwatch.core.settings import Settings
 
-SAVING = "Saving the port history"
+SAVING = "Saving the port history"  # a scan's rows into the batch
+WRITING = "Writing the port history"  # the batch into the database
 
 
 class Reporter(Protocol):
@@ -67,12 +68,15 @@ class ScanPipeline:
     ) -> None:
         self.settings = settings
         self.rules = rules
-        self.history = HistoryWriter(history) if history is not None else None
+        self.history = (
+            HistoryWriter(history, lambda h: self._guarded(WRITING, h.flush))
+            if history is not None
+            else None
+        )
         self._report = report
         self._previous: Snapshot | None = None
         self._owner_gate = PendingOwnerGate()
         self._consumers = ConsumerGuard()
-        self._history_error_told = False
 
     @property
     def previous(self) -> Snapshot | None:
@@ -115,10 +119,7 @@ class ScanPipeline:
         if result.first:
             writer.submit(lambda h: self._guarded(SAVING, lambda: h.record_start(snapshot)))
         else:
-            writer.submit(
-                lambda h: self._guarded(SAVING, lambda: h.record_events(events)),
-                flush_only=not events,
-            )
+            writer.submit(lambda h: self._guarded(SAVING, lambda: h.record_events(events)))
 
     def record_alert(self, alert: Alert, delivery: str) -> None:
         """Add a delivered alert to the history (the alert is listed and shown already)."""
@@ -127,24 +128,19 @@ class ScanPipeline:
             return
 
         def record(history: HistoryRecorder) -> None:
-            try:
-                history.record_alert(
-                    at=alert.at,
-                    title=alert.title,
-                    body=alert.body,
-                    kind=str(alert.kind),
-                    port=alert.port,
-                    proto=alert.proto,
-                    pid=alert.pid,
-                    process=alert.process,
-                    delivery=delivery,
-                )
-            except HistoryError as exc:
-                # Kept by the recorder and written with the next batch: said once.
-                if not self._history_error_told:
-                    self._history_error_told = True
-                    self._report.notice("Port history could not be written", str(exc))
+            history.record_alert(
+                at=alert.at,
+                title=alert.title,
+                body=alert.body,
+                kind=str(alert.kind),
+                port=alert.port,
+                proto=alert.proto,
+                pid=alert.pid,
+                process=alert.process,
+                delivery=delivery,
+            )
 
+        # A batch that cannot be written is said by the flush ("Saving the port history").
         writer.submit(lambda h: self._guarded("Saving an alert in the history", lambda: record(h)))
 
     def close(self) -> None:

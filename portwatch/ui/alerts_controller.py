@@ -20,6 +20,7 @@ from typing import Protocol
 from PySide6.QtCore import QObject, Signal
 
 from portwatch.core.rules import Alert, AlertKind, Urgency
+from portwatch.core.safetext import mask_text, visible
 from portwatch.core.settings import NotificationStyle, Settings
 from portwatch.notify.probe import DeliveryProbe
 from portwatch.notify.sender import NotificationSender, Outgoing
@@ -146,7 +147,8 @@ class AlertsController(QObject):
                 return
             if method == "tray" and self.balloon is not None and self.balloon.show_balloon(alert):
                 # The e2e tests read this line: the balloon's own widget is Qt's private one.
-                log.info("alert shown as a tray balloon: %s | %s", alert.title, alert.body)
+                title, body = visible(mask_text(alert.title)), visible(mask_text(alert.body))
+                log.info("alert shown as a tray balloon: %s | %s", title, body)
                 self._delivered(alert, "tray")
                 return
             if method == "in_app":

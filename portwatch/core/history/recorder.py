@@ -9,8 +9,9 @@ bytes is the user's, never a default behind their back.
   (``safetext.mask_argv``) and kept once each in the commands table.
 - A batch that cannot be written (another program holds the lock, the disk
   is full) is kept, up to :data:`MAX_PENDING` rows (the oldest dropped, said
-  once in the log), and written before the next one: nothing is lost when
-  the lock goes or space is freed. The write still raises
+  once in the log), and written before the next one, once, in order: nothing
+  is lost when the lock goes or space is freed. :meth:`deferred` gathers
+  several scans into one batch (the app's writer thread, :mod:`.writer`). The write still raises
   :class:`HistoryError`, one line for a person, so the app can say so.
 - The database, its -wal and -shm are 0600 and the data folder 0700; files
   made by an older portwatch are tightened when the recorder opens them.
@@ -117,6 +118,7 @@ class HistoryRecorder:
         self._connections = Connections(self._open)
         self._write_lock = threading.RLock()
         self._pending: list[Row] = []
+        self._deferring = False
         self._dropped_said = False
         self._inserts = 0
         self._upgrade()
@@ -250,8 +252,29 @@ class HistoryRecorder:
 
     # --- writing ---
 
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Rows recorded inside are kept, then written as one batch by :meth:`flush`.
+
+        The app's writer thread records every queued scan this way: while
+        another program holds the database, one wait per batch, not per scan.
+        """
+        with self._write_lock:
+            self._deferring = True
+            try:
+                yield
+            finally:
+                self._deferring = False
+
+    def flush(self) -> None:
+        """Write what is kept (raises :class:`HistoryError` and keeps it when it cannot)."""
+        self._insert(())
+
     def _insert(self, rows: Sequence[Row]) -> None:
         with self._write_lock:
+            if self._deferring:
+                self._keep([*self._pending, *rows])
+                return
             batch = [*self._pending, *rows]
             if not batch:
                 return

@@ -1,11 +1,11 @@
 """The history's own writer thread: scans and alerts never wait for SQLite.
 
-Another program holding the database (``BEGIN EXCLUSIVE``) makes every write
+Another program holding the database (``BEGIN EXCLUSIVE``) makes a write
 wait the recorder's busy timeout and fail; the recorder keeps that batch and
-writes it, in order, ahead of the next one. Here those waits happen on one
-thread of their own, in the order the jobs came. While a batch is kept, a job
-that only flushes it (a scan without events) is skipped when another job is
-queued: that one flushes it too, so a long lock queues only real events.
+writes it, in order and once, ahead of the next one. Here those waits happen
+on one thread of their own. Every job queued meanwhile is recorded into one
+batch (:meth:`HistoryRecorder.deferred`) and written with one attempt, so a
+long lock costs one wait per batch, not one per scan, and the queue stays short.
 """
 
 from __future__ import annotations
@@ -19,18 +19,22 @@ from portwatch.core.history.recorder import HistoryRecorder
 
 log = logging.getLogger(__name__)
 
+# Adds rows to the recorder (record_start, record_events, record_alert).
 Job = Callable[[HistoryRecorder], None]
+# Writes the batch (recorder.flush), reporting a failure itself.
+Flush = Callable[[HistoryRecorder], None]
 
 # How long close() lets queued writes finish before the recorder is closed.
 CLOSE_WAIT = 3.0
 
 
 class HistoryWriter:
-    """Runs history jobs one at a time, in order, on its own thread."""
+    """Runs history jobs in order on its own thread, each queue's worth as one batch."""
 
-    def __init__(self, recorder: HistoryRecorder) -> None:
+    def __init__(self, recorder: HistoryRecorder, flush: Flush) -> None:
         self.recorder = recorder
-        self._jobs: deque[tuple[Job, bool]] = deque()
+        self._flush = flush
+        self._jobs: deque[Job] = deque()
         self._ready = threading.Condition()
         self._closing = False
         self._idle = threading.Event()
@@ -38,19 +42,16 @@ class HistoryWriter:
         self._thread = threading.Thread(target=self._run, name="portwatch-history", daemon=True)
         self._thread.start()
 
-    def submit(self, job: Job, *, flush_only: bool = False) -> None:
-        """Queue ``job``; ``flush_only``: it adds nothing, it only writes what was kept."""
+    def submit(self, job: Job) -> None:
         with self._ready:
             if self._closing:
                 return
-            if flush_only and self._jobs and self.recorder.pending:
-                return  # the queued job writes what was kept as well
-            self._jobs.append((job, flush_only))
+            self._jobs.append(job)
             self._idle.clear()
             self._ready.notify()
 
     def wait_idle(self, timeout: float) -> bool:
-        """Block until every queued job ran (tests, quitting); False on timeout."""
+        """Block until every queued job ran and its batch was tried; False on timeout."""
         return self._idle.wait(timeout)
 
     def _run(self) -> None:
@@ -62,11 +63,15 @@ class HistoryWriter:
                 if not self._jobs:
                     self._idle.set()
                     return
-                job, _ = self._jobs.popleft()
-            try:
-                job(self.recorder)
-            except Exception:  # a job reports its own failures; this keeps the thread alive
-                log.exception("a history job failed")
+                jobs = list(self._jobs)
+                self._jobs.clear()
+            with self.recorder.deferred():
+                for job in jobs:
+                    try:
+                        job(self.recorder)
+                    except Exception:  # a job reports its own failures; this keeps the thread
+                        log.exception("a history job failed")
+            self._flush(self.recorder)
 
     def close(self) -> None:
         """Let queued writes finish (briefly), end the thread, close the recorder."""
@@ -75,7 +80,7 @@ class HistoryWriter:
             self._ready.notify()
         self._thread.join(CLOSE_WAIT)
         if self._thread.is_alive():
-            log.warning("history writes still waiting at quit: %d dropped", len(self._jobs))
+            log.warning("history writes still waiting at quit: %d jobs dropped", len(self._jobs))
             with self._ready:
                 self._jobs.clear()
             self._thread.join(CLOSE_WAIT)
