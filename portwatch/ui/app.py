@@ -142,6 +142,7 @@ class PortwatchApp(QObject):
         self._quitting = False
         self._stopped = False
         self._watched_busy = 0
+        self._watching = False
         self._dialog: SettingsDialog | None = None
         self._consumers = ConsumerGuard()  # each part of drawing a scan on its own
         self._wire()
@@ -299,7 +300,8 @@ class PortwatchApp(QObject):
             "tray_visible": bool(self.tray and self.tray.icon.isVisible()),
             "paused": self.paused,
             "interval": self.service.interval,
-            "scans": latest is not None,
+            # The first complete picture is in: alerts and history count from it.
+            "scans": self._watching,
             "listeners": len(latest.listeners) if latest else 0,
             "table_ports": ports,
             "no_tray_notice": self.window.notice.isVisible(),
@@ -311,6 +313,7 @@ class PortwatchApp(QObject):
         snapshot = result.snapshot
         tray = self.tray
         self._watched_busy = result.watched_busy
+        self._watching = self._watching or result.first
         self._draw("Showing the port list", lambda: self.window.apply_snapshot(snapshot))
         if tray is not None:
             self._draw("Updating the tray icon", lambda: _update_tray(tray, result))
