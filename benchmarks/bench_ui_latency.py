@@ -280,7 +280,7 @@ def measure(lock_seconds: float, interval: float) -> dict[str, float]:
                 )
                 assert locker.stdout is not None
                 _wait_line(locker.stdout, "locked", 30)
-                made = churn(ports, lock_seconds - 2 * interval, hold=4 * interval, every=0.5)
+                made = churn(ports, lock_seconds - 2 * interval, hold=10 * interval, every=0.5)
                 _wait_line(locker.stdout, "unlocked", lock_seconds + 30)
                 locker.wait(10)
                 time.sleep(max(3.0, 6 * interval))  # the kept batch goes in at the next scans
@@ -298,6 +298,7 @@ def measure(lock_seconds: float, interval: float) -> dict[str, float]:
                 server.close()
     ms = [s * 1000 for s in samples]
     return {
+        "load": os.getloadavg()[0],
         "ticks": len(ms),
         "p50": statistics.median(ms),
         "p99": percentile(ms, 0.99),
@@ -333,7 +334,8 @@ def main() -> int:
         return run_child(args.interval)
     result = measure(args.lock, args.interval)
     print(f"UI event loop lateness, {PROBE_MS} ms probe, history locked {args.lock:.0f} s,")
-    print(f"a notification server that never answers, scans every {args.interval} s")
+    print(f"a notification server that never answers, scans every {args.interval} s;")
+    print(f"load average at the end {result['load']:.2f} on {os.cpu_count()} cores")
     print()
     print("| ticks | p50 ms | p99 ms | max ms | events made | recorded | lost | Notify calls |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
