@@ -30,6 +30,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder
+from portwatch.core.history.recorder import held_by_another
 from portwatch.core.model import Snapshot
 from portwatch.core.pipeline import ScanResult
 from portwatch.core.rules import AlertRules
@@ -393,5 +394,9 @@ def _open_history(
     try:
         return HistoryRecorder.from_settings(settings), None
     except HistoryError as exc:
+        if held_by_another(exc):
+            # Not off for the whole run: the writer thread opens it once the lock goes.
+            log.warning("%s; the history is written once it is free", exc)
+            return HistoryRecorder.from_settings(settings, open_now=False), None
         log.warning("history is off: %s", exc)
         return None, str(exc)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -17,7 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from portwatch.core import paths
 from portwatch.core.diff import diff
-from portwatch.core.history import HistoryReader
+from portwatch.core.history import HistoryReader, HistoryRecorder
 from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.portspec import PortSpec
 from portwatch.core.rules import Alert, AlertKind, Urgency
@@ -433,3 +435,37 @@ def test_scan_interval_from_settings_unless_the_command_line_gave_one(
         assert application.service.interval == (0.7 if from_command_line else 7.5)
     finally:
         application.shutdown()
+
+
+def test_started_while_another_program_holds_the_history_it_records_once_the_lock_goes(
+    qtbot: QtBot, make_app: Callable[..., PortwatchApp]
+) -> None:
+    from tests.test_history_storage import LOCKER
+
+    db = paths.history_db()
+    HistoryRecorder.from_settings(Settings()).close()  # an existing history, as after a run
+    locker = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout is not None
+        assert locker.stdout.readline().strip() == "locked"
+        app = make_app(notifier_factory=None)
+        assert app.history is not None  # not off for the run
+        assert "Port history is off" not in [a.title for a in app.alerts_view.model.alerts()]
+        feed(qtbot, app, snap(listener("127.0.0.1", 3000, pid=5, process="node")))
+        assert app.history.pending > 0
+    finally:
+        assert locker.stdin is not None
+        locker.stdin.write("go\n")
+        locker.stdin.flush()
+        locker.wait(10)
+    feed(
+        qtbot, app, snap(listener("127.0.0.1", 3000, pid=5, process="node"), listener("::1", 4000))
+    )
+    assert app.history.pending == 0
+    kinds = [(e.kind, e.port) for e in HistoryReader(db).events(kinds=["present", "bound"])]
+    assert kinds == [("present", 3000), ("bound", 4000)]

@@ -107,7 +107,10 @@ class HistoryRecorder:
         max_rows: int,
         max_bytes: int,
         busy_timeout: float = 1.0,
+        open_now: bool = True,
     ) -> None:
+        """``open_now=False``: create or upgrade the file at the first write instead (another
+        program holds it now); rows recorded until then are kept, as for a failed write."""
         self.path = Path(path) if path is not None else paths.history_db()
         self.retention_days = retention_days
         self.max_rows = max_rows
@@ -121,17 +124,26 @@ class HistoryRecorder:
         self._deferring = False
         self._dropped_said = False
         self._inserts = 0
-        self._upgrade()
-        self.prune()
+        self._opened = False
+        if open_now:
+            self._open_database()
 
     @classmethod
-    def from_settings(cls, settings: Settings, path: Path | None = None) -> HistoryRecorder:
+    def from_settings(
+        cls, settings: Settings, path: Path | None = None, *, open_now: bool = True
+    ) -> HistoryRecorder:
         return cls(
             path,
             retention_days=settings.history_retention_days,
             max_rows=settings.history_max_rows,
             max_bytes=settings.history_max_mb * 1024 * 1024,
+            open_now=open_now,
         )
+
+    def _open_database(self) -> None:
+        self._upgrade()
+        self.prune()
+        self._opened = True
 
     def apply_settings(self, settings: Settings) -> None:
         """New limits from the settings; the next writes apply them."""
@@ -279,6 +291,8 @@ class HistoryRecorder:
             if not batch:
                 return
             try:
+                if not self._opened:
+                    self._open_database()
                 with self._write("write to") as conn:
                     self._store(conn, batch)
             except HistoryError:
@@ -384,6 +398,15 @@ class HistoryRecorder:
         if removed:
             log.debug("history retention removed %d rows", removed)
         return removed
+
+
+def held_by_another(exc: HistoryError) -> bool:
+    """Whether ``exc`` only means another program holds the database's lock now."""
+    cause = exc.__cause__
+    return isinstance(cause, sqlite3.Error) and getattr(cause, "sqlite_errorname", "") in (
+        "SQLITE_BUSY",
+        "SQLITE_LOCKED",
+    )
 
 
 def path_is_default(path: Path) -> bool:
