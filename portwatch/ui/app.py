@@ -30,7 +30,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder
-from portwatch.core.history.recorder import held_by_another
+from portwatch.core.history.rows import held_by_another
 from portwatch.core.model import Snapshot
 from portwatch.core.pipeline import ScanResult
 from portwatch.core.rules import AlertRules

@@ -35,6 +35,7 @@ from portwatch.core.diff import Event
 from portwatch.core.history import retention
 from portwatch.core.history.connections import Connections, problem
 from portwatch.core.history.pairing import catch_up
+from portwatch.core.history.rows import Row, path_is_default, row_for, text
 from portwatch.core.history.schema import (
     LAST_START,
     SCHEMA_VERSION,
@@ -44,8 +45,8 @@ from portwatch.core.history.schema import (
     version_of,
 )
 from portwatch.core.history.values import ALERT, EVENT_FIELDS, PRESENT, STARTED, HistoryError
-from portwatch.core.model import Listener, Snapshot
-from portwatch.core.safetext import from_os, mask_argv, mask_text
+from portwatch.core.model import Snapshot
+from portwatch.core.safetext import from_os, mask_text
 
 if TYPE_CHECKING:
     from portwatch.core.settings import Settings
@@ -60,40 +61,6 @@ MAX_PENDING = 5000
 _CMDLINE_AT = EVENT_FIELDS.index("cmdline")
 _STORED = ", ".join("command_id" if name == "cmdline" else name for name in EVENT_FIELDS)
 _INSERT = f"INSERT INTO events ({_STORED}) VALUES ({', '.join('?' * len(EVENT_FIELDS))})"  # noqa: S608 - fixed names
-
-Row = tuple[Any, ...]  # EVENT_FIELDS' values, the command line as text
-
-
-def _text(value: str | None) -> str | None:
-    return None if value is None else from_os(value)
-
-
-def _command(listener: Listener) -> str | None:
-    if listener.cmdline is None:
-        return None
-    return from_os(" ".join(mask_argv([from_os(arg) for arg in listener.cmdline])))
-
-
-def _row_for(kind: str, listener: Listener, at: float, previous: Listener | None = None) -> Row:
-    return (
-        at,
-        kind,
-        listener.proto,
-        listener.family,
-        _text(listener.address),
-        listener.port,
-        listener.pid,
-        _text(listener.process),
-        _text(listener.exe),
-        _command(listener),
-        _text(listener.user),
-        str(listener.exposure),
-        previous.pid if previous else None,
-        _text(previous.process) if previous else None,
-        _text(previous.address) if previous else None,
-        str(previous.exposure) if previous else None,
-        None,
-    )
 
 
 class HistoryRecorder:
@@ -344,14 +311,14 @@ class HistoryRecorder:
         """Watching starts: a ``started`` row, then every listener already there."""
         at = snapshot.taken_at
         rows: list[Row] = [
-            (at, STARTED, *([None] * (len(EVENT_FIELDS) - 3)), _text(snapshot.backend or None))
+            (at, STARTED, *([None] * (len(EVENT_FIELDS) - 3)), text(snapshot.backend or None))
         ]
-        rows.extend(_row_for(PRESENT, listener, at) for listener in snapshot.listeners)
+        rows.extend(row_for(PRESENT, listener, at) for listener in snapshot.listeners)
         self._insert(rows)
 
     def record_events(self, events: Iterable[Event]) -> None:
         """One poll's events (an empty one writes what an earlier failure kept)."""
-        self._insert([_row_for(str(e.kind), e.listener, e.at, e.previous) for e in events])
+        self._insert([row_for(str(e.kind), e.listener, e.at, e.previous) for e in events])
 
     def record_alert(
         self,
@@ -382,7 +349,7 @@ class HistoryRecorder:
             proto,
             port,
             pid,
-            _text(process),
+            text(process),
             detail,
         )
         self._insert([tuple(row)])
@@ -398,20 +365,3 @@ class HistoryRecorder:
         if removed:
             log.debug("history retention removed %d rows", removed)
         return removed
-
-
-def held_by_another(exc: HistoryError) -> bool:
-    """Whether ``exc`` only means another program holds the database's lock now."""
-    cause = exc.__cause__
-    return isinstance(cause, sqlite3.Error) and getattr(cause, "sqlite_errorname", "") in (
-        "SQLITE_BUSY",
-        "SQLITE_LOCKED",
-    )
-
-
-def path_is_default(path: Path) -> bool:
-    """Whether ``path`` is in portwatch's own data folder (whose mode portwatch sets)."""
-    try:
-        return path.parent.resolve() == paths.data_dir().resolve()
-    except OSError:
-        return False
