@@ -239,7 +239,7 @@ def render(out: Path) -> int:
     window.grab().save(str(out / "screenshot-port-check.png"))
     window.tabs.setCurrentIndex(0)
 
-    dialog = app.open_settings()
+    dialog = app.settings_window.open()
     wait(lambda: False, 0.8)
     dialog.grab().save(str(out / "screenshot-settings.png"))
     dialog.reject()

@@ -100,7 +100,7 @@ def test_the_dialog_save_keeps_a_command_line_add_made_while_it_was_open(
 ) -> None:
     save_settings(Settings(watched_ports=(WatchedPort(PortSpec(3000, 3000)),)))
     app = make_app()
-    dialog = app.open_settings()
+    dialog = app.settings_window.open()
     added = subprocess.run(
         [sys.executable, "-m", "portwatch", "watch-port", "add", "4000"],
         capture_output=True,

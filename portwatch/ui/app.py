@@ -49,8 +49,8 @@ from portwatch.ui.alerts_view import AlertsView
 from portwatch.ui.history_view import HistoryView
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.pipeline_thread import PipelineThread
-from portwatch.ui.settings_dialog import SettingsDialog
 from portwatch.ui.settings_store import SettingsStore
+from portwatch.ui.settings_window import SettingsWindow
 from portwatch.ui.single_instance import InstanceServer
 from portwatch.ui.tray import TrayIcon
 from portwatch.ui.worker import ScanService
@@ -132,6 +132,13 @@ class PortwatchApp(QObject):
         self.listener_actions, self.port_check = install_actions(
             self.window, snapshot_provider=lambda: self.latest
         )
+        self.settings_window = SettingsWindow(
+            self.settings,
+            save=self.pipeline.save_settings,
+            delivery=lambda: self.alerts.delivery,
+            tray_available=lambda: self.tray is not None and TrayIcon.available(),
+            parent=self.window,
+        )
         self.window.add_tab(self.alerts_view, "Alerts")
         if self.history_view is not None:
             self.window.add_tab(self.history_view, "History")
@@ -144,7 +151,6 @@ class PortwatchApp(QObject):
         self._stopped = False
         self._watched_busy = 0
         self._watching = False
-        self._dialog: SettingsDialog | None = None
         self._consumers = ConsumerGuard()  # each part of drawing a scan on its own
         self._wire()
         self._place(show_window, tray_available)
@@ -172,7 +178,7 @@ class PortwatchApp(QObject):
         self.window.settings_requested.connect(self.request_settings)
         self.window.connections_visible_changed.connect(self.service.set_connection_owners)
         self.window.closed.connect(self.quit)
-        self.settings_requested.connect(self.open_settings)
+        self.settings_requested.connect(self.settings_window.open)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -266,28 +272,6 @@ class PortwatchApp(QObject):
 
     def request_settings(self) -> None:
         self.settings_requested.emit()
-
-    def open_settings(self) -> SettingsDialog:
-        """The Settings dialog (the one already open, raised); OK saves off the UI thread."""
-        if self._dialog is not None and self._dialog.isVisible():
-            self._dialog.raise_()
-            self._dialog.activateWindow()
-            return self._dialog
-        dialog = SettingsDialog(
-            self.settings.settings,
-            delivery=self.alerts.delivery,
-            tray_available=self.tray is not None and TrayIcon.available(),
-            parent=self.window,
-        )
-        dialog.accepted.connect(lambda: self.pipeline.save_settings(dialog.result_settings()))
-        dialog.finished.connect(dialog.deleteLater)
-        self._dialog = dialog
-        dialog.open()
-        return dialog
-
-    @property
-    def settings_dialog(self) -> SettingsDialog | None:
-        return self._dialog
 
     def status(self) -> dict[str, Any]:
         """What the single-instance ``status`` request reports (tests, scripts)."""

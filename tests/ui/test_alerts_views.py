@@ -351,7 +351,7 @@ def test_settings_dialog_from_the_app_saves_and_applies(
     qtbot.waitUntil(lambda: app.alerts.delivery is not None)
     with qtbot.waitSignal(app.settings_requested):
         app.request_settings()
-    dialog = app.settings_dialog
+    dialog = app.settings_window.dialog
     assert dialog is not None
     assert "No notification service." in dialog.delivery_label.text()
     dialog.interval.setValue(4)

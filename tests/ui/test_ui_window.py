@@ -261,7 +261,7 @@ def test_settings_from_the_tray_opens_the_settings_dialog(qtbot: QtBot) -> None:
     try:
         assert app.tray is not None
         app.tray.settings_requested.emit()
-        dialog = app.settings_dialog
+        dialog = app.settings_window.dialog
         assert dialog is not None and dialog.isVisible()
     finally:
         app.shutdown()
