@@ -84,4 +84,9 @@ class HistoryWriter:
             with self._ready:
                 self._jobs.clear()
             self._thread.join(CLOSE_WAIT)
+        if self.recorder.pending:
+            log.warning(
+                "quitting with %d history rows unwritten: the database is still held",
+                self.recorder.pending,
+            )
         self.recorder.close()
