@@ -120,7 +120,6 @@ def render(out: Path) -> int:
     from PySide6.QtCore import QItemSelectionModel, QPoint, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from portwatch.ui.alerts_controller import install_alerts
     from portwatch.ui.app import PortwatchApp
     from portwatch.ui.tables.listeners import ListenerColumn
     from portwatch.ui.tables.rows import RowState
@@ -128,9 +127,8 @@ def render(out: Path) -> int:
 
     qapp = QApplication([sys.argv[0]])
     qapp.setQuitOnLastWindowClosed(False)
-    app = PortwatchApp(interval=1.0, show_window=True)
     # As run_app does: alerts, settings and history (in the private XDG folders).
-    app.alerts = install_alerts(app, app.window, app.tray, keep_interval=True)
+    app = PortwatchApp(interval=1.0, show_window=True)
     window = app.window
     window.resize(1180, 720)
     window.move(40, 30)
@@ -212,24 +210,23 @@ def render(out: Path) -> int:
         print(f"screenshots: import failed: {shot.stderr.strip()}", file=sys.stderr)
 
     # A dev server starts on a watched port, bound to every interface: two alerts.
-    alerts = app.alerts
     dev_server = ListenerProcess(["tcp:0.0.0.0:5173"])
     try:
-        if not wait(lambda: alerts.alerts_view.model.rowCount() >= 2, 15):
+        if not wait(lambda: app.alerts_view.model.rowCount() >= 2, 15):
             print("screenshots: no alert for the demo dev server", file=sys.stderr)
         wait(lambda: False, 1.0)
     finally:
         dev_server.stop()
     wait(lambda: 5173 not in {row.port for row in (app.latest.listeners if app.latest else ())}, 10)
     wait(lambda: False, 1.5)
-    alerts.alerts_view.clear_banner()
-    window.tabs.setCurrentWidget(alerts.alerts_view)
+    app.alerts_view.clear_banner()
+    window.tabs.setCurrentWidget(app.alerts_view)
     wait(lambda: False, 0.5)
     window.grab().save(str(out / "screenshot-alerts.png"))
 
-    if alerts.history_view is not None:
-        window.tabs.setCurrentWidget(alerts.history_view)
-        alerts.history_view.refresh()
+    if app.history_view is not None:
+        window.tabs.setCurrentWidget(app.history_view)
+        app.history_view.refresh()
         wait(lambda: False, 1.0)
         window.grab().save(str(out / "screenshot-history.png"))
 
@@ -242,7 +239,7 @@ def render(out: Path) -> int:
     window.grab().save(str(out / "screenshot-port-check.png"))
     window.tabs.setCurrentIndex(0)
 
-    dialog = alerts.open_settings()
+    dialog = app.settings_window.open()
     wait(lambda: False, 0.8)
     dialog.grab().save(str(out / "screenshot-settings.png"))
     dialog.reject()

@@ -96,7 +96,7 @@ def _silence_stdout() -> None:
 
 def _start_app(app_args: list[str], *, debug: bool) -> int:
     try:
-        from portwatch.ui.app import run_app
+        from portwatch.ui.launch import run_app
     except ImportError as exc:
         print(f"portwatch: the tray app cannot start: {exc}", file=sys.stderr)
         print("The command line works without it: try `portwatch list`.", file=sys.stderr)

@@ -4,11 +4,13 @@
   service on the session bus, spoken with jeepney (Linux and other
   freedesktop systems).
 - :func:`probe`: what this session can deliver, with how to fix it for a person.
+- :mod:`portwatch.notify.sender`: the one thread that sends every notification
+  (a bounded queue; a server that never answers blocks nobody).
 - :func:`set_windows_app_id`: Windows groups notifications by AppUserModelID;
   call it once at start, before any window or tray icon exists.
 
 The Qt fallbacks (tray balloon, in-app alert) live in
-``portwatch.ui.alerts_controller``.
+``portwatch.ui.alerts_controller`` (its delivery order) and ``portwatch.ui.tray``.
 """
 
 from __future__ import annotations

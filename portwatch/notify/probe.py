@@ -6,6 +6,10 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from portwatch.notify.dbus import ServerInfo
 
 SERVICE = "org.freedesktop.Notifications"
 
@@ -33,6 +37,22 @@ class DeliveryProbe:
 
 def probe(bus: str = "SESSION") -> DeliveryProbe:
     """Ask the session what notification delivery is possible (a few ms; no UI)."""
+    known = without_connecting(bus)
+    if known is not None:
+        return known
+    try:
+        from portwatch.notify.dbus import DBusNotifier, NotifyError
+    except ImportError as exc:
+        return describe_connection(None, exc)
+    try:
+        with DBusNotifier(bus=bus) as notifier:
+            return describe_connection(notifier.info, None)
+    except NotifyError as exc:
+        return describe_connection(None, exc)
+
+
+def without_connecting(bus: str = "SESSION") -> DeliveryProbe | None:
+    """What is known before any connection: another platform's own, or no session bus."""
     if sys.platform in ("darwin", "win32"):
         where = "Notification Centre" if sys.platform == "darwin" else "the Windows action centre"
         return DeliveryProbe(
@@ -49,21 +69,24 @@ def probe(bus: str = "SESSION") -> DeliveryProbe:
                 fix="Start portwatch from inside your desktop session (its login sets "
                 "DBUS_SESSION_BUS_ADDRESS), or choose 'Tray balloon' or 'In the app only'.",
             )
-    try:
-        from portwatch.notify.dbus import DBusNotifier, NotifyError
-    except ImportError as exc:
+    return None
+
+
+def describe_connection(info: ServerInfo | None, error: Exception | None) -> DeliveryProbe:
+    """What a connection attempt to the notification service means for a person.
+
+    ``info``: the server answered; ``error``: it did not (an ImportError: no jeepney).
+    """
+    if info is None:
+        if isinstance(error, ImportError):
+            return DeliveryProbe(
+                method="none",
+                detail=f"The D-Bus library is missing ({error}).",
+                fix="Install the 'jeepney' Python package (a dependency of portwatch).",
+            )
         return DeliveryProbe(
             method="none",
-            detail=f"The D-Bus library is missing ({exc}).",
-            fix="Install the 'jeepney' Python package (a dependency of portwatch).",
-        )
-    try:
-        with DBusNotifier(bus=bus) as notifier:
-            info = notifier.info
-    except NotifyError as exc:
-        return DeliveryProbe(
-            method="none",
-            detail=f"No notification service: {exc}.",
+            detail=f"No notification service: {error}.",
             fix="Install and run a notification daemon (your desktop's own, or dunst, mako, "
             "xfce4-notifyd), or choose 'Tray balloon' or 'In the app only'.",
         )

@@ -203,6 +203,10 @@ class AlertsView(QWidget):
             sig.connect(self._update_count)
         self._update_count()
 
+    def add_alert(self, alert: Alert) -> None:
+        """List an alert (every alert is listed, however it is delivered)."""
+        self.model.add_alert(alert)
+
     def show_banner(self, alert: Alert) -> None:
         """The in-app alert: shown when nothing outside the app can deliver it."""
         title, body = visible(alert.title), visible_lines(alert.body)

@@ -1,47 +1,59 @@
-"""The tray application: `portwatch` with no command starts it here.
+"""The tray application, built in one place from typed parts.
 
-``PortwatchApp`` wires the scan service (worker thread), the tray icon, the
-main window and the single-instance server. Other parts of the app plug in:
+:class:`PortwatchApp` is the composition root: it makes the settings store,
+the scan service (its own thread), the scan pipeline (owner gate, diff,
+rules, history hand-off: its own thread), the history writer (its own
+thread), the notification sender (its own thread), the alerts engine, the
+window and the tray, and wires them with signals. The UI thread only draws:
+it gets one :class:`ScanResult` per scan and applies it to the table, the
+tray, the Alerts list and the History tab.
 
-- ``PortwatchApp.snapshot_ready(Snapshot)``: every scan, on the UI thread.
+- ``PortwatchApp.snapshot_ready(Snapshot)``: a scan was drawn.
 - ``PortwatchApp.latest``: the last Snapshot (None before the first scan).
-- ``PortwatchApp.settings_requested``: "Settings…" in the tray or the window.
-- ``PortwatchApp.window`` (MainWindow) and ``PortwatchApp.tray`` (TrayIcon or
-  None without a system tray); ``tray.set_watched_busy(n)`` for the tooltip.
 - ``PortwatchApp.tray_appeared(TrayIcon)``: a tray came up after the app
   started without one (a panel that starts after us at login); the app has
   moved into it.
-- ``PortwatchApp.show_port(port)``: the window, searching for that port.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import SIGNAL, QObject, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication
 
-from portwatch import __version__
-from portwatch.core import paths
-from portwatch.core.arguments import interval_seconds
+from portwatch.core.alerts.engine import AlertRules
+from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder
+from portwatch.core.history.rows import held_by_another
 from portwatch.core.model import Snapshot
-from portwatch.core.paths import APP_ID
+from portwatch.core.pipeline import ScanResult
 from portwatch.core.scanner import ConsumerGuard, Scanner
-from portwatch.notify import set_windows_app_id
-from portwatch.ui.alerts_controller import AlertsController, install_alerts
-from portwatch.ui.icons import app_icon
+from portwatch.core.settings import Settings
+from portwatch.notify.probe import describe_connection, without_connecting
+from portwatch.notify.sender import (
+    DescribeDelivery,
+    NotificationSender,
+    NotifierFactory,
+    dbus_notifier,
+)
+from portwatch.ui.alerts_controller import AlertsController
+from portwatch.ui.alerts_view import AlertsView
+from portwatch.ui.history_view import HistoryView
 from portwatch.ui.listener_actions import install_actions
 from portwatch.ui.main_window import MainWindow
-from portwatch.ui.runtime import SignalWatcher, setup_logging
-from portwatch.ui.single_instance import InstanceServer, refusal, send_request, server_name
+from portwatch.ui.pipeline_thread import PipelineThread
+from portwatch.ui.settings_store import SettingsStore
+from portwatch.ui.settings_window import SettingsWindow
+from portwatch.ui.single_instance import InstanceServer
 from portwatch.ui.tray import TrayIcon
-from portwatch.ui.worker import DEFAULT_INTERVAL, ScanService
+from portwatch.ui.worker import ScanService
 
 log = logging.getLogger(__name__)
 
@@ -52,63 +64,147 @@ TRAY_LOOK_FAST_MS = 2_000
 TRAY_LOOK_FAST_FOR = 120.0  # seconds
 TRAY_LOOK_SLOW_MS = 30_000
 
+# The UI thread shares the GIL with the scan, pipeline, history and notification
+# threads: at 1 ms (Python's default is 5 ms) it never waits long for its turn.
+GIL_SWITCH_SECONDS = 0.001
+
+# The desktop notifier of this platform (macOS and Windows: the tray icon's own).
+DEFAULT_NOTIFIER: NotifierFactory | None = (
+    None if sys.platform in ("darwin", "win32") else dbus_notifier
+)
+
 
 class PortwatchApp(QObject):
-    snapshot_ready = Signal(object)  # Snapshot
+    snapshot_ready = Signal(object)  # Snapshot: a scan was drawn
     settings_requested = Signal()
     tray_appeared = Signal(object)  # TrayIcon
 
     def __init__(
         self,
         *,
-        interval: float = DEFAULT_INTERVAL,
+        interval: float | None = None,
         show_window: bool = False,
         tray_available: bool | None = None,
         scanner_factory: Callable[[], Scanner] | None = None,
+        settings_path: Path | None = None,
+        history: HistoryRecorder | None = None,
+        notifier_factory: NotifierFactory | None = DEFAULT_NOTIFIER,
+        describe_delivery: DescribeDelivery = describe_connection,
+        clock: Callable[[], float] = time.monotonic,
         parent: QObject | None = None,
     ) -> None:
+        """``interval``: from the command line, it outranks the settings file's for this run."""
         super().__init__(parent)
-        self.service = ScanService(self, interval=interval, scanner_factory=scanner_factory)
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
+        self.settings = SettingsStore(settings_path, self)
+        settings = self.settings.settings
+        self._keep_interval = interval is not None
+        self.service = ScanService(
+            self,
+            interval=settings.scan_interval if interval is None else interval,
+            scanner_factory=scanner_factory,
+        )
         self.window = MainWindow()
-        # Told "no tray" by the caller (tests): do not look for one later either.
-        look_for_tray = tray_available is None
-        if tray_available is None:
-            tray_available = TrayIcon.available()
-        self.tray: TrayIcon | None = None
-        self._tray_look: QTimer | None = None
-        self._tray_look_since = 0.0
-        self.instance: InstanceServer | None = None
-        self.alerts: AlertsController | None = None  # run_app installs them
-        self._quitting = False
-        self._consumers = ConsumerGuard()  # window, tray and alerts each get every scan
+        self.alerts_view = AlertsView()
+        self.history, history_problem = _open_history(history, settings)
+        self.history_view = (
+            HistoryView(HistoryReader(self.history.path)) if self.history is not None else None
+        )
+        self.pipeline = PipelineThread(self.settings, AlertRules(clock), self.history)
+        self.alerts = AlertsController(
+            self.alerts_view,
+            self.pipeline.record_alert,
+            settings,
+            desktop=notifier_factory is not None,
+            parent=self,
+        )
+        self.notifications: NotificationSender | None = None
+        if notifier_factory is not None:
+            self.notifications = NotificationSender(
+                notifier_factory,
+                on_sent=self.alerts.sent,
+                on_delivery=self.alerts.delivery_known,
+                on_action=self.alerts.show_port_requested.emit,
+                describe=describe_delivery,
+            )
+            self.alerts.use_sender(self.notifications)
         # Free / open / copy / export / reveal, in the table, toolbar and tray menu.
         self.listener_actions, self.port_check = install_actions(
             self.window, snapshot_provider=lambda: self.latest
         )
+        self.settings_window = SettingsWindow(
+            self.settings,
+            save=self.pipeline.save_settings,
+            delivery=lambda: self.alerts.delivery,
+            tray_available=lambda: self.tray is not None and TrayIcon.available(),
+            parent=self.window,
+        )
+        self.window.add_tab(self.alerts_view, "Alerts")
+        if self.history_view is not None:
+            self.window.add_tab(self.history_view, "History")
 
-        self.service.snapshot_ready.connect(self._on_snapshot)
+        self.tray: TrayIcon | None = None
+        self.instance: InstanceServer | None = None
+        self._tray_look: QTimer | None = None
+        self._tray_look_since = 0.0
+        self._quitting = False
+        self._stopped = False
+        self._watched_busy = 0
+        self._watching = False
+        self._consumers = ConsumerGuard()  # each part of drawing a scan on its own
+        self._wire()
+        self._place(show_window, tray_available)
+
+        self.settings.tell_loaded()
+        if history_problem:
+            self.alerts.notice("Port history is off", history_problem)
+        if self.notifications is not None:
+            self.notifications.start()  # connects on its thread, then says what can be delivered
+        else:
+            known = without_connecting()
+            self.alerts.delivery_known(known or describe_delivery(None, None))
+
+    def _wire(self) -> None:
+        self.service.snapshot_ready.connect(self.pipeline.submit)
         self.service.scan_failed.connect(self._on_scan_failed)
+        self.pipeline.result_ready.connect(self._apply)
+        self.pipeline.problem.connect(self._problem)
+        self.pipeline.notice.connect(self.alerts.notice)
+        self.settings.changed.connect(self._settings_changed)
+        self.settings.told.connect(self.alerts.notice)
+        self.alerts.show_port_requested.connect(self.show_port)
+        self.alerts_view.port_activated.connect(self.show_port)
         self.window.pause_toggled.connect(self.set_paused)
         self.window.settings_requested.connect(self.request_settings)
         self.window.connections_visible_changed.connect(self.service.set_connection_owners)
         self.window.closed.connect(self.quit)
+        self.settings_requested.connect(self.settings_window.open)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
 
+    def _place(self, show_window: bool, tray_available: bool | None) -> None:
+        """In the tray when there is one; else the window is the app."""
+        # Told "no tray" by the caller (tests): do not look for one later either.
+        look_for_tray = tray_available is None
+        if tray_available is None:
+            tray_available = TrayIcon.available()
         if tray_available:
             self._adopt_tray(TrayIcon(self))
             if show_window:
                 self.show_window()
-        else:
-            # Without a tray the window is the app: it opens now, says why
-            # once, and closing it quits.
-            log.info("no system tray: running in the window")
-            self.window.hide_on_close = False
-            self.window.show_no_tray_notice()
-            self.show_window()
-            if look_for_tray:
-                self._tray_look = QTimer(self)
-                self._tray_look.timeout.connect(self._look_for_tray)
-                self._tray_look_since = time.monotonic()
-                self._tray_look.start(TRAY_LOOK_FAST_MS)
+            return
+        # Without a tray the window is the app: it opens now, says why once,
+        # and closing it quits.
+        log.info("no system tray: running in the window")
+        self.window.hide_on_close = False
+        self.window.show_no_tray_notice()
+        self.show_window()
+        if look_for_tray:
+            self._tray_look = QTimer(self)
+            self._tray_look.timeout.connect(self._look_for_tray)
+            self._tray_look_since = time.monotonic()
+            self._tray_look.start(TRAY_LOOK_FAST_MS)
 
     def _adopt_tray(self, tray: TrayIcon) -> None:
         self.tray = tray
@@ -118,9 +214,12 @@ class PortwatchApp(QObject):
         tray.pause_toggled.connect(self.set_paused)
         tray.settings_requested.connect(self.request_settings)
         tray.quit_requested.connect(self.quit)
+        tray.balloon_clicked.connect(self.show_port)
         tray.set_paused(self.paused)
         if self.latest is not None:
             tray.update_snapshot(self.latest)
+        tray.set_watched_busy(self._watched_busy)
+        self.alerts.balloon = tray
         tray.show()
 
     def _look_for_tray(self) -> None:
@@ -172,11 +271,7 @@ class PortwatchApp(QObject):
             self.tray.set_paused(paused)
 
     def request_settings(self) -> None:
-        if self.receivers(SIGNAL("settings_requested()")) > 0:
-            self.settings_requested.emit()
-            return
-        self.show_window()
-        self.window.statusBar().showMessage("No settings dialog is installed in this build.", 5000)
+        self.settings_requested.emit()
 
     def status(self) -> dict[str, Any]:
         """What the single-instance ``status`` request reports (tests, scripts)."""
@@ -190,36 +285,74 @@ class PortwatchApp(QObject):
             "tray_visible": bool(self.tray and self.tray.icon.isVisible()),
             "paused": self.paused,
             "interval": self.service.interval,
-            "scans": latest is not None,
+            # The first complete picture is in: alerts and history count from it.
+            "scans": self._watching,
             "listeners": len(latest.listeners) if latest else 0,
             "table_ports": ports,
             "no_tray_notice": self.window.notice.isVisible(),
-            "balloons": _balloon_texts(),
         }
 
-    def _on_snapshot(self, snapshot: Snapshot) -> None:
-        # A failure in one consumer is logged and told once; the others still run.
+    # --- one scan, drawn ---
+
+    def _apply(self, result: ScanResult) -> None:
+        snapshot = result.snapshot
         tray = self.tray
-        for what, consume in (
-            ("Showing the port list", lambda: self.window.apply_snapshot(snapshot)),
-            ("Updating the tray icon", lambda: tray.update_snapshot(snapshot) if tray else None),
-            ("Alerts and history", lambda: self.snapshot_ready.emit(snapshot)),
-        ):
-            message = self._consumers.run(what, consume)
-            if message is not None:
-                self.window.statusBar().showMessage(message, 15_000)
+        self._watched_busy = result.watched_busy
+        self._watching = self._watching or result.first
+        self._draw("Showing the port list", lambda: self.window.apply_snapshot(snapshot))
+        if tray is not None:
+            self._draw("Updating the tray icon", lambda: _update_tray(tray, result))
+        for alert in result.alerts:
+            self._draw("Showing an alert", partial(self.alerts.raise_alert, alert))
+        view = self.history_view
+        if result.events and view is not None and view.isVisible():
+            self._draw("Refreshing the History tab", view.refresh)
+        self.snapshot_ready.emit(snapshot)
+
+    def _draw(self, what: str, call: Callable[[], object]) -> None:
+        """One part of drawing a scan; its failure is logged and told once, never passed on."""
+        message = self._consumers.run(what, call)
+        if message is not None:
+            self._problem(what, message)
+
+    def _problem(self, what: str, message: str) -> None:
+        self.window.statusBar().showMessage(message, 15_000)
+        if what not in ("Showing the port list", "Updating the tray icon", "Showing an alert"):
+            # A notice is an alert: one that failed to show could fail the same way.
+            self._consumers.run(
+                "Showing an alert", lambda: self.alerts.notice(f"{what} failed", message)
+            )
+
+    def _settings_changed(self, settings: Settings) -> None:
+        self.alerts.use_settings(settings)
+        if not self._keep_interval:
+            self.service.set_interval(settings.scan_interval)
 
     def _on_scan_failed(self, message: str) -> None:
         self.window.statusBar().showMessage(message, 10_000)
 
+    # --- the end ---
+
+    def shutdown(self) -> None:
+        """Stop every thread (scans, pipeline and history writes, notifications)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.service.stop()
+        self.pipeline.stop()
+        if self.notifications is not None:
+            self.notifications.close()
+        if self.history_view is not None:
+            self.history_view.close_history()
+
     def quit(self) -> None:
-        """Stop the worker (joined), save the window, leave the event loop."""
+        """Save the window, stop the threads (joined), leave the event loop."""
         if self._quitting:
             return
         self._quitting = True
         log.info("quitting")
         self.window.save_state()
-        self.service.stop()
+        self.shutdown()
         if self._tray_look is not None:
             self._tray_look.stop()
         if self.tray is not None:
@@ -231,137 +364,23 @@ class PortwatchApp(QObject):
             app.quit()
 
 
-class _ArgParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message.removeprefix('argument ')} (see `portwatch --help`)\n")
+def _update_tray(tray: TrayIcon, result: ScanResult) -> None:
+    tray.update_snapshot(result.snapshot)
+    tray.set_watched_busy(result.watched_busy)
 
 
-def parse_app_args(app_args: Sequence[str]) -> argparse.Namespace:
-    parser = _ArgParser(prog="portwatch", add_help=False)
-    # None: use the interval saved in the settings (default 2 s).
-    parser.add_argument("--interval", type=interval_seconds, default=None)
-    parser.add_argument("--show", action="store_true")
-    args, unknown = parser.parse_known_args(list(app_args))
-    if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    return args
-
-
-def run_app(app_args: list[str], *, debug: bool) -> int:
-    """Start the tray app (or hand over to the running one); the process exit code."""
-    args = parse_app_args(app_args)
-    if _no_display():
-        sys.stderr.write(
-            "portwatch: no display for the tray app (DISPLAY and WAYLAND_DISPLAY are unset); "
-            "the command line works without one: try `portwatch list`\n"
-        )
-        return 1
-    setup_logging(debug=debug)
-    if sys.platform == "win32":
-        # Before any window exists, so notifications carry the installer's shortcut identity.
-        set_windows_app_id()
-    qapp = QApplication.instance()
-    if not isinstance(qapp, QApplication):
-        qapp = QApplication([sys.argv[0] if sys.argv else "portwatch"])
-    qapp.setApplicationName("portwatch")
-    qapp.setApplicationVersion(__version__)
-    qapp.setOrganizationName("portwatch")
-    qapp.setDesktopFileName(APP_ID)
-    qapp.setQuitOnLastWindowClosed(False)
-    qapp.setWindowIcon(app_icon())
-
-    # Ctrl-C / SIGTERM from here on end the app cleanly, even one that arrives
-    # while the app is still being built (its tray icon may already be visible).
-    started: list[PortwatchApp] = []
-    stop_early: list[int] = []
-
-    def on_signal(number: int) -> None:
-        if started:
-            started[0].quit()
-        else:
-            stop_early.append(number)
-
-    watcher = SignalWatcher(on_signal, qapp)
-    watcher.install()
+def _open_history(
+    history: HistoryRecorder | None, settings: Settings
+) -> tuple[HistoryRecorder | None, str | None]:
+    """The given recorder, or one built from the settings; why there is none otherwise."""
+    if history is not None:
+        return history, None
     try:
-        return _start_and_run(qapp, args, started, stop_early)
-    finally:
-        watcher.uninstall()
-
-
-def _start_and_run(
-    qapp: QApplication,
-    args: argparse.Namespace,
-    started: list[PortwatchApp],
-    stop_early: list[int],
-) -> int:
-    # What an older version left readable (log, window state, history) is tightened first.
-    paths.secure_existing()
-    try:
-        name = server_name()
-    except OSError as exc:
-        # Never hand over to (or "show") a socket another user could answer on.
-        log.info("refusing to start: %s", exc)
-        sys.stderr.write(refusal(exc) + "\n")
-        return 1
-    if send_request("show", name) is not None:
-        log.info("portwatch is already running: asked it to show its window")
-        return 0
-
-    interval = DEFAULT_INTERVAL if args.interval is None else args.interval
-    app = PortwatchApp(interval=interval, show_window=args.show)
-    # Alerts, notifications, settings and history; reads the settings file.
-    app.alerts = install_alerts(app, app.window, app.tray, keep_interval=args.interval is not None)
-    server = InstanceServer(app.status, app, name)
-    if not server.listen():
-        # Another instance won the race to start.
-        send_request("show", name)
-        app.service.stop()
-        return 0
-    app.instance = server
-    server.show_requested.connect(app.show_window)
-    started.append(app)
-    if stop_early:
-        log.info("signal %d during start-up: quitting", stop_early[0])
-        app.quit()
-        return 0
-
-    app.start()
-    log.info(
-        "portwatch %s started (pid %d, interval %.1f s)",
-        __version__,
-        os.getpid(),
-        app.service.interval,
-    )
-    try:
-        qapp.exec()
-    finally:
-        app.quit()  # no-op if already quitting; joins the worker otherwise
-    log.info("portwatch stopped")
-    return 0
-
-
-def _no_display() -> bool:
-    """On Linux/BSD without X or Wayland, Qt would abort; say so instead."""
-    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
-        return False
-    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def main() -> int:
-    """Entry point of the `portwatch-gui` launcher (no console)."""
-    argv = sys.argv[1:]
-    debug = "--debug" in argv
-    return run_app([arg for arg in argv if arg != "--debug"], debug=debug)
-
-
-def _balloon_texts() -> list[list[str]]:
-    """The texts of the tray balloons Qt draws itself (XEmbed trays) now showing."""
-    app = QApplication.instance()
-    if not isinstance(app, QApplication):
-        return []
-    return [
-        [label.text() for label in widget.findChildren(QLabel) if label.text()]
-        for widget in app.topLevelWidgets()
-        if widget.isVisible() and widget.inherits("QBalloonTip")
-    ]
+        return HistoryRecorder.from_settings(settings), None
+    except HistoryError as exc:
+        if held_by_another(exc):
+            # Not off for the whole run: the writer thread opens it once the lock goes.
+            log.warning("%s; the history is written once it is free", exc)
+            return HistoryRecorder.from_settings(settings, open_now=False), None
+        log.warning("history is off: %s", exc)
+        return None, str(exc)

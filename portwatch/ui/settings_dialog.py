@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -44,35 +43,15 @@ from portwatch.core.settings import (
     parse_ignore_processes,
 )
 from portwatch.notify.probe import DeliveryProbe
+from portwatch.ui.watched_port_row import ERROR_STYLE, WatchedPortRow, error_label, show_error
 
 log = logging.getLogger(__name__)
-
-ERROR_STYLE = "color: #B3261E;"
 
 STYLE_LABELS = {
     NotificationStyle.SYSTEM: "System notification",
     NotificationStyle.TRAY: "Tray balloon",
     NotificationStyle.IN_APP: "In the app only",
 }
-# Combo boxes carry plain strings: Qt turns a StrEnum into str on the way back.
-ALLOWED_LABELS: list[tuple[str, str]] = [
-    ("any exposure", ""),
-    ("loopback only", Exposure.LOOPBACK.value),
-    ("loopback or LAN", Exposure.LAN.value),
-]
-
-
-def _error_label() -> QLabel:
-    label = QLabel()
-    label.setStyleSheet(ERROR_STYLE)
-    label.setWordWrap(True)
-    label.hide()
-    return label
-
-
-def _show_error(label: QLabel, message: str | None) -> None:
-    label.setText(message or "")
-    label.setVisible(bool(message))
 
 
 def _autostart() -> AutostartManager | None:
@@ -82,93 +61,6 @@ def _autostart() -> AutostartManager | None:
     except (OSError, AutostartError) as exc:
         log.warning("start at login is not available here: %s", exc)
         return None
-
-
-class WatchedPortRow(QWidget):
-    """One watched port or range, its switches and policy, and its own error line."""
-
-    changed = Signal()
-    remove_requested = Signal(object)  # self
-
-    def __init__(self, watch: WatchedPort | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ports = QLineEdit(str(watch.ports) if watch else "")
-        self.ports.setPlaceholderText("3000, 8000-8010 or tcp/5432")
-        self.ports.setAccessibleName("Watched port or range")
-        # Room for "tcp/5432" or "8000-8010" and for the owner's hint text.
-        self.ports.setMinimumWidth(
-            self.ports.fontMetrics().horizontalAdvance("udp/65000-65535") + 16
-        )
-        self.occupied = QCheckBox("when taken")
-        self.occupied.setChecked(watch.notify_occupied if watch else True)
-        self.freed = QCheckBox("when freed")
-        self.freed.setChecked(watch.notify_freed if watch else True)
-        self.owner = QLineEdit(watch.expected_owner or "" if watch else "")
-        self.owner.setPlaceholderText("expected owner (optional)")
-        self.owner.setMinimumWidth(
-            self.owner.fontMetrics().horizontalAdvance("expected owner (optional)") + 16
-        )
-        self.owner.setToolTip(
-            "A process name (postgres) or executable path; any other owner alerts"
-        )
-        self.allowed = QComboBox()
-        for label, value in ALLOWED_LABELS:
-            self.allowed.addItem(label, value)
-        if watch and watch.allowed_exposure is not None:
-            index = self.allowed.findData(watch.allowed_exposure.value)
-            self.allowed.setCurrentIndex(max(0, index))
-        self.remove = QPushButton("Remove")
-        self.error = _error_label()
-
-        line = QHBoxLayout()
-        line.setContentsMargins(0, 0, 0, 0)
-        line.addWidget(self.ports, 2)
-        line.addWidget(self.occupied)
-        line.addWidget(self.freed)
-        line.addWidget(self.owner, 2)
-        line.addWidget(self.allowed)
-        line.addWidget(self.remove)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addLayout(line)
-        layout.addWidget(self.error)
-
-        self.ports.textChanged.connect(self._validate)
-        for box in (self.occupied, self.freed):
-            box.toggled.connect(self.changed)
-        self.owner.textChanged.connect(self.changed)
-        self.allowed.currentIndexChanged.connect(self.changed)
-        self.remove.clicked.connect(lambda: self.remove_requested.emit(self))
-        self._valid = False
-        self._validate()
-
-    @property
-    def valid(self) -> bool:
-        return self._valid
-
-    def _validate(self) -> None:
-        message = None
-        try:
-            parse_port_spec(self.ports.text())
-        except PortSpecError as exc:
-            message = (
-                "Enter a port or range, e.g. 3000" if not self.ports.text().strip() else str(exc)
-            )
-        self._valid = message is None
-        _show_error(self.error, message)
-        self.changed.emit()
-
-    def value(self) -> WatchedPort:
-        return WatchedPort(
-            ports=parse_port_spec(self.ports.text()),
-            notify_occupied=self.occupied.isChecked(),
-            notify_freed=self.freed.isChecked(),
-            expected_owner=self.owner.text().strip() or None,
-            allowed_exposure=Exposure(self.allowed.currentData())
-            if self.allowed.currentData()
-            else None,
-        )
 
 
 class SettingsDialog(QDialog):
@@ -252,7 +144,7 @@ class SettingsDialog(QDialog):
         form.addRow("Ignore processes", self.ignore_processes)
         self.ignore_ports = QLineEdit(format_port_list(settings.ignore_ports))
         self.ignore_ports.setPlaceholderText("e.g. 22 udp/5353")
-        self.ignore_ports_error = _error_label()
+        self.ignore_ports_error = error_label()
         form.addRow("Ignore ports", self.ignore_ports)
         form.addRow("", self.ignore_ports_error)
         self.remote_client = QCheckBox("Alert the first time another machine connects to a port")
@@ -365,7 +257,7 @@ class SettingsDialog(QDialog):
             key = str(parse_port_spec(row.ports.text()))
             if key in seen:
                 message = f"{key} is already in the list (line {seen[key] + 1})"
-                _show_error(row.error, message)
+                show_error(row.error, message)
                 problems.append(f"watched port {index + 1}: {message}")
             else:
                 seen[key] = index
@@ -379,12 +271,12 @@ class SettingsDialog(QDialog):
         try:
             parse_port_list(self.ignore_ports.text(), allow_empty=True)
         except PortSpecError as exc:
-            _show_error(self.ignore_ports_error, str(exc))
+            show_error(self.ignore_ports_error, str(exc))
         else:
-            _show_error(self.ignore_ports_error, None)
+            show_error(self.ignore_ports_error, None)
         for row in self.rows:
             if row.valid:
-                _show_error(row.error, None)
+                show_error(row.error, None)
         problems = self.errors()
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(not problems)

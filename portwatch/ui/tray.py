@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from portwatch.core.alerts.alert import Alert, Urgency
 from portwatch.core.model import Exposure, Listener, Snapshot
 from portwatch.core.safetext import visible
 from portwatch.ui.icons import tray_icon
@@ -20,6 +21,7 @@ from portwatch.ui.icons import tray_icon
 log = logging.getLogger(__name__)
 
 MENU_LISTENERS = 12
+BALLOON_MS = 10_000
 MARK_PUBLIC = "⚠ "
 
 
@@ -76,6 +78,7 @@ class TrayIcon(QObject):
     pause_toggled = Signal(bool)
     settings_requested = Signal()
     quit_requested = Signal()
+    balloon_clicked = Signal(int)  # the port of the alert whose balloon was clicked
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +93,8 @@ class TrayIcon(QObject):
         self.menu.aboutToShow.connect(self.rebuild_menu)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
+        self.icon.messageClicked.connect(self._message_clicked)
+        self._balloon_port: int | None = None
         self._refresh()
         self.rebuild_menu()
 
@@ -102,6 +107,30 @@ class TrayIcon(QObject):
 
     def hide(self) -> None:
         self.icon.hide()
+
+    def show_balloon(self, alert: Alert) -> bool:
+        """Show the alert as the tray's own message; False when this tray has none."""
+        icon = self.icon
+        if not (
+            QSystemTrayIcon.isSystemTrayAvailable()
+            and QSystemTrayIcon.supportsMessages()
+            and icon.isVisible()
+        ):
+            return False
+        kind = (
+            QSystemTrayIcon.MessageIcon.Critical
+            if alert.urgency is Urgency.CRITICAL
+            else QSystemTrayIcon.MessageIcon.Warning
+            if alert.urgency is Urgency.NORMAL
+            else QSystemTrayIcon.MessageIcon.Information
+        )
+        self._balloon_port = alert.port
+        icon.showMessage(alert.title, alert.body, kind, BALLOON_MS)
+        return True
+
+    def _message_clicked(self) -> None:
+        if self._balloon_port is not None:
+            self.balloon_clicked.emit(self._balloon_port)
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot

@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
@@ -17,12 +20,12 @@ from pytestqt.qtbot import QtBot
 from portwatch.core import paths
 from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
 from portwatch.core.diff import diff
-from portwatch.core.history import HistoryReader
+from portwatch.core.history import HistoryReader, HistoryRecorder
 from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.portspec import PortSpec
 from portwatch.core.settings import NotificationStyle, Settings, WatchedPort, save_settings
-from portwatch.notify.probe import DeliveryProbe
-from portwatch.ui.alerts_controller import AlertsController, install_alerts
+from portwatch.notify.probe import describe_connection
+from portwatch.notify.sender import Notifier
 from portwatch.ui.alerts_view import AlertsModel, AlertsView
 from portwatch.ui.app import PortwatchApp
 from portwatch.ui.history_view import HistoryView, HoldingsModel
@@ -30,6 +33,7 @@ from tests.support.factories import listener
 from tests.support.history_reference import RecordingHistory
 from tests.support.notify_stub import StubServer, private_bus
 from tests.support.procs import wait_until
+from tests.ui.composed import feed, no_dbus, settle
 
 
 def alert(port: int, title: str = "Port in use", **fields: object) -> Alert:
@@ -185,176 +189,170 @@ def test_history_refresh_updates_rows_in_place(qtbot: QtBot, history: RecordingH
     assert view.model.rowCount() == before + 1
 
 
-# --- the controller on a real app ---
+# --- the alerts on a real app ---
 
 
 @pytest.fixture
-def app(qtbot: QtBot) -> Iterator[PortwatchApp]:
-    application = PortwatchApp(interval=5)
-    qtbot.addWidget(application.window)
-    yield application
-    application.service.stop()
+def make_app(qtbot: QtBot) -> Iterator[Callable[..., PortwatchApp]]:
+    """The app, built when the test has put the settings file in place (it reads it then)."""
+    made: list[PortwatchApp] = []
 
+    def make(**parts: Any) -> PortwatchApp:
+        application = PortwatchApp(**{"describe_delivery": no_dbus, **parts})
+        qtbot.addWidget(application.window)
+        made.append(application)
+        return application
 
-def no_dbus() -> DeliveryProbe:
-    return DeliveryProbe(method="none", detail="No notification service.", fix="Install dunst.")
+    yield make
+    for application in made:
+        application.shutdown()
 
 
 def test_controller_without_notifications_or_tray_alerts_in_app(
-    qtbot: QtBot, app: PortwatchApp
+    qtbot: QtBot, make_app: Callable[..., PortwatchApp]
 ) -> None:
     save_settings(Settings(watched_ports=(WatchedPort(PortSpec(3000, 3000)),)))
 
-    def unavailable(on_action: object) -> object:
+    def unavailable(on_action: object) -> Notifier:
         raise OSError("no bus")
 
-    controller = AlertsController(
-        app,
-        app.window,
-        app.tray,
-        notifier_factory=unavailable,
-        prober=no_dbus,  # type: ignore[arg-type]
-    )
+    app = make_app(notifier_factory=unavailable)
     tabs = [app.window.tabs.tabText(i) for i in range(app.window.tabs.count())]
     assert tabs[-2:] == ["Alerts", "History"]
-    first = controller.alerts_view.model.alerts()
+    qtbot.waitUntil(lambda: app.alerts.delivery is not None)
+    first = app.alerts_view.model.alerts()
     assert [a.kind for a in first] == [AlertKind.NOTICE]
     assert first[0].title == "Alerts will appear in this window only"
     assert "Install dunst." in first[0].body
 
-    app.snapshot_ready.emit(snap())
-    with qtbot.waitSignal(controller.alert_raised) as raised:
-        app.snapshot_ready.emit(snap(listener(3000, "127.0.0.1", pid=5, process="node")))
+    feed(qtbot, app, snap())
+    with qtbot.waitSignal(app.alerts.alert_raised) as raised:
+        app.service.snapshot_ready.emit(snap(listener(3000, "127.0.0.1", pid=5, process="node")))
+    settle(app)
     delivered, how = raised.args
     assert (delivered.kind, delivered.port, how) == (AlertKind.OCCUPIED, 3000, "in_app")
-    assert not controller.alerts_view.banner.isHidden()
-    assert "Port 3000 is in use" in controller.alerts_view.banner.text()
-    assert controller.history is not None
-    kinds = [e.kind for e in HistoryReader(controller.history.path).events()]
+    assert not app.alerts_view.banner.isHidden()
+    assert "Port 3000 is in use" in app.alerts_view.banner.text()
+    assert app.history is not None
+    kinds = [e.kind for e in HistoryReader(app.history.path).events()]
     assert kinds.index("started") < kinds.index("bound")
     assert "bound" in kinds
     assert "alert" in kinds
-    [sent] = HistoryReader(controller.history.path).events(kinds=["alert"], port=3000)
+    [sent] = HistoryReader(app.history.path).events(kinds=["alert"], port=3000)
     assert json.loads(sent.detail or "{}")["delivery"] == "in_app"
-    controller.shutdown()
 
 
 def test_snapshots_still_warming_up_are_not_the_starting_point(
-    qtbot: QtBot, app: PortwatchApp
+    qtbot: QtBot, make_app: Callable[..., PortwatchApp]
 ) -> None:
     """At start the owners fill in over a few scans: alerts and history wait for them."""
     save_settings(Settings(watched_ports=(WatchedPort(PortSpec(3000, 3000)),)))
-    controller = AlertsController(app, app.window, None, notifier_factory=None, prober=no_dbus)
+    app = make_app(notifier_factory=None)
     pending = listener(
         3000, "127.0.0.1", pid=None, process=None, owner_unknown=OwnerUnknown.PENDING
     )
-    app.snapshot_ready.emit(replace(snap(pending), pending_owners=1, warming_up=True))
-    assert controller.history is not None
-    assert HistoryReader(controller.history.path).events(kinds=["started", "present"]) == []
+    feed(qtbot, app, replace(snap(pending), pending_owners=1, warming_up=True))
+    assert app.history is not None
+    assert HistoryReader(app.history.path).events(kinds=["started", "present"]) == []
     # The first complete picture is the starting point: 3000 was already in use.
-    app.snapshot_ready.emit(snap(listener(3000, "127.0.0.1", pid=5, process="node")))
-    alerts = controller.alerts_view.model.alerts()
+    feed(qtbot, app, snap(listener(3000, "127.0.0.1", pid=5, process="node")))
+    alerts = app.alerts_view.model.alerts()
     assert [a.kind for a in alerts] == [AlertKind.STARTUP, AlertKind.NOTICE]
     assert "node" in alerts[0].body  # the start-up summary names the owner
-    present = HistoryReader(controller.history.path).events(kinds=["present"], port=3000)
+    present = HistoryReader(app.history.path).events(kinds=["present"], port=3000)
     assert [(e.pid, e.process) for e in present] == [(5, "node")]
     # From there on changes are news as before.
-    with qtbot.waitSignal(controller.alert_raised) as raised:
-        app.snapshot_ready.emit(snap())
+    with qtbot.waitSignal(app.alerts.alert_raised) as raised:
+        app.service.snapshot_ready.emit(snap())
     assert raised.args[0].kind == AlertKind.FREED
-    controller.shutdown()
 
 
 @pytest.mark.qt_log_ignore("systemTrayWindowChanged")
-def test_controller_counts_watched_busy_and_reloads_cli_edits(qtbot: QtBot) -> None:
-    application = PortwatchApp(interval=5, tray_available=True)
-    qtbot.addWidget(application.window)
-    try:
-        controller = install_alerts(application, application.window, application.tray)
-        assert application.tray is not None
-        application.snapshot_ready.emit(snap(listener(3000, "127.0.0.1")))
-        assert application.tray.watched_busy == 0
-        # `portwatch watch-port add 3000` from another process edits the file.
-        time.sleep(0.01)  # a distinct mtime on coarse file systems
-        from portwatch.cli import main
+def test_controller_counts_watched_busy_and_reloads_cli_edits(
+    qtbot: QtBot, make_app: Callable[..., PortwatchApp]
+) -> None:
+    application = make_app(tray_available=True)
+    assert application.tray is not None
+    feed(qtbot, application, snap(listener(3000, "127.0.0.1")))
+    assert application.tray.watched_busy == 0
+    # `portwatch watch-port add 3000` from another process edits the file.
+    time.sleep(0.01)  # a distinct mtime on coarse file systems
+    from portwatch.launch import main
 
-        assert main(["watch-port", "add", "3000", "5173"]) == 0
-        with qtbot.waitSignal(controller.settings_applied):
-            application.snapshot_ready.emit(
-                snap(listener(3000, "127.0.0.1"), listener(5173, "::1"))
-            )
-        assert [str(w.ports) for w in controller.settings.watched_ports] == ["3000", "5173"]
-        assert application.tray.watched_busy == 2
-        assert "2 watched ports busy" in application.tray.tooltip()
-        controller.shutdown()
-    finally:
-        application.service.stop()
+    assert main(["watch-port", "add", "3000", "5173"]) == 0
+    with qtbot.waitSignal(application.settings.changed):
+        application.service.snapshot_ready.emit(
+            snap(listener(3000, "127.0.0.1"), listener(5173, "::1"))
+        )
+    settle(application)
+    watched = application.settings.settings.watched_ports
+    assert [str(w.ports) for w in watched] == ["3000", "5173"]
+    assert application.tray.watched_busy == 2
+    assert "2 watched ports busy" in application.tray.tooltip()
 
 
 @pytest.mark.qt_log_ignore("systemTrayWindowChanged")
 def test_a_tray_that_appears_later_takes_over_from_the_window(
-    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, make_app: Callable[..., PortwatchApp]
 ) -> None:
     from portwatch.ui import app as app_module
     from portwatch.ui.tray import TrayIcon
 
     tray_up = False
     monkeypatch.setattr(TrayIcon, "available", staticmethod(lambda: tray_up))
-    application = PortwatchApp(interval=5)
-    qtbot.addWidget(application.window)
-    try:
-        from portwatch.cli import main
+    from portwatch.launch import main
 
-        assert main(["watch-port", "add", "3000"]) == 0
-        controller = install_alerts(application, application.window, application.tray)
-        application.snapshot_ready.emit(snap(listener(3000, "127.0.0.1")))
-        assert application.tray is None and controller.tray is None
-        assert application.window.notice.isVisible() and not application.window.hide_on_close
-        timer = application._tray_look
-        assert timer is not None and timer.interval() == app_module.TRAY_LOOK_FAST_MS
+    assert main(["watch-port", "add", "3000"]) == 0
+    application = make_app()
+    feed(qtbot, application, snap(listener(3000, "127.0.0.1")))
+    assert application.tray is None and application.alerts.balloon is None
+    assert application.window.notice.isVisible() and not application.window.hide_on_close
+    timer = application._tray_look
+    assert timer is not None and timer.interval() == app_module.TRAY_LOOK_FAST_MS
 
-        # Nothing yet: after the first minutes it looks less often.
-        application._tray_look_since -= app_module.TRAY_LOOK_FAST_FOR + 1
+    # Nothing yet: after the first minutes it looks less often.
+    application._tray_look_since -= app_module.TRAY_LOOK_FAST_FOR + 1
+    application._look_for_tray()
+    assert application.tray is None
+    assert timer.interval() == app_module.TRAY_LOOK_SLOW_MS
+
+    tray_up = True
+    with qtbot.waitSignal(application.tray_appeared) as appeared:
         application._look_for_tray()
-        assert application.tray is None
-        assert timer.interval() == app_module.TRAY_LOOK_SLOW_MS
-
-        tray_up = True
-        with qtbot.waitSignal(application.tray_appeared) as appeared:
-            application._look_for_tray()
-        tray = application.tray
-        assert tray is not None and appeared.args == [tray]
-        assert not timer.isActive() and application._tray_look is None
-        # The tray shows the last scan and the busy watched port at once.
-        assert tray.snapshot is application.latest
-        assert controller.tray is tray and tray.watched_busy == 1
-        assert not application.window.notice.isVisible()
-        assert "A system tray appeared" in application.window.statusBar().currentMessage()
-        # Closing the window now leaves the app running in the tray.
-        assert application.window.hide_on_close
-        with qtbot.assertNotEmitted(application.window.closed):
-            application.window.close()
-        # The tray's menu works like one that was there from the start.
-        tray.port_requested.emit(3000)
-        assert application.window.isVisible() and application.window.search.text() == "3000"
-        controller.shutdown()
-    finally:
-        application.service.stop()
+    tray = application.tray
+    assert tray is not None and appeared.args == [tray]
+    assert not timer.isActive() and application._tray_look is None
+    # The tray shows the last scan and the busy watched port at once.
+    assert tray.snapshot is application.latest
+    assert application.alerts.balloon is tray and tray.watched_busy == 1
+    assert not application.window.notice.isVisible()
+    assert "A system tray appeared" in application.window.statusBar().currentMessage()
+    # Closing the window now leaves the app running in the tray.
+    assert application.window.hide_on_close
+    with qtbot.assertNotEmitted(application.window.closed):
+        application.window.close()
+    # The tray's menu works like one that was there from the start.
+    tray.port_requested.emit(3000)
+    assert application.window.isVisible() and application.window.search.text() == "3000"
 
 
-def test_corrupt_settings_are_told_once_in_the_app(qtbot: QtBot, app: PortwatchApp) -> None:
+def test_corrupt_settings_are_told_once_in_the_app(
+    qtbot: QtBot, make_app: Callable[..., PortwatchApp]
+) -> None:
     paths.settings_file().write_text("{oops")
-    controller = AlertsController(app, app.window, None, notifier_factory=None, prober=no_dbus)
-    titles = [a.title for a in controller.alerts_view.model.alerts()]
+    app = make_app(notifier_factory=None)
+    titles = [a.title for a in app.alerts_view.model.alerts()]
     assert "Settings were reset" in titles
-    controller.shutdown()
 
 
-def test_settings_dialog_from_the_app_saves_and_applies(qtbot: QtBot, app: PortwatchApp) -> None:
-    controller = AlertsController(app, app.window, None, prober=no_dbus)
+def test_settings_dialog_from_the_app_saves_and_applies(
+    qtbot: QtBot, make_app: Callable[..., PortwatchApp]
+) -> None:
+    app = make_app()
+    qtbot.waitUntil(lambda: app.alerts.delivery is not None)
     with qtbot.waitSignal(app.settings_requested):
         app.request_settings()
-    dialog = controller._dialog
+    dialog = app.settings_window.dialog
     assert dialog is not None
     assert "No notification service." in dialog.delivery_label.text()
     dialog.interval.setValue(4)
@@ -363,18 +361,18 @@ def test_settings_dialog_from_the_app_saves_and_applies(qtbot: QtBot, app: Portw
     dialog.accept()  # refused: the file keeps nothing invalid
     assert not paths.settings_file().exists()
     row.ports.setText("tcp/5432")
-    with qtbot.waitSignal(controller.settings_applied):
+    with qtbot.waitSignal(app.settings.changed):
         dialog.accept()
+    settle(app)
     saved = json.loads(paths.settings_file().read_text())
     assert saved["scan_interval"] == 4.0
     assert saved["watched_ports"][0]["ports"] == "tcp/5432"
     assert app.service.interval == 4.0
-    controller.shutdown()
 
 
 @pytest.mark.skipif(shutil.which("dbus-daemon") is None, reason="needs dbus-daemon")
 def test_controller_sends_dbus_notifications_and_show_opens_the_port(
-    qtbot: QtBot, app: PortwatchApp, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, make_app: Callable[..., PortwatchApp], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     save_settings(
         Settings(
@@ -386,12 +384,15 @@ def test_controller_sends_dbus_notifications_and_show_opens_the_port(
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus)
         stub = StubServer(bus)
         try:
-            controller = install_alerts(app, app.window, None)
-            assert controller.delivery is not None
-            assert controller.delivery.method == "dbus"
-            app.snapshot_ready.emit(snap())
-            with qtbot.waitSignal(controller.alert_raised) as raised:
-                app.snapshot_ready.emit(snap(listener(3000, "127.0.0.1", pid=5, process="node")))
+            app = make_app(describe_delivery=describe_connection)
+            qtbot.waitUntil(lambda: app.alerts.delivery is not None)
+            assert app.alerts.delivery is not None
+            assert app.alerts.delivery.method == "dbus"
+            feed(qtbot, app, snap())
+            with qtbot.waitSignal(app.alerts.alert_raised) as raised:
+                app.service.snapshot_ready.emit(
+                    snap(listener(3000, "127.0.0.1", pid=5, process="node"))
+                )
             assert raised.args[1] == "dbus"
             assert wait_until(lambda: len(stub.calls) == 1, timeout=5)
             call = stub.calls[0]
@@ -401,16 +402,18 @@ def test_controller_sends_dbus_notifications_and_show_opens_the_port(
             assert call.actions == ["show", "Show"]
             # A click on "Show" comes back on jeepney's thread and opens the window there.
             app.window.hide()
-            with qtbot.waitSignal(controller.show_port_requested, timeout=5000):
+            with qtbot.waitSignal(app.alerts.show_port_requested, timeout=5000):
                 stub.invoke_action(1, "show")
             qtbot.waitUntil(app.window.isVisible, timeout=5000)
             assert app.window.search.text() == "3000"
             # The service dies: the next alert falls back (no tray here: in the app).
             stub.close()
-            with qtbot.waitSignal(controller.alert_raised) as raised:
-                app.snapshot_ready.emit(snap(listener(8000, "0.0.0.0", pid=7, process="python3")))
+            with qtbot.waitSignal(app.alerts.alert_raised, timeout=10_000) as raised:
+                app.service.snapshot_ready.emit(
+                    snap(listener(8000, "0.0.0.0", pid=7, process="python3"))
+                )
             assert raised.args[1] == "in_app"
-            controller.shutdown()
+            app.shutdown()
         finally:
             stub.close()
 
@@ -426,13 +429,44 @@ def test_scan_interval_from_settings_unless_the_command_line_gave_one(
     qtbot: QtBot, from_command_line: bool
 ) -> None:
     save_settings(Settings(scan_interval=7.5))
-    application = PortwatchApp(interval=0.7, tray_available=False)
+    # Given an interval is what `portwatch --interval 0.7` does.
+    application = PortwatchApp(interval=0.7 if from_command_line else None, tray_available=False)
     qtbot.addWidget(application.window)
     try:
-        controller = install_alerts(
-            application, application.window, None, keep_interval=from_command_line
-        )
         assert application.service.interval == (0.7 if from_command_line else 7.5)
-        controller.shutdown()
     finally:
-        application.service.stop()
+        application.shutdown()
+
+
+def test_started_while_another_program_holds_the_history_it_records_once_the_lock_goes(
+    qtbot: QtBot, make_app: Callable[..., PortwatchApp]
+) -> None:
+    from tests.test_history_storage import LOCKER
+
+    db = paths.history_db()
+    HistoryRecorder.from_settings(Settings()).close()  # an existing history, as after a run
+    locker = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout is not None
+        assert locker.stdout.readline().strip() == "locked"
+        app = make_app(notifier_factory=None)
+        assert app.history is not None  # not off for the run
+        assert "Port history is off" not in [a.title for a in app.alerts_view.model.alerts()]
+        feed(qtbot, app, snap(listener(3000, "127.0.0.1", pid=5, process="node")))
+        assert app.history.pending > 0
+    finally:
+        assert locker.stdin is not None
+        locker.stdin.write("go\n")
+        locker.stdin.flush()
+        locker.wait(10)
+    feed(
+        qtbot, app, snap(listener(3000, "127.0.0.1", pid=5, process="node"), listener(4000, "::1"))
+    )
+    assert app.history.pending == 0
+    kinds = [(e.kind, e.port) for e in HistoryReader(db).events(kinds=["present", "bound"])]
+    assert kinds == [("present", 3000), ("bound", 4000)]

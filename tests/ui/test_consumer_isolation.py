@@ -20,25 +20,22 @@ from portwatch.core.model import Snapshot
 from portwatch.core.paths import log_dir
 from portwatch.core.scanner import Scanner
 from portwatch.core.settings import Settings
-from portwatch.notify.probe import DeliveryProbe
-from portwatch.ui.alerts_controller import AlertsController
 from portwatch.ui.app import PortwatchApp
 from portwatch.ui.runtime import LOG_FILE, setup_logging
 from tests.support.procs import ListenerProcess, at
+from tests.ui.composed import feed, no_dbus
 
 HOSTILE = UnicodeEncodeError("utf-8", "\udcff\udcfe", 0, 1, "surrogates not allowed")
 
 
-def no_dbus() -> DeliveryProbe:
-    return DeliveryProbe(method="none", detail="No notification service.", fix="Install dunst.")
-
-
 @pytest.fixture
 def app(qtbot: QtBot) -> Iterator[PortwatchApp]:
-    application = PortwatchApp(interval=60, tray_available=False)
+    application = PortwatchApp(
+        interval=60, tray_available=False, notifier_factory=None, describe_delivery=no_dbus
+    )
     qtbot.addWidget(application.window)
     yield application
-    application.service.stop()
+    application.shutdown()
 
 
 @pytest.fixture
@@ -59,7 +56,7 @@ def log_file() -> Iterator[logging.Handler]:
 
 
 def test_a_history_that_raises_does_not_stop_the_public_bind_alert(
-    qtbot: QtBot, app: PortwatchApp, log_file: logging.Handler, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, log_file: logging.Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     history = HistoryRecorder.from_settings(Settings())
     calls = {"start": 0, "events": 0}
@@ -74,23 +71,28 @@ def test_a_history_that_raises_does_not_stop_the_public_bind_alert(
 
     monkeypatch.setattr(history, "record_start", record_start)
     monkeypatch.setattr(history, "record_events", record_events)
-    controller = AlertsController(
-        app, app.window, None, history=history, notifier_factory=None, prober=no_dbus
+    app = PortwatchApp(
+        interval=60,
+        tray_available=False,
+        history=history,
+        notifier_factory=None,
+        describe_delivery=no_dbus,
     )
+    qtbot.addWidget(app.window)
     scanner = Scanner(connection_owners=False)
     try:
-        app.service.snapshot_ready.emit(scanner.scan())  # the first picture
+        feed(qtbot, app, scanner.scan())  # the first picture
         with ListenerProcess(["tcp:0.0.0.0:0"]) as child:
             raised: list[object] = []
-            controller.alert_raised.connect(lambda alert, how: raised.append(alert))
+            app.alerts.alert_raised.connect(lambda alert, how: raised.append(alert))
             for _ in range(5):  # a new public bind, then scans where nothing moves
                 snapshot = scanner.scan()
                 assert at(snapshot.listeners, child.endpoints)
-                app.service.snapshot_ready.emit(snapshot)
+                feed(qtbot, app, snapshot)
             port = child.ports[0]
     finally:
         scanner.close()
-        controller.shutdown()
+        app.shutdown()
     assert calls["start"] == 1 and calls["events"] == 5  # the history was asked every scan
     exposed = [
         a
@@ -102,7 +104,7 @@ def test_a_history_that_raises_does_not_stop_the_public_bind_alert(
     # Told once (a notice and the status bar), logged once with its traceback, in the log file.
     notices = [
         a
-        for a in controller.alerts_view.model.alerts()
+        for a in app.alerts_view.model.alerts()
         if a.kind is AlertKind.NOTICE and a.title.startswith("Saving the port history")
     ]
     assert len(notices) == 1
@@ -115,7 +117,6 @@ def test_a_history_that_raises_does_not_stop_the_public_bind_alert(
 def test_a_window_that_raises_does_not_stop_the_alerts(
     qtbot: QtBot, app: PortwatchApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    controller = AlertsController(app, app.window, None, notifier_factory=None, prober=no_dbus)
     seen: list[Snapshot] = []
     app.snapshot_ready.connect(seen.append)
 
@@ -126,10 +127,9 @@ def test_a_window_that_raises_does_not_stop_the_alerts(
     scanner = Scanner(connection_owners=False)
     try:
         for _ in range(3):
-            app.service.snapshot_ready.emit(scanner.scan())
+            feed(qtbot, app, scanner.scan())
     finally:
         scanner.close()
-        controller.shutdown()
     assert len(seen) == 3
     assert "Showing the port list failed" in app.window.statusBar().currentMessage()
 

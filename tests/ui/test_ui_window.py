@@ -256,16 +256,16 @@ def test_settings_requests_reach_a_connected_handler(qtbot: QtBot) -> None:
 
 
 @pytest.mark.qt_log_ignore("systemTrayWindowChanged")
-def test_settings_without_a_dialog_says_so_in_the_window(qtbot: QtBot) -> None:
+def test_settings_from_the_tray_opens_the_settings_dialog(qtbot: QtBot) -> None:
     app = PortwatchApp(interval=5, tray_available=True)
     qtbot.addWidget(app.window)
     try:
         assert app.tray is not None
         app.tray.settings_requested.emit()
-        assert app.window.isVisible()
-        assert "No settings dialog" in app.window.statusBar().currentMessage()
+        dialog = app.settings_window.dialog
+        assert dialog is not None and dialog.isVisible()
     finally:
-        app.service.stop()
+        app.shutdown()
 
 
 def test_tray_tooltip_icon_and_menu(qtbot: QtBot) -> None:

@@ -10,7 +10,8 @@ settings give (age, rows, bytes). :class:`HistoryReader` (``portwatch
 history``, the History tab) opens the file read-only and never changes it.
 
 Modules: ``values`` (what is handed out), ``schema`` (tables, versions,
-upgrades), ``pairing`` (events into holdings), ``retention``, ``recorder``,
+upgrades), ``pairing`` (events into holdings), ``retention``, ``rows`` (rows
+from listeners), ``recorder``, ``writer`` (the app's writer thread),
 ``reader``, ``connections`` (one per thread, errors for a person).
 """
 

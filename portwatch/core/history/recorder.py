@@ -9,8 +9,9 @@ bytes is the user's, never a default behind their back.
   (``safetext.mask_argv``) and kept once each in the commands table.
 - A batch that cannot be written (another program holds the lock, the disk
   is full) is kept, up to :data:`MAX_PENDING` rows (the oldest dropped, said
-  once in the log), and written before the next one: nothing is lost when
-  the lock goes or space is freed. The write still raises
+  once in the log), and written before the next one, once, in order: nothing
+  is lost when the lock goes or space is freed. :meth:`deferred` gathers
+  several scans into one batch (the app's writer thread, :mod:`.writer`). The write still raises
   :class:`HistoryError`, one line for a person, so the app can say so.
 - The database, its -wal and -shm are 0600 and the data folder 0700; files
   made by an older portwatch are tightened when the recorder opens them.
@@ -34,6 +35,7 @@ from portwatch.core.diff import Event
 from portwatch.core.history import retention
 from portwatch.core.history.connections import Connections, problem
 from portwatch.core.history.pairing import catch_up
+from portwatch.core.history.rows import Row, path_is_default, row_for, text
 from portwatch.core.history.schema import (
     LAST_START,
     SCHEMA_VERSION,
@@ -43,8 +45,8 @@ from portwatch.core.history.schema import (
     version_of,
 )
 from portwatch.core.history.values import ALERT, EVENT_FIELDS, PRESENT, STARTED, HistoryError
-from portwatch.core.model import Listener, Snapshot
-from portwatch.core.safetext import from_os, mask_argv, mask_text
+from portwatch.core.model import Snapshot
+from portwatch.core.safetext import from_os, mask_text
 
 if TYPE_CHECKING:
     from portwatch.core.settings import Settings
@@ -60,40 +62,6 @@ _CMDLINE_AT = EVENT_FIELDS.index("cmdline")
 _STORED = ", ".join("command_id" if name == "cmdline" else name for name in EVENT_FIELDS)
 _INSERT = f"INSERT INTO events ({_STORED}) VALUES ({', '.join('?' * len(EVENT_FIELDS))})"  # noqa: S608 - fixed names
 
-Row = tuple[Any, ...]  # EVENT_FIELDS' values, the command line as text
-
-
-def _text(value: str | None) -> str | None:
-    return None if value is None else from_os(value)
-
-
-def _command(listener: Listener) -> str | None:
-    if listener.cmdline is None:
-        return None
-    return from_os(" ".join(mask_argv([from_os(arg) for arg in listener.cmdline])))
-
-
-def _row_for(kind: str, listener: Listener, at: float, previous: Listener | None = None) -> Row:
-    return (
-        at,
-        kind,
-        listener.proto,
-        listener.family,
-        _text(listener.address),
-        listener.port,
-        listener.pid,
-        _text(listener.process),
-        _text(listener.exe),
-        _command(listener),
-        _text(listener.user),
-        str(listener.exposure),
-        previous.pid if previous else None,
-        _text(previous.process) if previous else None,
-        _text(previous.address) if previous else None,
-        str(previous.exposure) if previous else None,
-        None,
-    )
-
 
 class HistoryRecorder:
     """Writes the history. Safe to use from several threads (one connection each)."""
@@ -106,7 +74,10 @@ class HistoryRecorder:
         max_rows: int,
         max_bytes: int,
         busy_timeout: float = 1.0,
+        open_now: bool = True,
     ) -> None:
+        """``open_now=False``: create or upgrade the file at the first write instead (another
+        program holds it now); rows recorded until then are kept, as for a failed write."""
         self.path = Path(path) if path is not None else paths.history_db()
         self.retention_days = retention_days
         self.max_rows = max_rows
@@ -117,19 +88,29 @@ class HistoryRecorder:
         self._connections = Connections(self._open)
         self._write_lock = threading.RLock()
         self._pending: list[Row] = []
+        self._deferring = False
         self._dropped_said = False
         self._inserts = 0
-        self._upgrade()
-        self.prune()
+        self._opened = False
+        if open_now:
+            self._open_database()
 
     @classmethod
-    def from_settings(cls, settings: Settings, path: Path | None = None) -> HistoryRecorder:
+    def from_settings(
+        cls, settings: Settings, path: Path | None = None, *, open_now: bool = True
+    ) -> HistoryRecorder:
         return cls(
             path,
             retention_days=settings.history_retention_days,
             max_rows=settings.history_max_rows,
             max_bytes=settings.history_max_mb * 1024 * 1024,
+            open_now=open_now,
         )
+
+    def _open_database(self) -> None:
+        self._upgrade()
+        self.prune()
+        self._opened = True
 
     def apply_settings(self, settings: Settings) -> None:
         """New limits from the settings; the next writes apply them."""
@@ -250,12 +231,35 @@ class HistoryRecorder:
 
     # --- writing ---
 
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Rows recorded inside are kept, then written as one batch by :meth:`flush`.
+
+        The app's writer thread records every queued scan this way: while
+        another program holds the database, one wait per batch, not per scan.
+        """
+        with self._write_lock:
+            self._deferring = True
+            try:
+                yield
+            finally:
+                self._deferring = False
+
+    def flush(self) -> None:
+        """Write what is kept (raises :class:`HistoryError` and keeps it when it cannot)."""
+        self._insert(())
+
     def _insert(self, rows: Sequence[Row]) -> None:
         with self._write_lock:
+            if self._deferring:
+                self._keep([*self._pending, *rows])
+                return
             batch = [*self._pending, *rows]
             if not batch:
                 return
             try:
+                if not self._opened:
+                    self._open_database()
                 with self._write("write to") as conn:
                     self._store(conn, batch)
             except HistoryError:
@@ -307,14 +311,14 @@ class HistoryRecorder:
         """Watching starts: a ``started`` row, then every listener already there."""
         at = snapshot.taken_at
         rows: list[Row] = [
-            (at, STARTED, *([None] * (len(EVENT_FIELDS) - 3)), _text(snapshot.backend or None))
+            (at, STARTED, *([None] * (len(EVENT_FIELDS) - 3)), text(snapshot.backend or None))
         ]
-        rows.extend(_row_for(PRESENT, listener, at) for listener in snapshot.listeners)
+        rows.extend(row_for(PRESENT, listener, at) for listener in snapshot.listeners)
         self._insert(rows)
 
     def record_events(self, events: Iterable[Event]) -> None:
         """One poll's events (an empty one writes what an earlier failure kept)."""
-        self._insert([_row_for(str(e.kind), e.listener, e.at, e.previous) for e in events])
+        self._insert([row_for(str(e.kind), e.listener, e.at, e.previous) for e in events])
 
     def record_alert(
         self,
@@ -345,7 +349,7 @@ class HistoryRecorder:
             proto,
             port,
             pid,
-            _text(process),
+            text(process),
             detail,
         )
         self._insert([tuple(row)])
@@ -361,11 +365,3 @@ class HistoryRecorder:
         if removed:
             log.debug("history retention removed %d rows", removed)
         return removed
-
-
-def path_is_default(path: Path) -> bool:
-    """Whether ``path`` is in portwatch's own data folder (whose mode portwatch sets)."""
-    try:
-        return path.parent.resolve() == paths.data_dir().resolve()
-    except OSError:
-        return False

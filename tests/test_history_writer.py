@@ -1,0 +1,77 @@
+"""The history writer thread: scans queued during another process's lock go in once, in order."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+from portwatch.core.diff import Event, EventKind
+from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder
+from portwatch.core.history.writer import HistoryWriter
+from tests.test_history_storage import LOCKER, recorder
+from tests.test_rules import listener
+
+
+def test_jobs_queued_during_a_lock_are_written_once_in_order_when_it_goes() -> None:
+    rec = recorder()
+    failures: list[str] = []
+
+    def flush(history: HistoryRecorder) -> None:
+        try:
+            history.flush()
+        except HistoryError as exc:
+            failures.append(str(exc))
+
+    writer = HistoryWriter(rec, flush)
+    now = time.time()
+    locker = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(rec.path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout is not None
+        assert locker.stdout.readline().strip() == "locked"
+        for port in range(4001, 4011):  # ten scans, each with an event
+            event = Event(EventKind.BOUND, listener(port), now + port - 4000)
+            writer.submit(lambda h, event=event: h.record_events([event]))
+        assert writer.wait_idle(30)
+        assert failures, "the lock made a write fail"
+        # Batched: far fewer attempts (each waits the busy timeout) than scans.
+        assert len(failures) < 10
+        assert rec.pending == 10
+    finally:
+        assert locker.stdin is not None
+        locker.stdin.write("go\n")
+        locker.stdin.flush()
+        locker.wait(10)
+    writer.submit(lambda h: h.record_events([]))  # the next scan, with nothing new
+    assert writer.wait_idle(30)
+    assert rec.pending == 0
+    with HistoryReader(rec.path) as reader:
+        assert [e.port for e in reader.events()] == list(range(4001, 4011))
+    writer.close()
+
+
+def test_submit_never_waits_for_sqlite() -> None:
+    rec = recorder()
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow(history: HistoryRecorder) -> None:
+        started.set()
+        release.wait(10)
+
+    writer = HistoryWriter(rec, lambda history: history.flush())
+    writer.submit(slow)
+    assert started.wait(5)
+    begin = time.monotonic()
+    for _ in range(100):
+        writer.submit(lambda h: h.record_events([]))
+    assert time.monotonic() - begin < 0.5
+    release.set()
+    assert writer.wait_idle(10)
+    writer.close()
