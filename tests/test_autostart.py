@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.cli import main
+from portwatch.launch import main
 from portwatch.core.autostart import (
     AutostartError,
     LaunchCommand,

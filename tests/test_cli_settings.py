@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from portwatch.cli import main
+from portwatch.launch import main
 from portwatch.core import paths
 from portwatch.core.diff import diff
 from portwatch.core.model import Snapshot

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.cli import main
+from portwatch.launch import main
 from portwatch.core import Scanner, paths
 from portwatch.core.diff import Event, EventKind, diff
 from portwatch.core.exposure import classify

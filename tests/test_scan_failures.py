@@ -309,7 +309,7 @@ _WATCH_CHILD = textwrap.dedent(
             raise OSError("injected read failure")
         return real(*args, **kwargs)
     psutil.net_connections = failing
-    from portwatch.cli import main
+    from portwatch.launch import main
     sys.exit(main(["watch", "--interval", sys.argv[1]]))
     """
 )

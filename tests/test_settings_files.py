@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.cli import main
+from portwatch.launch import main
 from portwatch.core import paths
 from portwatch.core.portspec import PortSpec
 from portwatch.core.settings import (

@@ -275,7 +275,7 @@ def test_controller_counts_watched_busy_and_reloads_cli_edits(qtbot: QtBot) -> N
         assert application.tray.watched_busy == 0
         # `portwatch watch-port add 3000` from another process edits the file.
         time.sleep(0.01)  # a distinct mtime on coarse file systems
-        from portwatch.cli import main
+        from portwatch.launch import main
 
         assert main(["watch-port", "add", "3000", "5173"]) == 0
         with qtbot.waitSignal(controller.settings_applied):
@@ -302,7 +302,7 @@ def test_a_tray_that_appears_later_takes_over_from_the_window(
     application = PortwatchApp(interval=5)
     qtbot.addWidget(application.window)
     try:
-        from portwatch.cli import main
+        from portwatch.launch import main
 
         assert main(["watch-port", "add", "3000"]) == 0
         controller = install_alerts(application, application.window, application.tray)
