@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.launch import main
 from portwatch.core import Scanner, paths
 from portwatch.core.diff import Event, EventKind, diff
 from portwatch.core.exposure import classify
 from portwatch.core.history import HistoryError, Holding
 from portwatch.core.model import Listener, Snapshot
+from portwatch.launch import main
 from tests.support.history_reference import RecordingHistory, event_columns, reference_holdings
 from tests.support.procs import ListenerProcess, wait_until
 from tests.test_rules import listener
