@@ -6,6 +6,6 @@ from portwatch.core.child_env import restore_user_environment
 # (Qt's browser and file-manager openers included) must get the user's own.
 restore_user_environment()
 
-from portwatch.cli import main  # noqa: E402  (after the environment is the user's)
+from portwatch.entry import main  # noqa: E402  (after the environment is the user's)
 
 raise SystemExit(main())

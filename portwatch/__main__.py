@@ -1,3 +1,3 @@
-from portwatch.cli import main
+from portwatch.entry import main
 
 raise SystemExit(main())

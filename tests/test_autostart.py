@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.cli import main
 from portwatch.core.autostart import (
     AutostartError,
     LaunchCommand,
@@ -20,6 +19,7 @@ from portwatch.core.autostart import (
 from portwatch.core.autostart.linux import XdgAutostart, exec_value
 from portwatch.core.autostart.macos import LaunchAgentAutostart
 from portwatch.core.autostart.windows import RUN_KEY, RunKeyAutostart
+from portwatch.entry import main
 
 APP_ID = "io.github.portwatch.Portwatch"
 REPO = Path(__file__).resolve().parent.parent

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from portwatch.cli import main
 from portwatch.core import paths
 from portwatch.core.diff import diff
 from portwatch.core.model import Snapshot
 from portwatch.core.settings import load_settings
+from portwatch.entry import main
 from tests.support.factories import node_listener as listener
 from tests.support.history_reference import RecordingHistory
 

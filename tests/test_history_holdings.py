@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.cli import main
 from portwatch.core import paths
 from portwatch.core.diff import Event, EventKind, diff
 from portwatch.core.exposure import classify
 from portwatch.core.history import HistoryError, Holding
 from portwatch.core.model import Listener, Snapshot
 from portwatch.core.scanner import Scanner
+from portwatch.entry import main
 from tests.support.factories import node_listener as listener
 from tests.support.history_reference import RecordingHistory, event_columns, reference_holdings
 from tests.support.procs import ListenerProcess, wait_until

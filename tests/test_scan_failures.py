@@ -311,7 +311,7 @@ _WATCH_CHILD = textwrap.dedent(
             raise OSError("injected read failure")
         return real(*args, **kwargs)
     psutil.net_connections = failing
-    from portwatch.cli import main
+    from portwatch.entry import main
     sys.exit(main(["watch", "--interval", sys.argv[1]]))
     """
 )

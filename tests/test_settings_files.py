@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.cli import main
 from portwatch.core import paths
 from portwatch.core.portspec import PortSpec
 from portwatch.core.settings import (
@@ -32,6 +31,7 @@ from portwatch.core.settings import (
     load_settings,
     save_settings,
 )
+from portwatch.entry import main
 
 ROOT = Path(__file__).resolve().parent.parent
 NOBODY = 65534

@@ -1,4 +1,8 @@
-"""The `portwatch` command: the tray app with no arguments, headless tools with one."""
+"""The `portwatch` command line: headless tools, and the options of the tray app.
+
+The command line never imports the UI: with no command it hands over to the
+`AppLauncher` it is given (portwatch.entry builds one that starts the tray app).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from portwatch import __version__
 from portwatch.cli import action_cmds, autostart_cmds, history_cmds, scan_cmds, settings_cmds
@@ -15,6 +19,14 @@ from portwatch.core.arguments import interval_seconds
 
 # Each module adds its subcommands; the order is the order of `--help`.
 COMMAND_MODULES = (scan_cmds, action_cmds, autostart_cmds, settings_cmds, history_cmds)
+
+
+class AppLauncher(Protocol):
+    """Starts the tray app or its self-test; given to `main` by the entry point."""
+
+    def start(self, app_args: list[str], *, debug: bool) -> int: ...
+
+    def self_test(self) -> int: ...
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None, *, app: AppLauncher) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, app_args = parser.parse_known_args(args_list)
@@ -63,15 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.self_test:
-        from portwatch.selftest import run_self_test
-
-        return run_self_test()
+        return app.self_test()
     if args.command is None:
         if args.app_interval is not None:
             app_args.append(f"--interval={args.app_interval}")
         if args.show:
             app_args.append("--show")
-        return _start_app(app_args, debug=args.debug)
+        return app.start(app_args, debug=args.debug)
     if args.app_interval is not None or args.show:
         parser.error("--interval and --show before a command are for the tray app")
     if app_args:
@@ -92,13 +102,3 @@ def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-
-
-def _start_app(app_args: list[str], *, debug: bool) -> int:
-    try:
-        from portwatch.ui.launch import run_app
-    except ImportError as exc:
-        print(f"portwatch: the tray app cannot start: {exc}", file=sys.stderr)
-        print("The command line works without it: try `portwatch list`.", file=sys.stderr)
-        return 1
-    return run_app(app_args, debug=debug)

@@ -277,7 +277,7 @@ def test_controller_counts_watched_busy_and_reloads_cli_edits(
     assert application.tray.watched_busy == 0
     # `portwatch watch-port add 3000` from another process edits the file.
     time.sleep(0.01)  # a distinct mtime on coarse file systems
-    from portwatch.launch import main
+    from portwatch.entry import main
 
     assert main(["watch-port", "add", "3000", "5173"]) == 0
     with qtbot.waitSignal(application.settings.changed):
@@ -300,7 +300,7 @@ def test_a_tray_that_appears_later_takes_over_from_the_window(
 
     tray_up = False
     monkeypatch.setattr(TrayIcon, "available", staticmethod(lambda: tray_up))
-    from portwatch.launch import main
+    from portwatch.entry import main
 
     assert main(["watch-port", "add", "3000"]) == 0
     application = make_app()
