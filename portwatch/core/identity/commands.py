@@ -24,7 +24,10 @@ _MAX_UNWRAPS = 8
 
 def program_name(path: str) -> str:
     """A program's base name; a path into node_modules names its package."""
-    parts = path.replace("\\", "/").split("/")
+    # Backslashes separate folders only in a Windows path ("C:\\..."): elsewhere they are
+    # part of a name, as in the ``\\xff`` an undecodable byte is shown as.
+    windows = len(path) > 2 and path[1] == ":" and path[2] == "\\"
+    parts = (path.replace("\\", "/") if windows else path).split("/")
     if "node_modules" in parts[:-1]:
         at = len(parts) - 1 - parts[::-1].index("node_modules")
         package = (
@@ -193,17 +196,22 @@ def _bounded(argv: Sequence[str]) -> tuple[str, ...]:
 
 
 def _title_words(argv: tuple[str, ...]) -> tuple[str, ...]:
-    """A process that rewrote its title ("nginx: master process ...") as words."""
+    """A process that rewrote its title ("nginx: master process ...") as words.
+
+    psutil already splits a one-string title at spaces; the name before the colon is kept.
+    """
     if len(argv) == 1 and " " in argv[0] and "/" not in argv[0].split(" ", 1)[0]:
-        words = argv[0].split()
-        return (words[0].rstrip(":"), *words[1:])
+        argv = tuple(argv[0].split())
+    if argv and argv[0].endswith(":") and "/" not in argv[0]:
+        return (argv[0].rstrip(":"), *argv[1:])
     return argv
 
 
 def unwrap(cmdline: Sequence[str] | None) -> tuple[tuple[str, ...], bool]:
     """The command line of the program finally run, and whether a wrapper or interpreter ran it."""
-    argv = _title_words(_bounded(cmdline or ()))
-    unwrapped = False
+    bounded = _bounded(cmdline or ())
+    argv = _title_words(bounded)
+    unwrapped = argv != bounded  # a title the process chose names it
     for _ in range(_MAX_UNWRAPS):
         if not argv or not argv[0]:
             break
