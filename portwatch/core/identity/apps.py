@@ -19,6 +19,7 @@ from portwatch.core.identity.commands import is_interpreter, program_name, unwra
 from portwatch.core.safetext import from_os
 
 MAX_APP_CHARS = 200
+COMM_CHARS = 15  # TASK_COMM_LEN - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,5 +134,8 @@ def app_name(name: str | None, cmdline: Sequence[str] | None, cwd: str | None) -
             return recogniser(command)[:MAX_APP_CHARS]
         if unwrapped and not is_interpreter(command.program):
             return command.program[:MAX_APP_CHARS]
-    shown = name or (program_name(argv[0]) if argv else "")
+    program = program_name(argv[0]) if argv else ""
+    # Linux keeps 15 characters of a process name: argv[0] has the rest.
+    truncated = name is not None and len(name) == COMM_CHARS and program.startswith(name)
+    shown = program if truncated or not name else name
     return from_os(shown)[:MAX_APP_CHARS] or None

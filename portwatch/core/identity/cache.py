@@ -17,7 +17,12 @@ import psutil
 
 from portwatch.core.identity.apps import app_name
 from portwatch.core.identity.commands import program_name
-from portwatch.core.identity.containers import EngineClient, find_container, proxy_target
+from portwatch.core.identity.containers import (
+    PROXIES,
+    EngineClient,
+    find_container,
+    proxy_target,
+)
 from portwatch.core.identity.projects import ProjectFinder
 from portwatch.core.identity.units import read_unit
 from portwatch.core.procinfo import read_cwd
@@ -125,9 +130,11 @@ class IdentityCache:
         host_port: int | None,
     ) -> None:
         """Name the container a docker-proxy or rootlessport forwards to, if it is one."""
-        program = program_name(cmdline[0]) if cmdline else (name or "")
-        target = proxy_target(program, cmdline or ()) or proxy_target(name or "", cmdline or ())
-        if target is None:
+        argv = cmdline or ()
+        programs = (program_name(argv[0]) if argv else "", name or "")
+        program = next((p for p in programs if p in PROXIES), None)
+        target = proxy_target(program, argv) if program is not None else None
+        if program is None or target is None:
             return
         container = find_container(target, self.engine.containers(), host_port)
         entry.tries += 1
@@ -135,7 +142,7 @@ class IdentityCache:
             shown = target.describe()
             retry = entry.tries < CONTAINER_TRIES
             entry.retry_at = self._clock() + self.engine.min_interval if retry else None
-            entry.identity = replace(entry.identity, container=shown)
+            entry.identity = replace(entry.identity, app=program, container=shown)
             return
         entry.retry_at = None
         entry.identity = replace(
