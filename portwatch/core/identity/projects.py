@@ -115,7 +115,7 @@ MARKERS: tuple[tuple[str, Callable[[str], str | None]], ...] = (
 def folder_project(folder: str) -> str | None:
     """The project this one folder names (its markers, then ``.git``), or None."""
     for marker, declared in MARKERS:
-        text = _read_marker(str(PurePosixPath(folder) / marker))
+        text = _read_marker(f"{folder.rstrip('/')}/{marker}")
         if text is None:
             continue
         try:
@@ -152,14 +152,14 @@ class ProjectFinder:
         """The nearest project named from ``cwd`` upward; None if none or ``cwd`` is not a path."""
         if not cwd or not cwd.startswith("/") or "\x00" in cwd:
             return None
-        folder = PurePosixPath(cwd)
+        folder = cwd.rstrip("/") or "/"
         for _ in range(MAX_LEVELS):
-            found = self._folder(str(folder))
+            found = self._folder(folder)
             if found is not None:
                 return found
-            if folder.parent == folder:
+            if folder == "/":
                 break
-            folder = folder.parent
+            folder = folder.rsplit("/", 1)[0] or "/"
         return None
 
     def _folder(self, folder: str) -> str | None:
