@@ -207,14 +207,19 @@ def test_the_engine_is_asked_at_most_once_per_interval(engine: StubEngine) -> No
     assert len(engine.requests) == 2
 
 
+def _cache_on_a_clock(engine: StubEngine) -> tuple[IdentityCache, list[float]]:
+    """A cache asking ``engine`` every 5 s at most, on a clock the test moves (``now[0]``)."""
+    now = [0.0]
+    client = EngineClient([str(engine.path)], min_interval=5.0, clock=lambda: now[0])
+    return IdentityCache(engine=client, clock=lambda: now[0]), now
+
+
 def test_a_container_listed_after_its_proxy_started_is_found_later(
     engine: StubEngine, proxy: ShapedChild
 ) -> None:
     # docker-proxy starts while the container is being set up, before it is "running".
     engine.body = b"[]"
-    now = [0.0]
-    client = EngineClient([str(engine.path)], min_interval=5.0, clock=lambda: now[0])
-    cache = IdentityCache(engine=client, clock=lambda: now[0])
+    cache, now = _cache_on_a_clock(engine)
     assert _identity(cache, proxy.pid).container == "container 172.18.0.3:80"
     engine.body = json.dumps([WEB]).encode()
     now[0] += 1.0
@@ -232,9 +237,7 @@ def test_an_unknown_container_is_asked_about_a_bounded_number_of_times(
     engine: StubEngine, proxy: ShapedChild
 ) -> None:
     engine.body = b"[]"
-    now = [0.0]
-    client = EngineClient([str(engine.path)], min_interval=5.0, clock=lambda: now[0])
-    cache = IdentityCache(engine=client, clock=lambda: now[0])
+    cache, now = _cache_on_a_clock(engine)
     for _ in range(CONTAINER_TRIES + 5):
         _identity(cache, proxy.pid)
         now[0] += 6.0
