@@ -145,6 +145,7 @@ WRAPPED = [
     (["/usr/bin/env", "-S node --inspect", "/srv/bin/serve.js"], "serve.js"),
     (["npx", "--yes", "vite@5.2", "--host"], "vite"),
     (["npx", "-p", "next", "next", "dev"], "next dev"),
+    (["npx", "-y", "-c", "vite --port 3000"], "vite"),
     (["npm", "exec", "--", "webpack-dev-server", "--port", "0"], "webpack-dev-server"),
     (
         ["uv", "run", "--with", "httpx", "--python", "3.12", "uvicorn", "app:main"],

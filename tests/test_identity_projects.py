@@ -65,6 +65,7 @@ def test_a_git_folder_names_itself_and_no_marker_is_none(tmp_path: Path) -> None
     assert finder.project("") is None
     assert finder.project("relative/path") is None
     assert finder.project("/\x00") is None
+    assert finder.project("/tmp/\ud800 not encodable") is None
 
 
 def test_a_marker_without_a_name_says_nothing_and_the_walk_goes_on(tmp_path: Path) -> None:

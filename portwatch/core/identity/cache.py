@@ -69,7 +69,10 @@ class _Entry:
 
 
 class IdentityCache:
-    """Identities of processes, each worked out once while the process lives."""
+    """Identities of processes, each worked out once while the process lives.
+
+    For one thread (the scanner's): it holds no lock.
+    """
 
     def __init__(
         self,

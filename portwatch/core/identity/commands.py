@@ -154,7 +154,13 @@ def _env(args: Sequence[str]) -> tuple[str, ...] | None:
 
 
 def _npx(args: Sequence[str]) -> tuple[str, ...] | None:
-    """``npx [options] package[@version] ...``: the command is named without its version."""
+    """``npx [options] package[@version] ...``: the command is named without its version.
+
+    ``npx -c "vite --port 3000"`` runs the command in its one argument.
+    """
+    for index, arg in enumerate(args[:-1]):
+        if arg in ("-c", "--call"):
+            return tuple(args[index + 1].split()) or None
     rest = _after_options(args, frozenset({"-p", "--package", "--cache", "--userconfig"}))
     if not rest:
         return None
@@ -163,7 +169,7 @@ def _npx(args: Sequence[str]) -> tuple[str, ...] | None:
 
 
 def _runner(subcommand: str, with_value: frozenset[str] = frozenset()) -> Unwrapper:
-    """A tool that runs a command after a subcommand (``uv run``, ``poetry run``, ``npm exec``)."""
+    """A tool that runs a command after a subcommand (``uv run``, ``poetry run``)."""
 
     def unwrap_runner(args: Sequence[str]) -> tuple[str, ...] | None:
         if not args or args[0] != subcommand:

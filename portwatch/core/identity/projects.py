@@ -44,7 +44,7 @@ def _read_marker(path: str) -> str | None:
     """A small regular file's text; None if missing, odd, too large or unreadable."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError:  # missing, a link loop (ELOOP), refused
+    except (OSError, ValueError):  # missing, a link loop (ELOOP), refused, not encodable
         return None
     try:
         info = os.fstat(fd)
