@@ -14,6 +14,7 @@ from portwatch.core.identity import IdentityCache
 from portwatch.core.identity.apps import MAX_APP_CHARS, app_name
 from portwatch.core.identity.commands import MAX_ARGS, unwrap
 from portwatch.core.procinfo import read_process
+from tests.support.procs import wait_until
 from tests.support.shaped_child import ShapedChild
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -54,6 +55,9 @@ SHAPES = [
 
 
 def _identity_of(pid: int, cache: IdentityCache | None = None) -> tuple[str, str | None]:
+    # Popen returns once the child has exec'd, a moment before the kernel has its
+    # arguments in place: wait for them (the state), not for a time.
+    assert wait_until(lambda: Path(f"/proc/{pid}/cmdline").read_bytes() != b"", timeout=10)
     info = read_process(psutil.Process(pid))
     assert info is not None
     found = (cache or IdentityCache()).identity(

@@ -41,19 +41,30 @@ def test_a_process_is_looked_at_once_while_it_lives(tmp_path: Path) -> None:
 def test_gone_processes_are_forgotten_and_the_cache_is_bounded(tmp_path: Path) -> None:
     cache = IdentityCache(max_entries=100, proc_root=str(tmp_path))
     for pid in range(1, 301):
-        cache.identity(pid, 1.0, f"p{pid}", None, cwd=None)
+        cache.identity(pid, 1.0, f"p{pid}", [f"p{pid}"], cwd=None)
     assert len(cache) == 100
-    cache.identity(250, 1.0, "p250", None, cwd=None)  # used last: kept longest
+    cache.identity(250, 1.0, "p250", ["p250"], cwd=None)  # used last: kept longest
     cache.prune({250, 299, 5})
     assert len(cache) == 2
     cache.prune(set())
     assert len(cache) == 0
 
 
+def test_a_process_without_arguments_yet_is_asked_again(tmp_path: Path) -> None:
+    # Caught between exec and the kernel setting up its arguments, a process has
+    # none for a moment: that first answer must not stick for its whole life.
+    cache = IdentityCache(proc_root=str(tmp_path))
+    assert cache.identity(9, 5.0, "python3", None, cwd="/srv").app == "python3"
+    assert len(cache) == 0
+    later = cache.identity(9, 5.0, "python3", ["python3", "-m", "http.server"], cwd="/srv")
+    assert later.app == "http.server /srv"
+    assert len(cache) == 1
+
+
 def test_the_app_is_never_empty(tmp_path: Path) -> None:
     cache = IdentityCache(proc_root=str(tmp_path))
-    assert cache.identity(42, None, None, None, cwd=None).app == "pid 42"
-    assert cache.identity(43, None, "", [""], cwd=None).app == "pid 43"
+    assert cache.identity(42, None, None, None, cwd=None).app == "PID 42"
+    assert cache.identity(43, None, "", [""], cwd=None).app == "PID 43"
     assert Identity("a", None, None, None, None).to_json() == {
         "app": "a",
         "project": None,

@@ -25,6 +25,7 @@ from portwatch.core.identity.containers import (
 )
 from portwatch.core.identity.projects import ProjectFinder
 from portwatch.core.identity.units import read_unit
+from portwatch.core.owner_text import owner_name
 from portwatch.core.procinfo import read_cwd
 
 MAX_ENTRIES = 4096
@@ -109,7 +110,7 @@ class IdentityCache:
             self._resolve_container(entry, name, cmdline, host_port)
             return entry.identity
         folder = self._read_cwd(pid) if cwd is UNREAD else cwd
-        app = app_name(name, cmdline, folder) or f"pid {pid}"
+        app = app_name(name, cmdline, folder) or owner_name(None, pid)
         found = Identity(
             app=app,
             project=self.projects.project(folder),
@@ -119,6 +120,10 @@ class IdentityCache:
         )
         entry = _Entry(start_time, found)
         self._resolve_container(entry, name, cmdline, host_port)
+        if not any(cmdline or ()):
+            # No arguments yet: a process caught between exec and setting up its
+            # arguments, or one we may not read. Ask again next time, not for its life.
+            return entry.identity
         self._entries[pid] = entry
         self._entries.move_to_end(pid)
         while len(self._entries) > self._max:
