@@ -43,6 +43,7 @@ from portwatch.core.owner_text import owner_name
 from portwatch.core.portspec import PortSpecError, parse_port
 from portwatch.core.safetext import visible
 from portwatch.ui.tables.cells import SORT_ROLE
+from portwatch.ui.thread_pool import run_in_pool
 
 log = logging.getLogger(__name__)
 
@@ -171,11 +172,13 @@ class HoldingsModel(QAbstractTableModel):
 class HistoryView(QWidget):
     """Search fields (port, process, since), the intervals, and Export CSV."""
 
-    searched = Signal(int)  # number of rows found
+    searched = Signal(int)  # a search's rows are shown: how many
+    exported = Signal(int)  # Export CSV… wrote the file: how many rows
 
     def __init__(self, history: HistoryReader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history = history
+        self._searches = 0  # numbers the searches, so a slow one cannot overwrite a newer one
         self.model = HoldingsModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
@@ -271,24 +274,36 @@ class HistoryView(QWidget):
         self.search()
 
     def _run(self, filters: dict[str, Any]) -> None:
-        try:
-            holdings = self.history.holdings(**filters, limit=ROW_LIMIT)
-        except HistoryError as exc:
-            self.error.setText(str(exc))
+        # The query runs on the thread pool (the UI thread only draws); when
+        # searches overlap, only the newest one's answer is shown.
+        self._searches += 1
+        number = self._searches
+        history = self.history
+
+        def query() -> list[Holding] | HistoryError:
+            try:
+                return history.holdings(**filters, limit=ROW_LIMIT)
+            except HistoryError as exc:
+                return exc
+
+        run_in_pool(self, query, lambda found: self._show(number, found))
+
+    def _show(self, number: int, found: list[Holding] | HistoryError) -> None:
+        if number != self._searches:
+            return  # a newer search is under way
+        if isinstance(found, HistoryError):
+            self.error.setText(str(found))
             self.error.show()
             return
-        self.model.set_holdings(holdings)
-        count = len(holdings)
+        self.model.set_holdings(found)
+        count = len(found)
         more = " (the newest shown)" if count >= ROW_LIMIT else ""
         self.count_label.setText(f"{count} holding{'s' if count != 1 else ''}{more}")
         self.searched.emit(count)
 
     def export_csv(self, path: Path) -> int:
         """Write what the table shows to ``path`` (atomic, 0600); returns the number of rows."""
-        buffer = io.StringIO()
-        count = holdings_to_csv(self.model.holdings(), buffer)
-        write_atomic(path, buffer.getvalue())
-        return count
+        return _write_csv(path, self.model.holdings())
 
     def _export_clicked(self) -> None:
         name, _ = QFileDialog.getSaveFileName(
@@ -296,11 +311,29 @@ class HistoryView(QWidget):
         )
         if not name:
             return
-        try:
-            count = self.export_csv(Path(name))
-        except OSError as exc:
-            self.error.setText(f"Could not write {name}: {exc.strerror or exc}")
+        path = Path(name)
+        shown = list(self.model.holdings())  # taken here: the pool must not read the model
+
+        def write() -> int | OSError:
+            try:
+                return _write_csv(path, shown)
+            except OSError as exc:
+                return exc
+
+        run_in_pool(self, write, lambda written: self._exported(name, written))
+
+    def _exported(self, name: str, written: int | OSError) -> None:
+        if isinstance(written, OSError):
+            self.error.setText(f"Could not write {name}: {written.strerror or written}")
             self.error.show()
             return
         self.error.hide()
-        self.count_label.setText(f"Exported {count} rows to {name}")
+        self.count_label.setText(f"Exported {written} rows to {name}")
+        self.exported.emit(written)
+
+
+def _write_csv(path: Path, holdings: list[Holding]) -> int:
+    buffer = io.StringIO()
+    count = holdings_to_csv(holdings, buffer)
+    write_atomic(path, buffer.getvalue())
+    return count

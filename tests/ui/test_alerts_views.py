@@ -135,7 +135,8 @@ def test_history_view_search_and_export(
     assert found.args == [2]
     qtmodeltester.check(view.model)  # type: ignore[attr-defined]
     view.port_edit.setText("3000")
-    view.search()
+    with qtbot.waitSignal(view.searched):
+        view.search()
     model = view.model
     assert model.rowCount() == 1
     assert model.data(model.index(0, HoldingsModel.PROCESS)) == "node"
@@ -143,7 +144,8 @@ def test_history_view_search_and_export(
     assert model.data(model.index(0, HoldingsModel.COMMAND)) == "proc3000 --serve"
     view.port_edit.clear()
     view.process_edit.setText("python")
-    view.search()
+    with qtbot.waitSignal(view.searched):
+        view.search()
     assert [h.port for h in model.holdings()] == [8000]
     assert model.data(model.index(0, HoldingsModel.UNTIL)) == "still held"
     target = tmp_path / "export.csv"
@@ -171,7 +173,8 @@ def test_history_view_bad_input_says_why(qtbot: QtBot, history: RecordingHistory
     view.search()
     assert view.error.text().startswith("'last tuesday' is not a time")
     view.since_edit.setText("30m")
-    view.search()
+    with qtbot.waitSignal(view.searched):
+        view.search()
     assert not view.error.isVisible()
     assert [h.port for h in view.model.holdings()] == [8000]
 
@@ -179,12 +182,13 @@ def test_history_view_bad_input_says_why(qtbot: QtBot, history: RecordingHistory
 def test_history_refresh_updates_rows_in_place(qtbot: QtBot, history: RecordingHistory) -> None:
     view = HistoryView(history.reader)
     qtbot.addWidget(view)
-    view.search()
+    with qtbot.waitSignal(view.searched):
+        view.search()
     before = view.model.rowCount()
     s3 = Snapshot(time.time() - 60, 0.0, (listener(8000, "0.0.0.0", pid=9, process="python3"),))
     s4 = snap(listener(8000, "0.0.0.0", pid=9, process="python3"), listener(9000, "::1", pid=3))
     history.record_events(diff(s3, s4))
-    with qtbot.assertNotEmitted(view.model.modelReset):
+    with qtbot.assertNotEmitted(view.model.modelReset), qtbot.waitSignal(view.searched):
         view.refresh()
     assert view.model.rowCount() == before + 1
 
