@@ -420,7 +420,7 @@ def test_a_process_opening_many_files_does_not_make_polls_walk_again(
     assert opener.stdin is not None and opener.stdout is not None
     try:
         # The first pass over every process (the opener among them) ends first.
-        assert _scan_until(scanner, lambda s: not s.warming_up), source.owners.stats
+        assert _scan_until(scanner, lambda _: not source.warming_up), source.owners.stats
         opener.stdin.write("go\n")
         opener.stdin.flush()
         assert opener.stdout.readline() == "open\n"
