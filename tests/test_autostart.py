@@ -19,6 +19,7 @@ from portwatch.core.autostart import (
 from portwatch.core.autostart.linux import XdgAutostart, exec_value
 from portwatch.core.autostart.macos import LaunchAgentAutostart
 from portwatch.core.autostart.windows import RUN_KEY, RunKeyAutostart
+from portwatch.core.paths import resource_path
 from portwatch.entry import main
 
 APP_ID = "io.github.portwatch.Portwatch"
@@ -66,7 +67,18 @@ def desktop_values(path: Path) -> dict[str, str]:
 # --- Linux -----------------------------------------------------------------
 
 
-def test_xdg_enable_writes_a_desktop_file_under_xdg_config_home(tmp_path: Path) -> None:
+def install_themed_icon(monkeypatch: pytest.MonkeyPatch, share: Path) -> None:
+    """As the .deb and the .rpm do: the icon in the hicolor theme of a data folder."""
+    apps = share / "icons" / "hicolor" / "scalable" / "apps"
+    apps.mkdir(parents=True)
+    (apps / f"{APP_ID}.svg").write_text("<svg/>")
+    monkeypatch.setenv("XDG_DATA_DIRS", str(share))
+
+
+def test_xdg_enable_writes_a_desktop_file_under_xdg_config_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_themed_icon(monkeypatch, tmp_path / "share")
     manager = autostart_manager("linux")
     expected = Path(os.environ["XDG_CONFIG_HOME"]) / "autostart" / f"{APP_ID}.desktop"
     assert manager.location() == str(expected)
@@ -119,6 +131,25 @@ def test_exec_line_really_runs_the_command(tmp_path: Path) -> None:
     argv = unescape_exec(desktop_values(Path(manager.location()))["Exec"])
     subprocess.run(argv, check=True, timeout=10)
     assert marker.read_text() == "50%\n"
+
+
+def test_xdg_entry_of_a_pip_install_names_the_icon_file_it_ships(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No icon in any theme (a venv, --user or system pip install): the path of portwatch's own."""
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "empty"))
+    manager = autostart_manager("linux")
+    manager.enable()
+    icon = Path(desktop_values(Path(manager.location()))["Icon"])
+    assert icon.is_absolute()
+    assert icon == resource_path("portwatch.svg")
+    assert icon.is_file()
+    assert icon.read_text(encoding="utf-8").lstrip().startswith("<")
+    # Installed in a theme of a data folder (the user's own too): the theme name.
+    install_themed_icon(monkeypatch, Path(os.environ["XDG_DATA_HOME"]))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "empty"))
+    manager.enable()
+    assert desktop_values(Path(manager.location()))["Icon"] == APP_ID
 
 
 def test_xdg_entry_switched_off_by_the_desktop_counts_as_off(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -23,9 +23,15 @@ from benchmarks.loadgen import LoadGen
 from portwatch.core.model import OwnerUnknown, Snapshot
 from portwatch.core.platform import select_source
 from portwatch.core.platform.linux import LinuxPsutilSource
-from portwatch.core.platform.linux_procfs import TCP_ESTABLISHED, KernelSocket, read_proc_net
+from portwatch.core.platform.linux_procfs import (
+    TCP_ESTABLISHED,
+    KernelSocket,
+    SocketTables,
+    read_proc_net,
+)
+from portwatch.core.platform.owners.socket_owners import SocketOwners
 from portwatch.core.scanner import Scanner
-from tests.support.procs import ListenerProcess, at, is_root, wait_until
+from tests.support.procs import Endpoint, ListenerProcess, at, is_root, wait_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux fast path")
 
@@ -44,6 +50,45 @@ def _rows(snapshot: Snapshot) -> set[Row]:
 
 def _counts(snapshot: Snapshot) -> dict[Counted, int]:
     return {r.key: r.connections for r in snapshot.listeners if r.proto == "tcp"}
+
+
+class _Ticks:
+    """A CPU clock that moves on by ``step`` at every look.
+
+    A walk's budget then buys the same number of steps on a busy machine as on
+    an idle one: 0.002 s is 20 looks (a process, or 128 of its fds, each).
+    """
+
+    def __init__(self, step: float = 0.0001) -> None:
+        self.step = step
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def _keep_only(
+    monkeypatch: pytest.MonkeyPatch, source: LinuxNetlinkSource, endpoints: set[Endpoint]
+) -> None:
+    """The source sees only the sockets bound at these endpoints (and their connections)."""
+    read_tables = source.read_tables
+
+    def kept(*, all_established: bool) -> SocketTables:
+        tables = read_tables(all_established=all_established)
+        return SocketTables(
+            *(
+                [s for s in part if (s.proto, s.local_address, s.local_port) in endpoints]
+                for part in tables
+            )
+        )
+
+    monkeypatch.setattr(source, "read_tables", kept)
+
+
+def _scan_until(scanner: Scanner, done: Callable[[Snapshot], bool], polls: int = 20_000) -> bool:
+    """Scan until ``done``; bounded by polls, not by time (a busy machine is slower)."""
+    return any(done(scanner.scan()) for _ in range(polls))
 
 
 def _agree(fast: Scanner, slow: Scanner, attempts: int = 6) -> tuple[Snapshot, Snapshot]:
@@ -342,8 +387,17 @@ def test_a_socket_shared_after_fork_lists_both_processes() -> None:
         server.close()
 
 
-def test_a_process_opening_many_files_does_not_make_polls_walk_again() -> None:
+def test_a_process_opening_many_files_does_not_make_polls_walk_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    mine = ("tcp", "127.0.0.1", server.getsockname()[1])
     source = LinuxNetlinkSource()
+    # Only this test's socket: one another program opens meanwhile would rightly
+    # start a walk, which reads first the process whose files changed.
+    _keep_only(monkeypatch, source, {mine})
     scanner = Scanner(source, connection_owners=False)
     opener = subprocess.Popen(
         [
@@ -367,8 +421,8 @@ def test_a_process_opening_many_files_does_not_make_polls_walk_again() -> None:
     )
     assert opener.stdin is not None and opener.stdout is not None
     try:
-        for _ in range(3):
-            scanner.scan()
+        # The first pass over every process (the opener among them) ends first.
+        assert _scan_until(scanner, lambda _: not source.warming_up), source.owners.stats
         opener.stdin.write("go\n")
         opener.stdin.flush()
         assert opener.stdout.readline() == "open\n"
@@ -378,10 +432,12 @@ def test_a_process_opening_many_files_does_not_make_polls_walk_again() -> None:
         # Other programs on this machine may start processes; none of them is
         # our 5,000-file process, which must not have been read.
         assert source.owners.stats.fds_read - before < 5000
+        assert [r.pid for r in at(snapshot.listeners, [mine])] == [os.getpid()]
         assert not [r for r in snapshot.listeners if r.owner_unknown is OwnerUnknown.PENDING]
     finally:
         opener.stdin.close()
         opener.wait(10)
+        server.close()
 
 
 HOLDER_SCRIPT = """
@@ -439,9 +495,16 @@ def test_a_socket_opened_by_a_running_process_is_looked_for_where_files_changed(
             proc.wait(10)
 
 
-def test_owners_not_found_within_the_budget_are_pending_then_found() -> None:
+def test_owners_not_found_within_the_budget_are_pending_then_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with LoadGen(listeners=20, procs=30, fds=300, timeout=60) as load:
-        source = LinuxNetlinkSource(walk_budget=0.0, cold_walk_budget=0.0)
+        source = LinuxNetlinkSource()
+        # A budget counted in looks at the clock, not in CPU time, and only the
+        # generator's sockets: the same work per poll however busy the machine is.
+        source.owners.close()
+        source.owners = SocketOwners(walk_budget=0.0, cold_walk_budget=0.0, cpu_clock=_Ticks())
+        _keep_only(monkeypatch, source, set(load.endpoints))
         scanner = Scanner(source, connection_owners=False)
         snapshot = scanner.scan()
         first = at(snapshot.listeners, load.endpoints)
@@ -452,12 +515,11 @@ def test_owners_not_found_within_the_budget_are_pending_then_found() -> None:
         assert snapshot.warming_up
         assert snapshot.pending_owners >= len(load.endpoints)
         source.owners.walk_budget = 0.002
-        assert wait_until(
-            lambda: {r.pid for r in at(scanner.scan().listeners, load.endpoints)} == {load.pid},
-            timeout=30,
-            step=0,
+        assert _scan_until(
+            scanner, lambda s: {r.pid for r in at(s.listeners, load.endpoints)} == {load.pid}
         ), (at(scanner.scan().listeners, load.endpoints), source.owners.stats)
-        assert wait_until(lambda: not scanner.scan().warming_up, timeout=30, step=0)
+        assert _scan_until(scanner, lambda s: not s.warming_up), source.owners.stats
+        scanner.close()
 
 
 def test_the_walk_moves_on_when_checking_the_cache_costs_more_than_its_budget(
