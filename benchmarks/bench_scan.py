@@ -230,7 +230,7 @@ def bench_scale(scale: Scale, polls: int, hz_polls: int, cold_repeats: int) -> d
         pending = sum(1 for r in snapshot.listeners if r.owner_unknown is OwnerUnknown.PENDING)
         cpu_share = one_hz_cpu(scanner, hz_polls)
         rss = scanner_rss_mb()
-    result = {
+    result: dict[str, Any] = {
         "scale": scale.name,
         "sockets": scale.sockets,
         "procs": procs,

@@ -121,8 +121,9 @@ class SilentServer:
     """Owns the notifications name; answers the two questions, never ``Notify``."""
 
     def __init__(self, address: str) -> None:
-        from jeepney.bus_messages import message_bus
-        from jeepney.io.blocking import Proxy, open_dbus_connection
+        # jeepney ships no type information (as in portwatch/notify/dbus.py).
+        from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
+        from jeepney.io.blocking import Proxy, open_dbus_connection  # type: ignore[import-untyped]
 
         self.notify_calls = 0
         self._conn = open_dbus_connection(address)
@@ -134,7 +135,11 @@ class SilentServer:
         self._thread.start()
 
     def _serve(self) -> None:
-        from jeepney import HeaderFields, MessageType, new_method_return
+        from jeepney import (  # type: ignore[import-untyped]  # no type information
+            HeaderFields,
+            MessageType,
+            new_method_return,
+        )
 
         while not self._stop.is_set():
             try:

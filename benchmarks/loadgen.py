@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import resource
@@ -35,7 +36,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 TCP_ADDRESSES = (("127.0.0.1", False), ("0.0.0.0", False), ("::1", False), ("::", True))
 # Where a client reaches a listener bound to each address.
@@ -179,7 +180,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(info), flush=True)
         while time.monotonic() < deadline:
             ready, _, _ = select.select([sys.stdin], [], [], min(1.0, deadline - time.monotonic()))
-            if ready and not sys.stdin.buffer.read1(4096):
+            # typeshed says BinaryIO; stdin.buffer is a BufferedReader, which has read1.
+            if ready and not cast(io.BufferedReader, sys.stdin.buffer).read1(4096):
                 break
         return 0
     finally:

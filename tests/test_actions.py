@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -466,7 +467,7 @@ def test_validate_port(text: str, port: int | None, error: str | None) -> None:
         ({"proto": "udp", "port": 5353}, None),
     ],
 )
-def test_browser_url(fields: dict[str, object], url: str | None) -> None:
+def test_browser_url(fields: dict[str, Any], url: str | None) -> None:
     assert browser_url(make_listener(**fields)) == url
 
 

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,7 +50,7 @@ def portwatch(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[st
 
 
 @pytest.fixture
-def child() -> ListenerProcess:
+def child() -> Iterator[ListenerProcess]:
     proc = ListenerProcess(["tcp:127.0.0.1:0", "tcp:0.0.0.0:0", "udp:::1:0"])
     yield proc
     proc.stop()
@@ -153,7 +155,7 @@ def test_watch_prints_bound_and_freed_within_an_interval() -> None:
         time.sleep(1.0)  # let it take its first snapshot
         child = ListenerProcess(["tcp:127.0.0.1:0"])
         port = child.ports[0]
-        bound = {}
+        bound: dict[str, Any] = {}
         deadline = time.monotonic() + 10
         while not bound and time.monotonic() < deadline:
             line = _read_line(proc, deadline)
@@ -165,7 +167,7 @@ def test_watch_prints_bound_and_freed_within_an_interval() -> None:
         assert bound["pid"] == child.pid
         assert set(bound) >= REQUIRED_KEYS
         child.stop()
-        freed = {}
+        freed: dict[str, Any] = {}
         deadline = time.monotonic() + 10
         while not freed and time.monotonic() < deadline:
             line = _read_line(proc, deadline)

@@ -475,7 +475,7 @@ def test_the_walk_moves_on_when_checking_the_cache_costs_more_than_its_budget(
             spin_until = time.thread_time() + 0.004  # twice the walk's budget, in CPU
             while time.thread_time() < spin_until:
                 pass
-            return check_cached(*args, **kwargs)  # type: ignore[arg-type]
+            return check_cached(*args, **kwargs)
 
         monkeypatch.setattr(owners, "_check_cached", slow_check)
         owners.walk_budget = 0.002

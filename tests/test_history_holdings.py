@@ -20,7 +20,7 @@ from portwatch.core import paths
 from portwatch.core.diff import Event, EventKind, diff
 from portwatch.core.exposure import classify
 from portwatch.core.history import HistoryError, Holding
-from portwatch.core.model import Listener, Snapshot
+from portwatch.core.model import Listener, Proto, Snapshot
 from portwatch.core.scanner import Scanner
 from portwatch.entry import main
 from tests.support.factories import node_listener as listener
@@ -65,7 +65,7 @@ def snap(at: float, rows: object) -> Snapshot:
     return Snapshot(at, 0.0, tuple(rows))  # type: ignore[arg-type]
 
 
-def named(port: int, address: str, pid: int | None, proto: str = "tcp") -> Listener:
+def named(port: int, address: str, pid: int | None, proto: Proto = "tcp") -> Listener:
     return listener(port, address, pid=pid, process=NAMES.get(pid or 0), proto=proto)
 
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import psutil
 import pytest
@@ -44,7 +45,7 @@ EXPECTED = [
 
 
 @pytest.fixture
-def child() -> ListenerProcess:
+def child() -> Iterator[ListenerProcess]:
     proc = ListenerProcess(SPECS)
     yield proc
     proc.stop()
@@ -152,7 +153,7 @@ def _ss_listeners() -> set[tuple[str, str, int, int | None]]:
         address = address.strip("[]").split("%", 1)[0]
         if address == "*":
             address = "::"
-        pids = [int(p) for p in re.findall(r"pid=(\d+)", line)] or [None]
+        pids: list[int | None] = [int(p) for p in re.findall(r"pid=(\d+)", line)] or [None]
         for pid in pids:
             found.add((proto, address, int(port_text), pid))
     return found

@@ -293,9 +293,12 @@ def test_populate_menu_binds_its_actions_to_the_rows_given(
     window: QWidget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened: list[str] = []
-    monkeypatch.setattr(
-        QDesktopServices, "openUrl", staticmethod(lambda url: opened.append(url.toString()) or True)
-    )
+
+    def open_url(url: QUrl) -> bool:
+        opened.append(url.toString())
+        return True
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(open_url))
     actions = ListenerActions(window, rows_provider=list)
     menu = QMenu(window)
     menu.addAction("Details")
@@ -320,6 +323,7 @@ def test_populate_menu_binds_its_actions_to_the_rows_given(
     by_text["Open in browser"].trigger()
     assert opened == ["http://127.0.0.1:5173/"]
     copy_menu = by_text["Copy"].menu()
+    assert isinstance(copy_menu, QMenu)  # the stubs say QObject
     copy_items = {a.text().split("\t")[0]: a for a in copy_menu.actions()}
     assert list(copy_items) == [
         "address:port",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, Qt
@@ -502,7 +503,10 @@ def test_a_row_that_changes_under_a_search_is_filtered_again() -> None:
     proxy.sort(ListenerColumn.CONNECTIONS, Qt.SortOrder.DescendingOrder)
     proxy.set_search("127.0.0")
     shown = set(column_values(proxy, ListenerColumn.PID))
-    busy = [replace(row, connections=row.pid - 2000) for row in renamed]
+    busy = []
+    for row in renamed:
+        assert row.pid is not None
+        busy.append(replace(row, connections=row.pid - 2000))
     model.apply([*busy, *_many(3, offset=500)])
     pids = column_values(proxy, ListenerColumn.PID)
     assert set(pids) == shown and pids == sorted(pids, key=int, reverse=True)
@@ -597,7 +601,9 @@ def test_same_item_sees_every_field_outside_the_key() -> None:
     for name in (f.name for f in dataclasses.fields(Listener) if f.init):
         value = getattr(base, name)
         assert value is not None, name  # a None has no obvious other value: set one above
-        changed = replace(base, **{name: _another(value)})
+        # The field is named at run time, so its type is too.
+        another: dict[str, Any] = {name: _another(value)}
+        changed = replace(base, **another)
         if changed.key != base.key:
             continue  # a key field: a different row, never compared
         assert not model.same_item(base, changed), name
@@ -623,6 +629,7 @@ def test_a_changed_field_among_new_objects_signals_only_its_cell() -> None:
     rebuilt[3] = replace(rebuilt[3], process="renamed")
     model.apply(rebuilt)
     row = model.row_of(BASE[3].key)
+    assert row is not None
     assert spy.changed == [(row, ListenerColumn.PROCESS, row, ListenerColumn.PROCESS)]
     assert model.item_at(row).process == "renamed"
 

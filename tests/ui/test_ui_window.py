@@ -315,7 +315,7 @@ def test_tray_listener_submenus_carry_the_actions(qtbot: QtBot) -> None:
     tray.rebuild_menu()
     entry = next(a for a in tray.menu.actions() if a.text().startswith("5432"))
     sub = entry.menu()
-    assert sub is not None
+    assert isinstance(sub, QMenu)  # not None; the stubs say QObject
     texts = [a.text() for a in sub.actions() if not a.isSeparator()]
     assert texts[0] == "Show in portwatch"
     assert any(t.startswith("Free port") for t in texts)
