@@ -270,7 +270,8 @@ def measure(lock_seconds: float, interval: float) -> dict[str, float]:
                 stdout=subprocess.PIPE,
                 text=True,
             )  # fmt: skip
-            assert child.stdin is not None and child.stdout is not None
+            assert child.stdin is not None
+            assert child.stdout is not None
             try:
                 if not _wait_line(child.stdout, "ready", 60):
                     raise RuntimeError("the app never had a first picture")

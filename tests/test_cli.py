@@ -66,7 +66,8 @@ def test_list_json_has_the_promised_keys_and_our_rows(child: ListenerProcess) ->
     }
     tcp_lo = ours[("tcp", 4, "127.0.0.1", child.ports[0])]
     assert tcp_lo["exposure"] == "loopback"
-    assert isinstance(tcp_lo["cmdline"], list) and tcp_lo["cmdline"][-1] == "udp:::1:0"
+    assert isinstance(tcp_lo["cmdline"], list)
+    assert tcp_lo["cmdline"][-1] == "udp:::1:0"
     assert ours[("tcp", 4, "0.0.0.0", child.ports[1])]["exposure"] == "public"
     assert ours[("udp", 6, "::1", child.ports[2])]["exposure"] == "loopback"
 
@@ -290,7 +291,8 @@ def test_list_into_a_pipe_that_closes_early_is_not_an_error() -> None:
             stderr=subprocess.PIPE,
             cwd=ROOT,
         )
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         first = proc.stdout.readline()
         proc.stdout.close()
         err = proc.stderr.read().decode()

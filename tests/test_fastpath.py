@@ -274,7 +274,8 @@ def test_a_dump_abandoned_halfway_does_not_answer_the_next(
                 diag.dump("tcp", every_state)
         again = [identity(s) for s in diag.dump("tcp", every_state)]
         # Still one walk for both families: the kernel refused nothing.
-        assert diag.compat_supported and diag.filter_supported
+        assert diag.compat_supported
+        assert diag.filter_supported
     finally:
         diag.close()
     assert len(again) == len(set(again))  # nothing read twice
@@ -365,7 +366,8 @@ def test_a_process_opening_many_files_does_not_make_polls_walk_again() -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert opener.stdin is not None and opener.stdout is not None
+    assert opener.stdin is not None
+    assert opener.stdout is not None
     try:
         for _ in range(3):
             scanner.scan()
@@ -416,7 +418,10 @@ def test_a_socket_opened_by_a_running_process_is_looked_for_where_files_changed(
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert big.stdin and big.stdout and small.stdin and small.stdout
+    assert big.stdin
+    assert big.stdout
+    assert small.stdin
+    assert small.stdout
     try:
         big.stdout.readline()
         small.stdout.readline()
@@ -602,7 +607,9 @@ def test_tcp_counters_move_when_a_connection_comes_and_goes() -> None:
         accepted.close()
         closed = counters.read()
     counters.close()
-    assert before is not None and opened is not None and closed is not None
+    assert before is not None
+    assert opened is not None
+    assert closed is not None
     assert opened != before
     assert closed != opened
     assert TcpOpenCounters(Path("/nonexistent/snmp")).read() is None

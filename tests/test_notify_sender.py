@@ -63,7 +63,8 @@ def sender_with(notifier: Hanging, results: list[tuple[int, bool]]) -> Notificat
     )
     sender.start()
     assert wait_until(lambda: bool(probes), timeout=5)
-    assert probes[0].method == "dbus" and probes[0].server == "stubd 1.0 (tests)"
+    assert probes[0].method == "dbus"
+    assert probes[0].server == "stubd 1.0 (tests)"
     return sender
 
 
@@ -99,6 +100,7 @@ def test_a_notify_that_fails_falls_back_and_later_ones_do_not_wait() -> None:
         assert wait_until(lambda: len(results) == 2, timeout=5)
         # The first failed; the second did not try again (the reconnect waits a minute).
         assert results == [(0, False), (1, False)]
-        assert notifier.calls == ["alert 0"] and notifier.closed
+        assert notifier.calls == ["alert 0"]
+        assert notifier.closed
     finally:
         sender.close()

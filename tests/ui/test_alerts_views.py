@@ -305,10 +305,13 @@ def test_a_tray_that_appears_later_takes_over_from_the_window(
     assert main(["watch-port", "add", "3000"]) == 0
     application = make_app()
     feed(qtbot, application, snap(listener(3000, "127.0.0.1")))
-    assert application.tray is None and application.alerts.balloon is None
-    assert application.window.notice.isVisible() and not application.window.hide_on_close
+    assert application.tray is None
+    assert application.alerts.balloon is None
+    assert application.window.notice.isVisible()
+    assert not application.window.hide_on_close
     timer = application._tray_look
-    assert timer is not None and timer.interval() == app_module.TRAY_LOOK_FAST_MS
+    assert timer is not None
+    assert timer.interval() == app_module.TRAY_LOOK_FAST_MS
 
     # Nothing yet: after the first minutes it looks less often.
     application._tray_look_since -= app_module.TRAY_LOOK_FAST_FOR + 1
@@ -320,11 +323,14 @@ def test_a_tray_that_appears_later_takes_over_from_the_window(
     with qtbot.waitSignal(application.tray_appeared) as appeared:
         application._look_for_tray()
     tray = application.tray
-    assert tray is not None and appeared.args == [tray]
-    assert not timer.isActive() and application._tray_look is None
+    assert tray is not None
+    assert appeared.args == [tray]
+    assert not timer.isActive()
+    assert application._tray_look is None
     # The tray shows the last scan and the busy watched port at once.
     assert tray.snapshot is application.latest
-    assert application.alerts.balloon is tray and tray.watched_busy == 1
+    assert application.alerts.balloon is tray
+    assert tray.watched_busy == 1
     assert not application.window.notice.isVisible()
     assert "A system tray appeared" in application.window.statusBar().currentMessage()
     # Closing the window now leaves the app running in the tray.
@@ -333,7 +339,8 @@ def test_a_tray_that_appears_later_takes_over_from_the_window(
         application.window.close()
     # The tray's menu works like one that was there from the start.
     tray.port_requested.emit(3000)
-    assert application.window.isVisible() and application.window.search.text() == "3000"
+    assert application.window.isVisible()
+    assert application.window.search.text() == "3000"
 
 
 def test_corrupt_settings_are_told_once_in_the_app(

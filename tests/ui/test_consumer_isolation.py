@@ -93,7 +93,9 @@ def test_a_history_that_raises_does_not_stop_the_public_bind_alert(
     finally:
         scanner.close()
         app.shutdown()
-    assert calls["start"] == 1 and calls["events"] == 5  # the history was asked every scan
+    # The history was asked every scan.
+    assert calls["start"] == 1
+    assert calls["events"] == 5
     exposed = [
         a
         for a in raised
@@ -111,7 +113,8 @@ def test_a_history_that_raises_does_not_stop_the_public_bind_alert(
     log_file.flush()
     text = (log_dir() / LOG_FILE).read_text(encoding="utf-8")
     assert text.count("Saving the port history failed") == 1
-    assert "Traceback" in text and "UnicodeEncodeError" in text
+    assert "Traceback" in text
+    assert "UnicodeEncodeError" in text
 
 
 def test_a_window_that_raises_does_not_stop_the_alerts(

@@ -94,7 +94,8 @@ def test_the_socket_is_in_a_private_folder_in_xdg_runtime_dir() -> None:
     name = Path(server_name())
     assert name == runtime / "portwatch" / "instance.sock"
     info = name.parent.lstat()
-    assert stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
+    assert stat.S_ISDIR(info.st_mode)
+    assert info.st_uid == os.geteuid()
     assert mode(name.parent) == 0o700
 
 

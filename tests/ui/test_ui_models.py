@@ -132,9 +132,11 @@ def test_update_is_incremental_and_keeps_the_selection(qtbot: QtBot) -> None:
     assert flash is not None
     assert model.index(source_row, ListenerColumn.PORT).data(Qt.ItemDataRole.BackgroundRole) is None
     gone_row = model.row_of(BASE[4].key)
-    assert gone_row is not None and model.state_at(gone_row) is RowState.GONE
+    assert gone_row is not None
+    assert model.state_at(gone_row) is RowState.GONE
     new_row = model.row_of(listener(6379, "127.0.0.1").key)
-    assert new_row is not None and model.state_at(new_row) is RowState.NEW
+    assert new_row is not None
+    assert model.state_at(new_row) is RowState.NEW
 
     # After the linger the gone row leaves through rowsRemoved, still no reset.
     with qtbot.waitSignal(model.rowsRemoved, timeout=3000):
@@ -157,7 +159,8 @@ def test_a_row_that_returns_before_its_linger_ends_is_revived() -> None:
     model.apply(BASE)
     model.apply(BASE[1:])
     row = model.row_of(BASE[0].key)
-    assert row is not None and model.state_at(row) is RowState.GONE
+    assert row is not None
+    assert model.state_at(row) is RowState.GONE
     model.apply(BASE)
     assert model.state_at(row) is RowState.CURRENT
     assert model.rowCount() == len(BASE)
@@ -289,7 +292,8 @@ def test_toggles_filter_protocols_and_exposure() -> None:
     assert column_values(proxy, ListenerColumn.PORT) == ["53"]
     proxy.set_toggles(tcp=True, hide_loopback=True)
     exposures = {proxy.index(r, 0).data(ITEM_ROLE).exposure for r in range(proxy.rowCount())}
-    assert Exposure.LOOPBACK not in exposures and exposures
+    assert Exposure.LOOPBACK not in exposures
+    assert exposures
     proxy.set_toggles(hide_loopback=False, only_public=True)
     assert column_values(proxy, ListenerColumn.PORT) == ["80"]
 
@@ -509,7 +513,8 @@ def test_a_row_that_changes_under_a_search_is_filtered_again() -> None:
         busy.append(replace(row, connections=row.pid - 2000))
     model.apply([*busy, *_many(3, offset=500)])
     pids = column_values(proxy, ListenerColumn.PID)
-    assert set(pids) == shown and pids == sorted(pids, key=int, reverse=True)
+    assert set(pids) == shown
+    assert pids == sorted(pids, key=int, reverse=True)
 
 
 def test_a_keystroke_that_keeps_every_row_does_not_refilter(qtbot: QtBot) -> None:
@@ -608,7 +613,8 @@ def test_same_item_sees_every_field_outside_the_key() -> None:
             continue  # a key field: a different row, never compared
         assert not model.same_item(base, changed), name
         compared.append(name)
-    assert "connections" in compared and "cmdline" in compared
+    assert "connections" in compared
+    assert "cmdline" in compared
 
 
 def test_new_equal_objects_signal_nothing() -> None:
@@ -639,7 +645,8 @@ def test_a_gone_row_back_as_a_new_equal_object_is_revived() -> None:
     model.apply(BASE)
     model.apply(BASE[:-1])
     row = model.row_of(BASE[-1].key)
-    assert row is not None and model.state_at(row) is RowState.GONE
+    assert row is not None
+    assert model.state_at(row) is RowState.GONE
     spy = Spy(model)
     model.apply([*BASE[:-1], replace(BASE[-1])])
     assert model.state_at(row) is RowState.CURRENT

@@ -203,7 +203,8 @@ def test_window_state_is_remembered(qtbot: QtBot) -> None:
     assert header.sortIndicatorSection() == ListenerColumn.PID
     assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
     assert second.listener_proxy.sortColumn() == ListenerColumn.PID
-    assert second.only_public_action.isChecked() and second.listener_proxy.only_public
+    assert second.only_public_action.isChecked()
+    assert second.listener_proxy.only_public
     assert (second.width(), second.height()) == (700, 450)
 
 
@@ -247,9 +248,11 @@ def test_settings_requests_reach_a_connected_handler(qtbot: QtBot) -> None:
         with qtbot.waitSignal(app.settings_requested, timeout=1000):
             app.window.settings_action.trigger()
         app.tray.port_requested.emit(5432)
-        assert app.window.isVisible() and app.window.search.text() == "5432"
+        assert app.window.isVisible()
+        assert app.window.search.text() == "5432"
         app.set_paused(True)
-        assert app.tray.paused and app.window.pause_action.isChecked()
+        assert app.tray.paused
+        assert app.window.pause_action.isChecked()
         assert app.service.paused
     finally:
         app.service.stop()
@@ -263,7 +266,8 @@ def test_settings_from_the_tray_opens_the_settings_dialog(qtbot: QtBot) -> None:
         assert app.tray is not None
         app.tray.settings_requested.emit()
         dialog = app.settings_window.dialog
-        assert dialog is not None and dialog.isVisible()
+        assert dialog is not None
+        assert dialog.isVisible()
     finally:
         app.shutdown()
 
@@ -291,8 +295,10 @@ def test_tray_tooltip_icon_and_menu(qtbot: QtBot) -> None:
         1
     ].startswith("⚠ 80")
     assert any(t.startswith("5432 postgresql") for t in texts)
-    assert "Open portwatch" in texts and "Resume monitoring" in texts
-    assert "Settings…" in texts and "Quit portwatch" in texts
+    assert "Open portwatch" in texts
+    assert "Resume monitoring" in texts
+    assert "Settings…" in texts
+    assert "Quit portwatch" in texts
     # a listener entry opens the window on its port
     entry = next(a for a in tray.menu.actions() if a.text().startswith("5432"))
     with qtbot.waitSignal(tray.port_requested, check_params_cb=lambda p: p == 5432):
@@ -354,7 +360,8 @@ def test_paused_icon_is_grey_with_a_mark_and_template_is_a_mask() -> None:
     assert running.pixelColor(48, 48) != paused.pixelColor(48, 48)
     mask = tray_icon(Exposure.PUBLIC, False, True).pixmap(64, 64).toImage()
     opaque = [mask.pixelColor(x, 32) for x in range(64) if mask.pixelColor(x, 32).alpha() > 200]
-    assert opaque and all(c.red() == c.green() == c.blue() == 0 for c in opaque)
+    assert opaque
+    assert all(c.red() == c.green() == c.blue() == 0 for c in opaque)
     # the white socket is a cut-out, so the glyph survives as a mask
     assert mask.pixelColor(32, 44).alpha() < 40
     assert mask.pixelColor(4, 32).alpha() > 200
