@@ -66,7 +66,7 @@ def desktop_values(path: Path) -> dict[str, str]:
 # --- Linux -----------------------------------------------------------------
 
 
-def test_xdg_enable_writes_a_desktop_file_under_xdg_config_home(tmp_path: Path) -> None:
+def test_xdg_enable_writes_a_desktop_file_under_xdg_config_home() -> None:
     manager = autostart_manager("linux")
     expected = Path(os.environ["XDG_CONFIG_HOME"]) / "autostart" / f"{APP_ID}.desktop"
     assert manager.location() == str(expected)
@@ -93,7 +93,7 @@ def test_xdg_relative_config_home_is_ignored(monkeypatch: pytest.MonkeyPatch) ->
     )
 
 
-def test_exec_escaping_round_trips_awkward_paths(tmp_path: Path) -> None:
+def test_exec_escaping_round_trips_awkward_paths() -> None:
     argv = (
         "/opt/my apps/port$watch",
         "--flag=100%",

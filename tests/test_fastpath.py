@@ -142,7 +142,8 @@ def test_proc_net_parser_reads_the_tables() -> None:
         assert all(s.inode > 0 for s in mine)
 
 
-def test_kernel_port_filter_keeps_exactly_the_listening_ports(load: LoadGen) -> None:
+@pytest.mark.usefixtures("load")
+def test_kernel_port_filter_keeps_exactly_the_listening_ports() -> None:
     diag = SockDiag()
     try:
         listening = {(s.family, s.local_port) for s in diag.dump("tcp", 1 << 10)}
@@ -245,9 +246,8 @@ def _on_load_ports(sockets: list[KernelSocket], load: LoadGen) -> list[KernelSoc
     return [s for s in sockets if ("tcp", s.local_address, s.local_port) in load.endpoints]
 
 
-def test_a_dump_abandoned_halfway_does_not_answer_the_next(
-    load: LoadGen, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("load")
+def test_a_dump_abandoned_halfway_does_not_answer_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
     """The rest of a broken dump would answer the next request (same sequence number).
 
     The kernel also refuses a new dump on a socket whose dump is under way (EBUSY).
@@ -265,7 +265,7 @@ def test_a_dump_abandoned_halfway_does_not_answer_the_next(
 
         expected = {identity(s) for s in diag.dump("tcp", every_state)}
 
-        def broken(*args: object, **kwargs: object) -> int:
+        def broken(*_args: object, **_kwargs: object) -> int:
             raise RuntimeError("interrupted")
 
         with monkeypatch.context() as patch:

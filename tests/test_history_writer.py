@@ -65,7 +65,7 @@ def test_submit_never_waits_for_sqlite() -> None:
     started = threading.Event()
     release = threading.Event()
 
-    def slow(history: HistoryRecorder) -> None:
+    def slow(_history: HistoryRecorder) -> None:
         started.set()
         release.wait(10)
 

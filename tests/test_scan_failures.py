@@ -183,9 +183,8 @@ def test_a_first_read_that_fails_is_an_empty_stale_snapshot_never_events(
     scanner.close()
 
 
-def test_a_failed_read_keeps_the_last_picture_and_its_time(
-    child: ListenerProcess, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("child")
+def test_a_failed_read_keeps_the_last_picture_and_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
     faults = Faults()
     scanner = _inject("netlink dump", faults, monkeypatch)
     good = scanner.scan()

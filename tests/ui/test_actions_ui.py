@@ -196,7 +196,7 @@ def test_permission_refused_shows_how_to_do_it_with_privileges(
 ) -> None:
     # The OS refusal itself is tested as nobody in tests/test_actions.py; a
     # Qt app cannot run as nobody here, so the refusal is handed to the flow.
-    def refused(holders: list[Holder], **kwargs: object) -> StopResult:
+    def refused(holders: list[Holder], **_options: object) -> StopResult:
         return StopResult(force=False, denied=tuple(h.pid for h in holders), port=child.ports[0])
 
     monkeypatch.setattr("portwatch.ui.free_flow.stop_processes", refused)
@@ -395,7 +395,9 @@ def test_export_writes_the_rows_given(
 def test_export_cancelled_writes_nothing(
     window: QWidget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: ("", "")))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *_args, **_kwargs: ("", ""))
+    )
     actions = ListenerActions(window, rows_provider=lambda: [fake_listener()])
     actions.export_action.trigger()
     assert list(tmp_path.iterdir()) == [tmp_path / "home"]
@@ -505,7 +507,9 @@ def test_install_actions_into_the_main_window(
     # Export writes what the table shows (one row, after the search).
     target = tmp_path / "shown.json"
     monkeypatch.setattr(
-        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "JSON"))
+        QFileDialog,
+        "getSaveFileName",
+        staticmethod(lambda *_args, **_kwargs: (str(target), "JSON")),
     )
     with qtbot.waitSignal(actions.exported, timeout=2000):
         actions.export_action.trigger()

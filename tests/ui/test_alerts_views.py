@@ -74,7 +74,8 @@ def test_alerts_model_inserts_newest_first_and_trims(qtbot: QtBot, qtmodeltester
     assert model.rowCount() == 0
 
 
-def test_alerts_model_marks_quiet_and_critical(qtbot: QtBot) -> None:
+@pytest.mark.usefixtures("qtbot")
+def test_alerts_model_marks_quiet_and_critical() -> None:
     model = AlertsModel()
     model.add_alert(alert(1, suppressed=True, notify=False))
     model.add_alert(alert(2, urgency=Urgency.CRITICAL))
@@ -213,7 +214,7 @@ def test_controller_without_notifications_or_tray_alerts_in_app(
 ) -> None:
     save_settings(Settings(watched_ports=(WatchedPort(PortSpec(3000, 3000)),)))
 
-    def unavailable(on_action: object) -> Notifier:
+    def unavailable(_on_action: object) -> Notifier:
         raise OSError("no bus")
 
     app = make_app(notifier_factory=unavailable)
@@ -343,9 +344,8 @@ def test_a_tray_that_appears_later_takes_over_from_the_window(
     assert application.window.search.text() == "3000"
 
 
-def test_corrupt_settings_are_told_once_in_the_app(
-    qtbot: QtBot, make_app: Callable[..., PortwatchApp]
-) -> None:
+@pytest.mark.usefixtures("qtbot")
+def test_corrupt_settings_are_told_once_in_the_app(make_app: Callable[..., PortwatchApp]) -> None:
     paths.settings_file().write_text("{oops")
     app = make_app(notifier_factory=None)
     titles = [a.title for a in app.alerts_view.model.alerts()]

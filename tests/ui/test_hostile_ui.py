@@ -157,9 +157,8 @@ def test_table_cells_tooltips_and_search_show_visible_text(
     proxy.set_search("")
 
 
-def test_tray_menu_escapes_names_and_ampersands(
-    qtbot: QtBot, hostile: tuple[ListenerProcess, Path]
-) -> None:
+@pytest.mark.usefixtures("qtbot")
+def test_tray_menu_escapes_names_and_ampersands(hostile: tuple[ListenerProcess, Path]) -> None:
     child, _folder = hostile
     amp = listener(8080, "127.0.0.1", pid=7, process="R&D")
     assert menu_label(amp).endswith("— R&&D")

@@ -118,7 +118,8 @@ def test_a_resort_keeps_persistent_indexes_on_their_rows() -> None:
     assert held.data(ITEM_ROLE).key == item.key
 
 
-def test_a_selection_in_the_view_survives_a_header_click(qtbot: object) -> None:
+@pytest.mark.usefixtures("qtbot")
+def test_a_selection_in_the_view_survives_a_header_click() -> None:
     from PySide6.QtWidgets import QTableView
 
     model = ListenerTableModel()

@@ -76,7 +76,7 @@ def test_a_stale_socket_from_a_crash_does_not_block_start(logs: Path) -> None:
     assert path.exists()
     app = AppProcess("--interval=5", logs=logs)
     try:
-        assert app.wait_status(lambda s: True)["pid"] == app.pid
+        assert app.wait_status(lambda _status: True)["pid"] == app.pid
         assert app.signal() == 0
     finally:
         app.stop()

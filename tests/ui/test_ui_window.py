@@ -157,7 +157,8 @@ def test_status_bar_counts_and_privilege_hint(window: MainWindow) -> None:
     assert window.scan_label.text().startswith("Last scan ")
 
 
-def test_context_menu_extension_point(qtbot: QtBot, window: MainWindow) -> None:
+@pytest.mark.usefixtures("qtbot")
+def test_context_menu_extension_point(window: MainWindow) -> None:
     window.apply_snapshot(snapshot([listener(5432, "127.0.0.1")]))
     select_port(window, 5432)
     seen: list[tuple[list[str], list[Listener]]] = []
