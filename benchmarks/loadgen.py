@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             for _ in range(args.procs):
                 # `sleep` ends on its own at the deadline, whatever happens to us.
-                sleepers.append(
+                sleepers.append(  # noqa: PERF401  # kept one by one for the cleanup
                     subprocess.Popen(
                         ["sleep", str(int(args.timeout) + 1)],
                         pass_fds=files,
