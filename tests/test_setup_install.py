@@ -52,7 +52,7 @@ def test_resources_come_from_the_package() -> None:
 
     from portwatch.core.paths import resource_path, resources_dir
 
-    assert resources_dir() == Path(portwatch._resources.__file__).parent
+    assert resources_dir() == Path(portwatch._resources.__file__).parent  # noqa: SLF001  # a package
     assert resource_path("portwatch.svg").is_file()
     assert (resources_dir() / "linux" / "io.github.portwatch.Portwatch.desktop").is_file()
 

@@ -524,7 +524,10 @@ def test_install_actions_into_the_main_window(
         QTimer.singleShot(0, menu.close)
 
     main_window.context_menu_requested.connect(look)
-    main_window._show_context_menu(view.visualRect(main_window.listener_proxy.index(0, 0)).center())
+    # What Qt sends on a right click over the first row.
+    view.customContextMenuRequested.emit(
+        view.visualRect(main_window.listener_proxy.index(0, 0)).center()
+    )
     assert seen
     assert "Free port…" in seen[0]
     assert "Export…" in seen[0]

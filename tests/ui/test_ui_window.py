@@ -170,7 +170,7 @@ def test_context_menu_extension_point(window: MainWindow) -> None:
 
     window.context_menu_requested.connect(extend)
     rect = window.listener_view.visualRect(window.listener_proxy.index(0, 0))
-    window._show_context_menu(rect.center())
+    window.listener_view.customContextMenuRequested.emit(rect.center())  # a right click
     assert seen
     texts, listeners = seen[0]
     assert texts == ["Free this port"]
