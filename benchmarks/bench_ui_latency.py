@@ -34,6 +34,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 PROBE_MS = 10
 PORTS = 24  # watched ports, picked free by the OS at start
@@ -316,13 +317,13 @@ def measure(lock_seconds: float, interval: float) -> dict[str, float]:
     }
 
 
-def _wait_line(stream: object, wanted: str, timeout: float) -> bool:
+def _wait_line(stream: IO[str], wanted: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    fd = stream.fileno()  # type: ignore[attr-defined]
+    fd = stream.fileno()
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 0.5)
         if ready:
-            line = stream.readline()  # type: ignore[attr-defined]
+            line = stream.readline()
             if not line:
                 return False
             if line.strip() == wanted:

@@ -11,6 +11,7 @@ import random
 import socket
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,8 +62,8 @@ NAMES = {1: "node", 2: "Überwacher", 3: "python3", 4: "ruby", 5: "\u212aelvin",
 ADDRESSES = ("127.0.0.1", "::1", "0.0.0.0", "::", "192.168.1.5")
 
 
-def snap(at: float, rows: object) -> Snapshot:
-    return Snapshot(at, 0.0, tuple(rows))  # type: ignore[arg-type]
+def snap(at: float, rows: Iterable[Listener]) -> Snapshot:
+    return Snapshot(at, 0.0, tuple(rows))
 
 
 def named(port: int, address: str, pid: int | None, proto: Proto = "tcp") -> Listener:

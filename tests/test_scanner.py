@@ -215,6 +215,7 @@ def _raw(pid: int | None, port: int = 4000, **kw: object) -> RawSocket:
         "pid": pid,
     }
     fields.update(kw)
+    # A test's overrides of any field: one dict of mixed types, checked by RawSocket itself.
     return RawSocket(**fields)  # type: ignore[arg-type]
 
 

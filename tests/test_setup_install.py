@@ -25,6 +25,7 @@ SELF_TEST_OK = re.compile(r"^portwatch \S+ self-test ok: .*, resources ok, \d+ m
 
 
 def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    # run()'s overloads cannot tell text mode through **kwargs: the call itself is fine.
     return subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
 
 

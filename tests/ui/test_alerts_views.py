@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from portwatch.core import paths
 from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
 from portwatch.core.diff import diff
 from portwatch.core.history import HistoryReader, HistoryRecorder
-from portwatch.core.model import OwnerUnknown, Snapshot
+from portwatch.core.model import Listener, OwnerUnknown, Snapshot
 from portwatch.core.portspec import PortSpec
 from portwatch.core.settings import NotificationStyle, Settings, WatchedPort, save_settings
 from portwatch.notify.probe import describe_connection
@@ -48,17 +49,20 @@ def alert(port: int, title: str = "Port in use", **fields: object) -> Alert:
         "pid": 1,
     }
     base.update(fields)
+    # A test's overrides of any field: one dict of mixed types, checked by Alert itself.
     return Alert(**base)  # type: ignore[arg-type]
 
 
-def snap(*rows: object) -> Snapshot:
-    return Snapshot(time.time(), 0.01, tuple(rows), backend="test")  # type: ignore[arg-type]
+def snap(*rows: Listener) -> Snapshot:
+    return Snapshot(time.time(), 0.01, tuple(rows), backend="test")
 
 
 # --- the Alerts list ---
 
 
-def test_alerts_model_inserts_newest_first_and_trims(qtbot: QtBot, qtmodeltester: object) -> None:
+def test_alerts_model_inserts_newest_first_and_trims(
+    qtbot: QtBot, qtmodeltester: ModelTester
+) -> None:
     model = AlertsModel(max_rows=3)
     with qtbot.waitSignal(model.rowsInserted):
         model.add_alert(alert(3000))
@@ -69,7 +73,7 @@ def test_alerts_model_inserts_newest_first_and_trims(qtbot: QtBot, qtmodeltester
     assert model.data(model.index(0, AlertsModel.PROCESS)) == "node (PID 1)"
     what = model.data(model.index(0, AlertsModel.WHAT))
     assert what == "Port in use 3003 — node (PID 1) listens on 127.0.0.1:3003"
-    qtmodeltester.check(model)  # type: ignore[attr-defined]
+    qtmodeltester.check(model)
     model.clear()
     assert model.rowCount() == 0
 
@@ -126,7 +130,7 @@ def history() -> Iterator[RecordingHistory]:
 
 
 def test_history_view_search_and_export(
-    qtbot: QtBot, history: RecordingHistory, tmp_path: Path, qtmodeltester: object
+    qtbot: QtBot, history: RecordingHistory, tmp_path: Path, qtmodeltester: ModelTester
 ) -> None:
     view = HistoryView(history.reader)
     qtbot.addWidget(view)
@@ -134,7 +138,7 @@ def test_history_view_search_and_export(
     with qtbot.waitSignal(view.searched) as found:
         view.search_button.click()
     assert found.args == [2]
-    qtmodeltester.check(view.model)  # type: ignore[attr-defined]
+    qtmodeltester.check(view.model)
     view.port_edit.setText("3000")
     view.search()
     model = view.model

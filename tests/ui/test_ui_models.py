@@ -183,8 +183,11 @@ def test_changes_that_are_not_news_highlight_nothing_and_remove_at_once() -> Non
     assert cell.data(Qt.ItemDataRole.BackgroundRole) is None
     # The same changes as news: highlighted, and the vanished row lingers.
     model.apply(BASE[1:])
-    assert model.state_at(model.row_of(BASE[0].key)) is RowState.GONE  # type: ignore[arg-type]
-    assert model.state_at(model.row_of(BASE[2].key)) is RowState.NEW  # type: ignore[arg-type]
+    gone, new = model.row_of(BASE[0].key), model.row_of(BASE[2].key)
+    assert gone is not None
+    assert new is not None
+    assert model.state_at(gone) is RowState.GONE
+    assert model.state_at(new) is RowState.NEW
 
 
 def test_first_fill_is_not_highlighted() -> None:

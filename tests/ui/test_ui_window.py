@@ -113,7 +113,9 @@ def test_owners_filling_in_at_start_are_not_shown_as_gone_and_new_rows(
     assert {model.state_at(row) for row in range(model.rowCount())} == {RowState.CURRENT}
     # From then on a change is news again.
     window.apply_snapshot(snapshot([owned]))
-    assert model.state_at(model.row_of(ssh.key)) is RowState.GONE  # type: ignore[arg-type]
+    gone = model.row_of(ssh.key)
+    assert gone is not None
+    assert model.state_at(gone) is RowState.GONE
 
 
 def test_details_of_an_unreadable_owner(window: MainWindow) -> None:
