@@ -45,17 +45,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from portwatch.core.diff import diff
 from portwatch.core.exposure import classify
 from portwatch.core.history import HistoryReader, HistoryRecorder
-from portwatch.core.model import Listener, PortRange, Snapshot
+from portwatch.core.model import Listener, PortRange, Proto, Snapshot
 
 DEV_NAMES = ("node", "vite", "python3", "ruby", "deno", "java", "go-server", "php")
 STEADY_NAMES = ("nginx", "postgres", "redis-server", "sshd", "dnsmasq", "cupsd", "mysqld")
 
 
 def make_listener(
-    port: int, pid: int, name: str, address: str = "127.0.0.1", proto: str = "tcp"
+    port: int, pid: int, name: str, address: str = "127.0.0.1", proto: Proto = "tcp"
 ) -> Listener:
     return Listener(
-        proto=proto,  # type: ignore[arg-type]
+        proto=proto,
         family=6 if ":" in address else 4,
         address=address,
         port=port,

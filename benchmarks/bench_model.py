@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from portwatch.core.exposure import classify
-from portwatch.core.model import Listener, PortRange
+from portwatch.core.model import Listener, PortRange, Proto
 from portwatch.core.services import service_name
 
 NAMES = ("nginx", "postgres", "python3", "node", "sshd", "redis-server", "java", "dnsmasq")
@@ -42,7 +42,7 @@ ADDRESSES = (("127.0.0.1", 4), ("0.0.0.0", 4), ("::1", 6), ("::", 6), ("192.168.
 def make_listener(n: int, connections: int = 0) -> Listener:
     address, family = ADDRESSES[n % len(ADDRESSES)]
     port = 1024 + (n * 7919) % 64000
-    proto = "tcp" if n % 4 else "udp"
+    proto: Proto = "tcp" if n % 4 else "udp"
     pid = 1000 + n // 8
     name = NAMES[n % len(NAMES)]
     return Listener(

@@ -230,7 +230,7 @@ def bench_scale(scale: Scale, polls: int, hz_polls: int, cold_repeats: int) -> d
         pending = sum(1 for r in snapshot.listeners if r.owner_unknown is OwnerUnknown.PENDING)
         cpu_share = one_hz_cpu(scanner, hz_polls)
         rss = scanner_rss_mb()
-    result = {
+    result: dict[str, Any] = {
         "scale": scale.name,
         "sockets": scale.sockets,
         "procs": procs,
@@ -338,16 +338,16 @@ def write_markdown(
         " | app start ms: first table / every owner | scanner RSS MB |",
         "| --- " + "| ---: " * 13 + "|",
     ]
-    for r in results:
-        lines.append(
-            f"| {r['scale']} | {r['sockets']:,} | {r['tcp_total']:,} | {r['procs']:,} "
-            f"| {r['fds']:,} "
-            f"| {r['psutil_ms']:.1f} | {r['ours_ms']:.2f} | {r['ratio']:.0f}× "
-            f"| {r['ours_cpu_ms']:.2f} | {r['one_hz_cpu_pct']:.2f} "
-            f"| {r['psutil_one_hz_cpu_pct_est']:.1f} "
-            f"| {r['cold_ours_ms']:.0f} / {r['cold_psutil_ms']:.0f} "
-            f"| {r['app_first_ms']:.0f} / {r['app_settled_ms']:.0f} | {r['rss_mb']:.0f} |"
-        )
+    lines.extend(
+        f"| {r['scale']} | {r['sockets']:,} | {r['tcp_total']:,} | {r['procs']:,} "
+        f"| {r['fds']:,} "
+        f"| {r['psutil_ms']:.1f} | {r['ours_ms']:.2f} | {r['ratio']:.0f}× "
+        f"| {r['ours_cpu_ms']:.2f} | {r['one_hz_cpu_pct']:.2f} "
+        f"| {r['psutil_one_hz_cpu_pct_est']:.1f} "
+        f"| {r['cold_ours_ms']:.0f} / {r['cold_psutil_ms']:.0f} "
+        f"| {r['app_first_ms']:.0f} / {r['app_settled_ms']:.0f} | {r['rss_mb']:.0f} |"
+        for r in results
+    )
     lines += [
         "",
         "CPU % at 1 Hz (portwatch) is the benchmark process's CPU time over wall time "

@@ -34,6 +34,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 PROBE_MS = 10
 PORTS = 24  # watched ports, picked free by the OS at start
@@ -121,8 +122,9 @@ class SilentServer:
     """Owns the notifications name; answers the two questions, never ``Notify``."""
 
     def __init__(self, address: str) -> None:
-        from jeepney.bus_messages import message_bus
-        from jeepney.io.blocking import Proxy, open_dbus_connection
+        # jeepney ships no type information (as in portwatch/notify/dbus.py).
+        from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
+        from jeepney.io.blocking import Proxy, open_dbus_connection  # type: ignore[import-untyped]
 
         self.notify_calls = 0
         self._conn = open_dbus_connection(address)
@@ -134,7 +136,11 @@ class SilentServer:
         self._thread.start()
 
     def _serve(self) -> None:
-        from jeepney import HeaderFields, MessageType, new_method_return
+        from jeepney import (  # type: ignore[import-untyped]  # no type information
+            HeaderFields,
+            MessageType,
+            new_method_return,
+        )
 
         while not self._stop.is_set():
             try:
@@ -265,7 +271,8 @@ def measure(lock_seconds: float, interval: float) -> dict[str, float]:
                 stdout=subprocess.PIPE,
                 text=True,
             )  # fmt: skip
-            assert child.stdin is not None and child.stdout is not None
+            assert child.stdin is not None
+            assert child.stdout is not None
             try:
                 if not _wait_line(child.stdout, "ready", 60):
                     raise RuntimeError("the app never had a first picture")
@@ -310,13 +317,13 @@ def measure(lock_seconds: float, interval: float) -> dict[str, float]:
     }
 
 
-def _wait_line(stream: object, wanted: str, timeout: float) -> bool:
+def _wait_line(stream: IO[str], wanted: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    fd = stream.fileno()  # type: ignore[attr-defined]
+    fd = stream.fileno()
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 0.5)
         if ready:
-            line = stream.readline()  # type: ignore[attr-defined]
+            line = stream.readline()
             if not line:
                 return False
             if line.strip() == wanted:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import resource
@@ -35,7 +36,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 TCP_ADDRESSES = (("127.0.0.1", False), ("0.0.0.0", False), ("::1", False), ("::", True))
 # Where a client reaches a listener bound to each address.
@@ -128,42 +129,8 @@ def run(args: argparse.Namespace) -> int:
     sleepers: list[subprocess.Popen[bytes]] = []
     held: list[socket.socket] = []
     try:
-        files = [os.open(os.devnull, os.O_RDONLY) for _ in range(args.fds)]
-        try:
-            for _ in range(args.procs):
-                # `sleep` ends on its own at the deadline, whatever happens to us.
-                sleepers.append(
-                    subprocess.Popen(
-                        ["sleep", str(int(args.timeout) + 1)],
-                        pass_fds=files,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL,
-                    )
-                )
-        finally:
-            for fd in files:
-                os.close(fd)
-
-        listeners: list[tuple[socket.socket, str]] = []
-        for i in range(args.listeners):
-            address, dual = TCP_ADDRESSES[i % len(TCP_ADDRESSES)]
-            sock = _tcp_listener(address, dual)
-            listeners.append((sock, address))
-            held.append(sock)
-        for i in range(args.udp):
-            address, dual = TCP_ADDRESSES[i % len(TCP_ADDRESSES)]
-            held.append(_udp_socket(address, dual))
-        for i in range(args.established):
-            server, address = listeners[i % len(listeners)]
-            port = server.getsockname()[1]
-            client = socket.create_connection((CONNECT_TO[address], port), timeout=10)
-            accepted, _ = server.accept()
-            # Closed with a reset, not a FIN: no TIME_WAIT leftovers that would
-            # slow the next measurement (/proc/net lists them).
-            for end in (client, accepted):
-                end.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
-            held.extend((client, accepted))
-
+        _start_sleepers(args, sleepers)
+        listeners = _open_sockets(args, held)
         info: dict[str, Any] = {
             "pid": os.getpid(),
             "listeners": len(listeners),
@@ -179,21 +146,73 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(info), flush=True)
         while time.monotonic() < deadline:
             ready, _, _ = select.select([sys.stdin], [], [], min(1.0, deadline - time.monotonic()))
-            if ready and not sys.stdin.buffer.read1(4096):
+            # typeshed says BinaryIO; stdin.buffer is a BufferedReader, which has read1.
+            if ready and not cast(io.BufferedReader, sys.stdin.buffer).read1(4096):
                 break
         return 0
     finally:
-        for sock in held:
-            sock.close()
-        for proc in sleepers:
-            proc.kill()
-        for proc in sleepers:
-            proc.wait()
-        if churn_pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(churn_pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(churn_pid, 0)
+        _clean_up(held, sleepers, churn_pid)
+
+
+def _start_sleepers(args: argparse.Namespace, sleepers: list[subprocess.Popen[bytes]]) -> None:
+    """``args.procs`` processes holding ``args.fds`` open files each, added as they start."""
+    files = [os.open(os.devnull, os.O_RDONLY) for _ in range(args.fds)]
+    try:
+        for _ in range(args.procs):
+            # `sleep` ends on its own at the deadline, whatever happens to us.
+            sleepers.append(  # noqa: PERF401  # kept one by one for the cleanup
+                subprocess.Popen(
+                    ["sleep", str(int(args.timeout) + 1)],
+                    pass_fds=files,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+    finally:
+        for fd in files:
+            os.close(fd)
+
+
+def _open_sockets(
+    args: argparse.Namespace, held: list[socket.socket]
+) -> list[tuple[socket.socket, str]]:
+    """The listeners (with their address), UDP sockets and established pairs, each in ``held``."""
+    listeners: list[tuple[socket.socket, str]] = []
+    for i in range(args.listeners):
+        address, dual = TCP_ADDRESSES[i % len(TCP_ADDRESSES)]
+        sock = _tcp_listener(address, dual)
+        listeners.append((sock, address))
+        held.append(sock)
+    for i in range(args.udp):
+        address, dual = TCP_ADDRESSES[i % len(TCP_ADDRESSES)]
+        held.append(_udp_socket(address, dual))
+    for i in range(args.established):
+        server, address = listeners[i % len(listeners)]
+        port = server.getsockname()[1]
+        client = socket.create_connection((CONNECT_TO[address], port), timeout=10)
+        accepted, _ = server.accept()
+        # Closed with a reset, not a FIN: no TIME_WAIT leftovers that would
+        # slow the next measurement (/proc/net lists them).
+        for end in (client, accepted):
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+        held.extend((client, accepted))
+    return listeners
+
+
+def _clean_up(
+    held: list[socket.socket], sleepers: list[subprocess.Popen[bytes]], churn_pid: int
+) -> None:
+    for sock in held:
+        sock.close()
+    for proc in sleepers:
+        proc.kill()
+    for proc in sleepers:
+        proc.wait()
+    if churn_pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(churn_pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(churn_pid, 0)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -20,11 +20,12 @@ MACOS_TAG = re.compile(r"-macosx_(\d+)_(\d+)_\w+$")
 
 def macos_minimum_from(wheel_files: Iterable[str]) -> str | None:
     """The highest ``macosx_X_Y`` among the ``Tag:`` lines of WHEEL files, as "X.Y"."""
-    found: list[tuple[int, int]] = []
-    for text in wheel_files:
-        for line in text.splitlines():
-            if line.startswith("Tag:") and (match := MACOS_TAG.search(line.strip())):
-                found.append((int(match.group(1)), int(match.group(2))))
+    found = [
+        (int(match.group(1)), int(match.group(2)))
+        for text in wheel_files
+        for line in text.splitlines()
+        if line.startswith("Tag:") and (match := MACOS_TAG.search(line.strip()))
+    ]
     if not found:
         return None
     major, minor = max(found)

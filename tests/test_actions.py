@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -417,10 +418,10 @@ def test_suggest_skips_a_port_the_test_holds() -> None:
 
 
 def test_suggest_stops_at_65535_with_a_message() -> None:
-    none = suggest_free_port(65530, bindable=lambda port, proto: False)
+    none = suggest_free_port(65530, bindable=lambda _port, _proto: False)
     assert none.port is None
     assert none.message() == "No free TCP port between 65530 and 65535."
-    last = suggest_free_port(65530, bindable=lambda port, proto: port == 65535)
+    last = suggest_free_port(65530, bindable=lambda port, _proto: port == 65535)
     assert last.port == 65535
     with pytest.raises(ValueError, match="out of range"):
         suggest_free_port(0)
@@ -466,7 +467,7 @@ def test_validate_port(text: str, port: int | None, error: str | None) -> None:
         ({"proto": "udp", "port": 5353}, None),
     ],
 )
-def test_browser_url(fields: dict[str, object], url: str | None) -> None:
+def test_browser_url(fields: dict[str, Any], url: str | None) -> None:
     assert browser_url(make_listener(**fields)) == url
 
 

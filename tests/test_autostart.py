@@ -105,7 +105,7 @@ def test_xdg_relative_config_home_is_ignored(monkeypatch: pytest.MonkeyPatch) ->
     )
 
 
-def test_exec_escaping_round_trips_awkward_paths(tmp_path: Path) -> None:
+def test_exec_escaping_round_trips_awkward_paths() -> None:
     argv = (
         "/opt/my apps/port$watch",
         "--flag=100%",

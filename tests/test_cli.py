@@ -12,7 +12,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,7 +50,7 @@ def portwatch(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[st
 
 
 @pytest.fixture
-def child() -> ListenerProcess:
+def child() -> Iterator[ListenerProcess]:
     proc = ListenerProcess(["tcp:127.0.0.1:0", "tcp:0.0.0.0:0", "udp:::1:0"])
     yield proc
     proc.stop()
@@ -64,7 +66,8 @@ def test_list_json_has_the_promised_keys_and_our_rows(child: ListenerProcess) ->
     }
     tcp_lo = ours[("tcp", 4, "127.0.0.1", child.ports[0])]
     assert tcp_lo["exposure"] == "loopback"
-    assert isinstance(tcp_lo["cmdline"], list) and tcp_lo["cmdline"][-1] == "udp:::1:0"
+    assert isinstance(tcp_lo["cmdline"], list)
+    assert tcp_lo["cmdline"][-1] == "udp:::1:0"
     assert ours[("tcp", 4, "0.0.0.0", child.ports[1])]["exposure"] == "public"
     assert ours[("udp", 6, "::1", child.ports[2])]["exposure"] == "loopback"
 
@@ -153,7 +156,7 @@ def test_watch_prints_bound_and_freed_within_an_interval() -> None:
         time.sleep(1.0)  # let it take its first snapshot
         child = ListenerProcess(["tcp:127.0.0.1:0"])
         port = child.ports[0]
-        bound = {}
+        bound: dict[str, Any] = {}
         deadline = time.monotonic() + 10
         while not bound and time.monotonic() < deadline:
             line = _read_line(proc, deadline)
@@ -165,7 +168,7 @@ def test_watch_prints_bound_and_freed_within_an_interval() -> None:
         assert bound["pid"] == child.pid
         assert set(bound) >= REQUIRED_KEYS
         child.stop()
-        freed = {}
+        freed: dict[str, Any] = {}
         deadline = time.monotonic() + 10
         while not freed and time.monotonic() < deadline:
             line = _read_line(proc, deadline)
@@ -288,7 +291,8 @@ def test_list_into_a_pipe_that_closes_early_is_not_an_error() -> None:
             stderr=subprocess.PIPE,
             cwd=ROOT,
         )
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         first = proc.stdout.readline()
         proc.stdout.close()
         err = proc.stderr.read().decode()

@@ -13,15 +13,15 @@ import pytest
 from portwatch.core import paths
 from portwatch.core.diff import Event, EventKind, diff
 from portwatch.core.history import parse_since
-from portwatch.core.model import Snapshot
+from portwatch.core.model import Listener, Snapshot
 from portwatch.core.scanner import Scanner
 from tests.support.factories import node_listener as listener
 from tests.support.history_reference import RecordingHistory
 from tests.support.procs import ListenerProcess, wait_until
 
 
-def snap(at: float, *rows: object) -> Snapshot:
-    return Snapshot(at, 0.0, tuple(rows))  # type: ignore[arg-type]
+def snap(at: float, *rows: Listener) -> Snapshot:
+    return Snapshot(at, 0.0, tuple(rows))
 
 
 def test_database_is_in_the_data_folder_in_wal_mode(isolated_user_dirs: Path) -> None:

@@ -11,6 +11,7 @@ import random
 import socket
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from portwatch.core import paths
 from portwatch.core.diff import Event, EventKind, diff
 from portwatch.core.exposure import classify
 from portwatch.core.history import HistoryError, Holding
-from portwatch.core.model import Listener, Snapshot
+from portwatch.core.model import Listener, Proto, Snapshot
 from portwatch.core.scanner import Scanner
 from portwatch.entry import main
 from tests.support.factories import node_listener as listener
@@ -61,11 +62,11 @@ NAMES = {1: "node", 2: "Überwacher", 3: "python3", 4: "ruby", 5: "\u212aelvin",
 ADDRESSES = ("127.0.0.1", "::1", "0.0.0.0", "::", "192.168.1.5")
 
 
-def snap(at: float, rows: object) -> Snapshot:
-    return Snapshot(at, 0.0, tuple(rows))  # type: ignore[arg-type]
+def snap(at: float, rows: Iterable[Listener]) -> Snapshot:
+    return Snapshot(at, 0.0, tuple(rows))
 
 
-def named(port: int, address: str, pid: int | None, proto: str = "tcp") -> Listener:
+def named(port: int, address: str, pid: int | None, proto: Proto = "tcp") -> Listener:
     return listener(port, address, pid=pid, process=NAMES.get(pid or 0), proto=proto)
 
 

@@ -23,6 +23,7 @@ import pytest
 from portwatch.core import paths
 from portwatch.core.diff import Event, EventKind
 from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder
+from portwatch.core.model import Listener, Snapshot
 from tests.support.factories import node_listener as listener
 from tests.support.procs import is_root
 
@@ -30,9 +31,16 @@ ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
 
 
-def recorder(path: Path | None = None, **limits: int) -> HistoryRecorder:
-    settings = {"retention_days": 90, "max_rows": 200_000, "max_bytes": 100 * MB} | limits
-    return HistoryRecorder(path, **settings)
+def recorder(
+    path: Path | None = None,
+    *,
+    retention_days: int = 90,
+    max_rows: int = 200_000,
+    max_bytes: int = 100 * MB,
+) -> HistoryRecorder:
+    return HistoryRecorder(
+        path, retention_days=retention_days, max_rows=max_rows, max_bytes=max_bytes
+    )
 
 
 def database_bytes(db: Path) -> bytes:
@@ -127,10 +135,8 @@ def test_surrogates_and_control_characters_are_stored_as_valid_text(tmp_path: Pa
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
 
-def replace_rows(*rows: object) -> object:
-    from portwatch.core.model import Snapshot
-
-    return Snapshot(time.time() - 10, 0.0, tuple(rows))  # type: ignore[arg-type]
+def replace_rows(*rows: Listener) -> Snapshot:
+    return Snapshot(time.time() - 10, 0.0, tuple(rows))
 
 
 def big_command(n: int) -> tuple[str, ...]:

@@ -10,8 +10,8 @@ import time
 from portwatch.core.diff import Event, EventKind
 from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder
 from portwatch.core.history.writer import HistoryWriter
+from tests.support.factories import node_listener as listener
 from tests.test_history_storage import LOCKER, recorder
-from tests.test_rules import listener
 
 
 def test_jobs_queued_during_a_lock_are_written_once_in_order_when_it_goes() -> None:
@@ -37,7 +37,11 @@ def test_jobs_queued_during_a_lock_are_written_once_in_order_when_it_goes() -> N
         assert locker.stdout.readline().strip() == "locked"
         for port in range(4001, 4011):  # ten scans, each with an event
             event = Event(EventKind.BOUND, listener(port), now + port - 4000)
-            writer.submit(lambda h, event=event: h.record_events([event]))
+
+            def record(history: HistoryRecorder, event: Event = event) -> None:
+                history.record_events([event])
+
+            writer.submit(record)
         assert writer.wait_idle(30)
         assert failures, "the lock made a write fail"
         # Batched: far fewer attempts (each waits the busy timeout) than scans.
@@ -61,7 +65,7 @@ def test_submit_never_waits_for_sqlite() -> None:
     started = threading.Event()
     release = threading.Event()
 
-    def slow(history: HistoryRecorder) -> None:
+    def slow(_history: HistoryRecorder) -> None:
         started.set()
         release.wait(10)
 

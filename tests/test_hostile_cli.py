@@ -170,7 +170,8 @@ def test_watch_prints_the_bind_as_one_visible_line(tmp_path: Path) -> None:
         env=STRICT_ENV,
     )
     try:
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         errors = selectors.DefaultSelector()
         errors.register(proc.stderr, selectors.EVENT_READ)
         started = _read_until(proc.stderr, "watching", time.monotonic() + 60, errors)

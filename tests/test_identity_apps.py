@@ -77,7 +77,8 @@ def test_app_of_a_real_child_with_the_real_command_line_shape(
         assert cmdline == [arg0, str(project / script), *args]
         app, name = _identity_of(child.pid)
         assert app == expected
-        assert name is not None and name.startswith("python")  # what the binary alone says
+        assert name is not None
+        assert name.startswith("python")  # what the binary alone says
 
 
 def test_http_server_is_named_with_the_folder_it_serves(tmp_path: Path) -> None:
@@ -132,7 +133,8 @@ def test_a_child_whose_command_line_is_a_title_is_named_by_it(tmp_path: Path) ->
     )
     try:
         # With no arguments Python runs what it reads on stdin, so argv stays the title.
-        assert child.stdin is not None and child.stdout is not None
+        assert child.stdin is not None
+        assert child.stdout is not None
         child.stdin.write(b"import time\nprint(0, flush=True)\ntime.sleep(60)\n")
         child.stdin.close()
         child.stdout.readline()

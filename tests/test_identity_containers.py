@@ -113,7 +113,8 @@ def test_the_engine_is_asked_at_most_once_per_interval(engine: StubEngine) -> No
     client = EngineClient([str(engine.path)], min_interval=5.0, clock=lambda: now[0])
     for _ in range(20):
         assert [c.name for c in client.containers()] == ["shop-web-1", "shop-db-1"]
-    assert client.requests == 1 and len(engine.requests) == 1
+    assert client.requests == 1
+    assert len(engine.requests) == 1
     now[0] += 5.0
     client.containers()
     assert len(engine.requests) == 2
@@ -172,7 +173,8 @@ def test_other_processes_have_no_container_and_never_ask(engine: StubEngine) -> 
     client = EngineClient([str(engine.path)])
     cache = IdentityCache(engine=client)
     found = cache.identity(1, 1.0, "nginx", ["nginx", "-container-ip", "1.2.3.4"], cwd="/")
-    assert found.container is None and engine.requests == []
+    assert found.container is None
+    assert engine.requests == []
 
 
 def test_only_a_unix_docker_host_is_used() -> None:
@@ -199,10 +201,13 @@ def test_proxy_arguments_in_each_flag_form() -> None:
         "docker-proxy",
         ["x", "--proto=udp", "--container-ip=fd00::3", "--container-port=53", "-host-port=5353"],
     )
-    assert equals is not None and equals.describe() == "container [fd00::3]:53"
-    assert equals.host_port == 5353 and equals.proto == "udp"
+    assert equals is not None
+    assert equals.describe() == "container [fd00::3]:53"
+    assert equals.host_port == 5353
+    assert equals.proto == "udp"
     hostile = proxy_target("docker-proxy", ["x", "-container-port", "99999999", "-host-port"])
-    assert hostile is not None and hostile.container_port is None
+    assert hostile is not None
+    assert hostile.container_port is None
     assert proxy_target("nginx", ["nginx", *PROXY_ARGS]) is None
 
 
@@ -211,14 +216,17 @@ def test_matching_prefers_address_and_port_then_the_published_port() -> None:
     target = proxy_target("docker-proxy", ["docker-proxy", *PROXY_ARGS])
     assert target is not None
     found = find_container(target, containers)
-    assert found is not None and found.name == "shop-web-1"
+    assert found is not None
+    assert found.name == "shop-web-1"
     elsewhere = proxy_target(
         "docker-proxy", ["x", "-container-ip", "10.9.9.9", "-host-port", "8080"]
     )
     assert elsewhere is not None
     by_published_port = find_container(elsewhere, containers)
-    assert by_published_port is not None and by_published_port.name == "shop-web-1"
+    assert by_published_port is not None
+    assert by_published_port.name == "shop-web-1"
     nowhere = proxy_target("docker-proxy", ["x", "-container-ip", "10.9.9.9"])
-    assert nowhere is not None and find_container(nowhere, containers) is None
+    assert nowhere is not None
+    assert find_container(nowhere, containers) is None
     assert parse_containers({"message": "x"}) == []
     assert parse_containers([None, "x", {"Names": []}, {"Names": ["/"]}]) == []

@@ -78,7 +78,7 @@ def test_no_import_cycles() -> None:
     assert _cycles(graph) == []
 
 
-def test_the_cycle_finder_finds_a_cycle(tmp_path: Path, monkeypatch: object) -> None:
+def test_the_cycle_finder_finds_a_cycle(tmp_path: Path) -> None:
     package = tmp_path / "cyclic"
     package.mkdir()
     (package / "__init__.py").write_text("")

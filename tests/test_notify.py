@@ -31,7 +31,7 @@ def stub(bus: str) -> Iterator[StubServer]:
 
 
 def test_notify_sends_the_documented_call(stub: StubServer) -> None:
-    with DBusNotifier(lambda port: None) as notifier:
+    with DBusNotifier(lambda _port: None) as notifier:
         assert notifier.info.name == "stubd"
         assert notifier.info.actions
         nid = notifier.notify("Port 3000 is in use", "node (pid 1) listens", urgency=2, port=3000)
@@ -49,7 +49,7 @@ def test_notify_sends_the_documented_call(stub: StubServer) -> None:
 def test_no_show_action_without_the_capability(bus: str) -> None:
     server = StubServer(bus, capabilities=["body"])
     try:
-        with DBusNotifier(lambda port: None) as notifier:
+        with DBusNotifier(lambda _port: None) as notifier:
             assert not notifier.info.actions
             notifier.notify("t", "b", port=3000)
         assert server.calls[0].actions == []
@@ -86,7 +86,8 @@ def test_body_markup_is_escaped(bus: str) -> None:
         server.close()
 
 
-def test_probe_finds_the_server(stub: StubServer) -> None:
+@pytest.mark.usefixtures("stub")
+def test_probe_finds_the_server() -> None:
     result = probe()
     assert result.method == "dbus"
     assert result.server == "stubd 1.0 (portwatch-tests)"
@@ -98,7 +99,8 @@ def test_probe_finds_the_server(stub: StubServer) -> None:
     assert result.fix is None
 
 
-def test_probe_without_a_server(bus: str) -> None:
+@pytest.mark.usefixtures("bus")
+def test_probe_without_a_server() -> None:
     result = probe()
     assert result.method == "none"
     assert "no notification service on the session bus" in result.detail

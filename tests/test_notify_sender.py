@@ -27,6 +27,7 @@ class Hanging:
         return INFO
 
     def notify(self, title: str, body: str, *, urgency: int = 1, port: int | None = None) -> int:
+        del body, urgency, port  # the Notifier signature; the title is enough to tell calls apart
         self.calls.append(title)
         if not self.release.wait(10):
             raise TimeoutError("no answer")
@@ -40,6 +41,7 @@ class Failing(Hanging):
     """A notifier whose every Notify times out at once."""
 
     def notify(self, title: str, body: str, *, urgency: int = 1, port: int | None = None) -> int:
+        del body, urgency, port  # the Notifier signature; the title is enough to tell calls apart
         self.calls.append(title)
         raise TimeoutError("no answer within 5 s")
 
@@ -51,19 +53,20 @@ def item(key: int) -> Outgoing:
 def sender_with(notifier: Hanging, results: list[tuple[int, bool]]) -> NotificationSender:
     probes: list[DeliveryProbe] = []
 
-    def factory(on_action: Callable[[int], None]) -> Hanging:
+    def factory(_on_action: Callable[[int], None]) -> Hanging:
         return notifier
 
     sender = NotificationSender(
         factory,
         on_sent=lambda key, ok: results.append((key, ok)),
         on_delivery=probes.append,
-        on_action=lambda port: None,
+        on_action=lambda _port: None,
         max_queued=3,
     )
     sender.start()
     assert wait_until(lambda: bool(probes), timeout=5)
-    assert probes[0].method == "dbus" and probes[0].server == "stubd 1.0 (tests)"
+    assert probes[0].method == "dbus"
+    assert probes[0].server == "stubd 1.0 (tests)"
     return sender
 
 
@@ -99,6 +102,7 @@ def test_a_notify_that_fails_falls_back_and_later_ones_do_not_wait() -> None:
         assert wait_until(lambda: len(results) == 2, timeout=5)
         # The first failed; the second did not try again (the reconnect waits a minute).
         assert results == [(0, False), (1, False)]
-        assert notifier.calls == ["alert 0"] and notifier.closed
+        assert notifier.calls == ["alert 0"]
+        assert notifier.closed
     finally:
         sender.close()

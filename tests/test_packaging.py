@@ -37,6 +37,7 @@ SELF_TEST_LINE = re.compile(
 
 
 def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    # run()'s overloads cannot tell text mode through **kwargs: the call itself is fine.
     return subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
 
 

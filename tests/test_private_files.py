@@ -341,11 +341,13 @@ def test_nobody_cannot_read_the_log_the_window_state_or_an_export(
     for secret in secrets:
         assert secret.stat().st_size > 0
         result = run_as_nobody("cat", str(secret))
-        assert result.returncode != 0 and result.stdout == "", secret
+        assert result.returncode != 0, secret
+        assert result.stdout == "", secret
         assert "Permission denied" in result.stderr, result.stderr
     # Each file is 0600 on its own too: with every folder opened up, still refused.
     for folder in (paths.state_dir(), paths.log_dir()):
         folder.chmod(0o755)
     for secret in secrets:
         result = run_as_nobody("cat", str(secret))
-        assert result.returncode != 0 and "Permission denied" in result.stderr, secret
+        assert result.returncode != 0, secret
+        assert "Permission denied" in result.stderr, secret

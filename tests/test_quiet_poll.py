@@ -117,9 +117,8 @@ def test_a_quiet_poll_does_no_row_work_in_any_layer(
         scanner.close()
 
 
-def test_an_unchanged_dump_keeps_its_generation_and_decodes_nothing(
-    loopback_traffic: list[tuple[str, str, int]],
-) -> None:
+@pytest.mark.usefixtures("loopback_traffic")
+def test_an_unchanged_dump_keeps_its_generation_and_decodes_nothing() -> None:
     diag = SockDiag()
     try:
         last = diag.dump("tcp", LISTEN)

@@ -63,7 +63,8 @@ def test_startup_is_one_summary_not_one_alert_per_listener() -> None:
     assert "Open to the network: 22 (sshd), 8080 (java)" in summary.body
     assert summary.notify
     # Nothing changed: nothing to say.
-    assert run.step(*run.previous.listeners) == []  # type: ignore[union-attr]
+    assert run.previous is not None
+    assert run.step(*run.previous.listeners) == []
 
 
 def test_quiet_startup_is_not_notified() -> None:

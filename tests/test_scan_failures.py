@@ -6,6 +6,7 @@ by making one OS-level read of a scan raise OSError on every 4th scan.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pathlib
@@ -182,9 +183,8 @@ def test_a_first_read_that_fails_is_an_empty_stale_snapshot_never_events(
     scanner.close()
 
 
-def test_a_failed_read_keeps_the_last_picture_and_its_time(
-    child: ListenerProcess, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("child")
+def test_a_failed_read_keeps_the_last_picture_and_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
     faults = Faults()
     scanner = _inject("netlink dump", faults, monkeypatch)
     good = scanner.scan()
@@ -210,7 +210,7 @@ def test_a_consumer_that_raises_is_logged_once_per_run_and_stops_nothing(
     messages = []
     for scan in range(5):
         messages.append(guard.run("Saving the port history", broken))
-        guard.run("Checking the alert rules", lambda scan=scan: ran.append(scan))
+        guard.run("Checking the alert rules", functools.partial(ran.append, scan))
     assert ran == [0, 1, 2, 3, 4]  # the other consumer ran every time
     assert messages[0] is not None
     assert "Saving the port history failed" in messages[0]

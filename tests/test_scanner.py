@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import psutil
 import pytest
@@ -44,7 +45,7 @@ EXPECTED = [
 
 
 @pytest.fixture
-def child() -> ListenerProcess:
+def child() -> Iterator[ListenerProcess]:
     proc = ListenerProcess(SPECS)
     yield proc
     proc.stop()
@@ -70,7 +71,8 @@ def test_every_kind_of_bind_is_seen_with_owner_and_exposure(child: ListenerProce
         assert row.process == proc_name
         assert row.exposure is exposure
         assert row.user == psutil.Process(child.pid).username()
-        assert row.cmdline is not None and row.cmdline[-1] == SPECS[-1]
+        assert row.cmdline is not None
+        assert row.cmdline[-1] == SPECS[-1]
         assert row.started == pytest.approx(psutil.Process(child.pid).create_time())
         assert row.owner_unknown is None
         low, high = scanner.ephemeral_range or (0, 0)
@@ -83,10 +85,12 @@ def test_wildcard_v6_tells_dual_stack_from_v6_only_when_os_says(child: ListenerP
     snapshot = Scanner().scan()
     dual = _find(snapshot.listeners, "tcp", 6, "::", child.ports[4])
     only = _find(snapshot.listeners, "tcp", 6, "::", child.ports[5])
-    assert dual is not None and only is not None
+    assert dual is not None
+    assert only is not None
     if sys.platform.startswith("linux") and snapshot.backend == "linux-netlink":
         # sock_diag reports IPV6_V6ONLY: on Linux the flag must be known.
-        assert dual.v6only is not None and only.v6only is not None
+        assert dual.v6only is not None
+        assert only.v6only is not None
     if dual.v6only is None:  # the psutil path cannot see IPV6_V6ONLY
         assert only.v6only is None
         assert dual.stack is None
@@ -112,7 +116,8 @@ def test_connection_counts_per_listener_keep_families_apart() -> None:
             assert wait_until(counted, timeout=10)
             snap = scanner.scan()
             row = _find(snap.listeners, "tcp", 4, "127.0.0.1", v4)
-            assert row is not None and row.remote_connections == 0
+            assert row is not None
+            assert row.remote_connections == 0
             # The connections view has both ends of each pair, with owners.
             ours = [c for c in snap.connections if c.local_port == v4]
             assert len(ours) == 3
@@ -152,7 +157,7 @@ def _ss_listeners() -> set[tuple[str, str, int, int | None]]:
         address = address.strip("[]").split("%", 1)[0]
         if address == "*":
             address = "::"
-        pids = [int(p) for p in re.findall(r"pid=(\d+)", line)] or [None]
+        pids: list[int | None] = [int(p) for p in re.findall(r"pid=(\d+)", line)] or [None]
         for pid in pids:
             found.add((proto, address, int(port_text), pid))
     return found
@@ -194,6 +199,7 @@ class _FakeSource(SocketSource):
         self.table = table
 
     def read(self, *, connection_owners: bool) -> RawTable:
+        del connection_owners  # a fixed table: the same rows either way
         return self.table
 
 
@@ -209,6 +215,7 @@ def _raw(pid: int | None, port: int = 4000, **kw: object) -> RawSocket:
         "pid": pid,
     }
     fields.update(kw)
+    # A test's overrides of any field: one dict of mixed types, checked by RawSocket itself.
     return RawSocket(**fields)  # type: ignore[arg-type]
 
 
@@ -245,7 +252,8 @@ def test_hidden_owners_are_counted_with_a_hint() -> None:
     )
     snap = Scanner(_FakeSource(table)).scan()
     assert snap.hidden_owners == 2
-    assert snap.hint is not None and snap.hint.startswith("2 owners hidden")
+    assert snap.hint is not None
+    assert snap.hint.startswith("2 owners hidden")
 
 
 def test_remote_peers_are_counted_apart_from_loopback() -> None:
@@ -292,7 +300,8 @@ def test_remote_peers_are_counted_apart_from_loopback() -> None:
     snap = Scanner(_FakeSource(RawTable(listeners=listeners, established=established))).scan()
     wildcard = _find(snap.listeners, "tcp", 4, "0.0.0.0", 8080)
     specific = _find(snap.listeners, "tcp", 4, "10.0.0.1", 8080)
-    assert wildcard is not None and specific is not None
+    assert wildcard is not None
+    assert specific is not None
     assert (wildcard.connections, wildcard.remote_connections) == (2, 1)
     assert (specific.connections, specific.remote_connections) == (1, 1)
 

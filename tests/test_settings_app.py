@@ -133,4 +133,5 @@ def test_a_file_that_becomes_unreadable_keeps_the_settings_in_use(
     settle(app)
     assert app.settings.settings.watched_ports == watching.watched_ports
     assert "Settings could not be read" in dict(notices(app))
-    assert path.is_dir() and not any(path.iterdir())  # never written
+    assert path.is_dir()
+    assert not any(path.iterdir())  # never written

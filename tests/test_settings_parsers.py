@@ -104,8 +104,9 @@ def test_port_lists_parse_to_valid_specs_or_one_message(text: str) -> None:
     try:
         specs = parse_port_list(text, allow_empty=True)
     except PortSpecError as exc:
-        assert str(exc)
-        assert "\n" not in str(exc)
+        message = str(exc)
+        assert message
+        assert "\n" not in message
     else:
         assert len(set(specs)) == len(specs)
         for spec in specs:
@@ -138,8 +139,9 @@ def test_any_interval_text_is_a_number_in_range_or_one_message(text: str) -> Non
     try:
         value = parse_interval(text)
     except SettingsError as exc:
-        assert str(exc)
-        assert "\n" not in str(exc)
+        message = str(exc)
+        assert message
+        assert "\n" not in message
     else:
         assert MIN_INTERVAL <= value <= MAX_INTERVAL
         assert text.strip().isascii()

@@ -51,7 +51,7 @@ def test_twenty_concurrent_adds_all_survive() -> None:
     procs: list[subprocess.Popen[str]] = []
     try:
         for port in ports:
-            procs.append(
+            procs.append(  # noqa: PERF401  # kept one by one for the cleanup
                 subprocess.Popen(
                     [sys.executable, "-m", "portwatch", "watch-port", "add", port],
                     stdout=subprocess.PIPE,

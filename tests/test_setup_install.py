@@ -25,6 +25,7 @@ SELF_TEST_OK = re.compile(r"^portwatch \S+ self-test ok: .*, resources ok, \d+ m
 
 
 def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    # run()'s overloads cannot tell text mode through **kwargs: the call itself is fine.
     return subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
 
 
@@ -47,11 +48,12 @@ def test_test_tools_have_upper_bounds() -> None:
 
 
 def test_resources_come_from_the_package() -> None:
-    import portwatch._resources  # type: ignore[import-untyped,unused-ignore]
+    # resources/ becomes this package only when installed: a checkout has no such module.
+    import portwatch._resources  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
     from portwatch.core.paths import resource_path, resources_dir
 
-    assert resources_dir() == Path(portwatch._resources.__file__).parent
+    assert resources_dir() == Path(portwatch._resources.__file__).parent  # noqa: SLF001  # a package
     assert resource_path("portwatch.svg").is_file()
     assert (resources_dir() / "linux" / "io.github.portwatch.Portwatch.desktop").is_file()
 

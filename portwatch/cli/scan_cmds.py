@@ -114,7 +114,7 @@ class _Stop:
     def __init__(self) -> None:
         self.event = threading.Event()
 
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
+    def __call__(self, _signum: int, _frame: FrameType | None) -> None:
         self.event.set()
 
 

@@ -66,32 +66,18 @@ def _widest(rows: Iterable[Listener]) -> Listener:
     return max(rows, key=lambda r: r.exposure.rank)
 
 
-def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
-    """Events that lead from ``old`` to ``new``.
-
-    A port that stays occupied by the same process but moves to a wider or
-    narrower bind (a dev server that rebinds on 0.0.0.0 instead of 127.0.0.1)
-    is one ``exposure_changed`` event, not a freed plus a bound; if another
-    process took it, it is a freed plus a bound. An owner that was
-    unknown and becomes known (or the reverse) is not a change of owner: it
-    is the same socket seen with more or less privilege.
-
-    A stale snapshot (the table could not be read) is no news: no events
-    lead to it, and none from it (it may stand for no picture at all).
-    """
-    if old is None or old.stale is not None or new.stale is not None:
-        return []
-    at = new.taken_at
-    before = _bindings(old.listeners)
-    after = _bindings(new.listeners)
-
+def _exposure_changes(
+    old: Iterable[Listener], new: Iterable[Listener], at: float
+) -> tuple[list[Event], set[tuple[str, int]]]:
+    """One event per port the same process now holds on a wider or narrower bind,
+    and the ports (proto, port) those events stand for."""
     events: list[Event] = []
-    exposure_handled: set[tuple[str, int]] = set()
+    handled: set[tuple[str, int]] = set()
     old_ports: dict[tuple[str, int], list[Listener]] = defaultdict(list)
     new_ports: dict[tuple[str, int], list[Listener]] = defaultdict(list)
-    for row in old.listeners:
+    for row in old:
         old_ports[(row.proto, row.port)].append(row)
-    for row in new.listeners:
+    for row in new:
         new_ports[(row.proto, row.port)].append(row)
 
     for port_key, new_rows in new_ports.items():
@@ -112,7 +98,29 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
         was, now = _widest(old_rows), _widest(new_rows)
         if was.exposure is not now.exposure:
             events.append(Event(EventKind.EXPOSURE_CHANGED, now, at, previous=was))
-            exposure_handled.add(port_key)
+            handled.add(port_key)
+    return events, handled
+
+
+def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
+    """Events that lead from ``old`` to ``new``.
+
+    A port that stays occupied by the same process but moves to a wider or
+    narrower bind (a dev server that rebinds on 0.0.0.0 instead of 127.0.0.1)
+    is one ``exposure_changed`` event, not a freed plus a bound; if another
+    process took it, it is a freed plus a bound. An owner that was
+    unknown and becomes known (or the reverse) is not a change of owner: it
+    is the same socket seen with more or less privilege.
+
+    A stale snapshot (the table could not be read) is no news: no events
+    lead to it, and none from it (it may stand for no picture at all).
+    """
+    if old is None or old.stale is not None or new.stale is not None:
+        return []
+    at = new.taken_at
+    before = _bindings(old.listeners)
+    after = _bindings(new.listeners)
+    events, exposure_handled = _exposure_changes(old.listeners, new.listeners, at)
 
     for binding, rows in after.items():
         if (binding[0], binding[3]) in exposure_handled:

@@ -123,8 +123,12 @@ class Desktop:
             host = _spawn(self, ["gtk-sni-tray-standalone", "--watcher", "--bottom"], log)
             # The watcher's name comes first, the host registers with it a
             # moment later; Qt calls the tray available only once both are there.
+
+            def host_up(host: subprocess.Popen[bytes] = host) -> bool:
+                return host.poll() is not None or self.status_notifier_host_registered()
+
             _wait(
-                lambda host=host: host.poll() is not None or self.status_notifier_host_registered(),
+                host_up,
                 "StatusNotifierWatcher with a host",
                 log=log,
             )

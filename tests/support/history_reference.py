@@ -118,91 +118,119 @@ class _Open:
             self.seen[address] = exposure
 
 
-def _pair(events: Iterator[HistoryEvent]) -> Iterator[Holding]:
-    """Walk events in time order and yield closed and still-open holding intervals."""
-    open_: dict[HoldKey, _Open] = {}
-    pending: dict[HoldKey, _Open] = {}  # open when portwatch (re)started: not yet seen again
-    start_time: float | None = None
+def close(hold: _Open, end: float | None, *, known: bool = True) -> Holding:
+    """The holding an open interval becomes when it ends at ``end``."""
+    last = hold.last
+    held = hold.addresses or hold.seen
+    widest = max(held.values(), key=_exposure_rank, default=last.exposure)
+    return Holding(
+        proto=last.proto or "?",
+        port=last.port or 0,
+        pid=last.pid,
+        process=last.process or hold.first.process,
+        cmdline=last.cmdline or hold.first.cmdline,
+        user=last.user or hold.first.user,
+        addresses=tuple(sorted(held)) or ((last.address,) if last.address else ()),
+        exposure=widest,
+        start=hold.start,
+        end=end,
+        end_known=known,
+    )
 
-    def close(hold: _Open, end: float | None, *, known: bool = True) -> Holding:
-        last = hold.last
-        held = hold.addresses or hold.seen
-        widest = max(held.values(), key=_exposure_rank, default=last.exposure)
-        return Holding(
-            proto=last.proto or "?",
-            port=last.port or 0,
-            pid=last.pid,
-            process=last.process or hold.first.process,
-            cmdline=last.cmdline or hold.first.cmdline,
-            user=last.user or hold.first.user,
-            addresses=tuple(sorted(held)) or ((last.address,) if last.address else ()),
-            exposure=widest,
-            start=hold.start,
-            end=end,
-            end_known=known,
-        )
 
-    def flush_pending() -> Iterator[Holding]:
-        for hold in list(pending.values()):
-            yield close(hold, start_time, known=False)
-        pending.clear()
+class _Pairing:
+    """The walk's state: what is open now, and what was open when portwatch (re)started."""
 
-    def opened(key: HoldKey, event: HistoryEvent, start: float | None) -> None:
-        hold = open_.get(key)
+    def __init__(self) -> None:
+        self.open: dict[HoldKey, _Open] = {}
+        self.pending: dict[HoldKey, _Open] = {}  # open at a (re)start: not yet seen again
+        self.start_time: float | None = None
+
+    def flush_pending(self) -> Iterator[Holding]:
+        for hold in list(self.pending.values()):
+            yield close(hold, self.start_time, known=False)
+        self.pending.clear()
+
+    def opened(self, key: HoldKey, event: HistoryEvent, start: float | None) -> None:
+        hold = self.open.get(key)
         if hold is None:
             hold = _Open(event, start, {}, event)
-            open_[key] = hold
+            self.open[key] = hold
         hold.bind(event.address or "", event.exposure or "")
         hold.last = event
 
+    def started(self, event: HistoryEvent) -> Iterator[Holding]:
+        yield from self.flush_pending()
+        self.pending.update(self.open)
+        self.open.clear()
+        self.start_time = event.at
+
+    def present(self, key: HoldKey, event: HistoryEvent) -> None:
+        if key in self.pending and key not in self.open:
+            self.open[key] = self.pending.pop(key)
+            self.open[key].addresses = {}
+        self.opened(key, event, event.at)
+
+    def freed(self, key: HoldKey, event: HistoryEvent) -> Iterator[Holding]:
+        hold = self.open.get(key)
+        if hold is None:
+            # Its bind is older than the retained history.
+            hold = _Open(event, None, {}, event)
+            hold.bind(event.address or "", event.exposure or "")
+            self.open[key] = hold
+        hold.addresses.pop(event.address or "", None)
+        hold.last = event if event.process else hold.last
+        if not hold.addresses:
+            del self.open[key]
+            yield close(hold, event.at)
+
+    def owner_changed(self, key: HoldKey, event: HistoryEvent) -> Iterator[Holding]:
+        proto, port, _pid = key
+        old_key: HoldKey = (proto, port, event.previous_pid)
+        old = self.open.pop(old_key, None)
+        if old is not None:
+            yield close(old, event.at)
+        self.opened(key, event, event.at)
+
+    def exposure_changed(self, key: HoldKey, event: HistoryEvent) -> None:
+        hold = self.open.get(key)
+        if hold is None:
+            self.opened(key, event, None)
+        else:
+            hold.addresses = {}
+            hold.bind(event.address or "", event.exposure or "")
+            hold.last = event
+
+    def end(self) -> Iterator[Holding]:
+        yield from self.flush_pending()
+        for hold in self.open.values():
+            yield close(hold, None)
+
+
+def _pair(events: Iterator[HistoryEvent]) -> Iterator[Holding]:
+    """Walk events in time order and yield closed and still-open holding intervals."""
+    state = _Pairing()
     for event in events:
         if event.kind == STARTED:
-            yield from flush_pending()
-            pending.update(open_)
-            open_.clear()
-            start_time = event.at
+            yield from state.started(event)
             continue
         if event.port is None or event.proto is None:
             continue
-        if event.kind != PRESENT and pending and (start_time is None or event.at > start_time):
-            yield from flush_pending()
+        after_start = state.start_time is None or event.at > state.start_time
+        if event.kind != PRESENT and state.pending and after_start:
+            yield from state.flush_pending()
         key: HoldKey = (event.proto, event.port, event.pid)
         if event.kind == PRESENT:
-            if key in pending and key not in open_:
-                open_[key] = pending.pop(key)
-                open_[key].addresses = {}
-            opened(key, event, event.at)
+            state.present(key, event)
         elif event.kind == str(EventKind.BOUND):
-            opened(key, event, event.at)
+            state.opened(key, event, event.at)
         elif event.kind == str(EventKind.FREED):
-            hold = open_.get(key)
-            if hold is None:
-                # Its bind is older than the retained history.
-                hold = _Open(event, None, {}, event)
-                hold.bind(event.address or "", event.exposure or "")
-                open_[key] = hold
-            hold.addresses.pop(event.address or "", None)
-            hold.last = event if event.process else hold.last
-            if not hold.addresses:
-                del open_[key]
-                yield close(hold, event.at)
+            yield from state.freed(key, event)
         elif event.kind == str(EventKind.OWNER_CHANGED):
-            old_key: HoldKey = (event.proto, event.port, event.previous_pid)
-            old = open_.pop(old_key, None)
-            if old is not None:
-                yield close(old, event.at)
-            opened(key, event, event.at)
+            yield from state.owner_changed(key, event)
         elif event.kind == str(EventKind.EXPOSURE_CHANGED):
-            hold = open_.get(key)
-            if hold is None:
-                opened(key, event, None)
-            else:
-                hold.addresses = {}
-                hold.bind(event.address or "", event.exposure or "")
-                hold.last = event
-    yield from flush_pending()
-    for hold in open_.values():
-        yield close(hold, None)
+            state.exposure_changed(key, event)
+    yield from state.end()
 
 
 def _exposure_rank(exposure: str) -> int:

@@ -51,7 +51,9 @@ def main() -> int:
                 if not sys.stdin.readline():
                     return 0
             else:
-                conn, _ = key.fileobj.accept()  # type: ignore[union-attr]
+                server = key.fileobj
+                assert isinstance(server, socket.socket)  # only listening sockets are registered
+                conn, _ = server.accept()
                 held.append(conn)
 
 

@@ -19,9 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jeepney import DBusAddress, HeaderFields, MessageType, new_method_return, new_signal
-from jeepney.bus_messages import message_bus
-from jeepney.io.blocking import Proxy, open_dbus_connection
+# jeepney ships no type information (as in portwatch/notify/dbus.py).
+from jeepney import (  # type: ignore[import-untyped]
+    DBusAddress,
+    HeaderFields,
+    MessageType,
+    new_method_return,
+    new_signal,
+)
+from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
+from jeepney.io.blocking import Proxy, open_dbus_connection  # type: ignore[import-untyped]
 
 NAME = "org.freedesktop.Notifications"
 PATH = "/org/freedesktop/Notifications"
@@ -83,8 +90,19 @@ class StubServer:
                 with self._lock:
                     nid = self._next_id
                     self._next_id += 1
+                    app_name, replaces_id, icon, summary, body, actions, hints, timeout = msg.body
                     self.calls.append(
-                        NotifyCall(*msg.body, sender=msg.header.fields[HeaderFields.sender])
+                        NotifyCall(
+                            app_name,
+                            replaces_id,
+                            icon,
+                            summary,
+                            body,
+                            actions,
+                            hints,
+                            timeout,
+                            sender=msg.header.fields[HeaderFields.sender],
+                        )
                     )
                 self._conn.send(new_method_return(msg, "u", (nid,)))
             else:

@@ -17,7 +17,7 @@ from portwatch.notify.probe import DeliveryProbe
 from portwatch.ui.app import PortwatchApp
 
 
-def no_dbus(info: ServerInfo | None = None, error: Exception | None = None) -> DeliveryProbe:
+def no_dbus(_info: ServerInfo | None = None, _error: Exception | None = None) -> DeliveryProbe:
     """What the delivery check says on a machine with no notification service."""
     return DeliveryProbe(method="none", detail="No notification service.", fix="Install dunst.")
 

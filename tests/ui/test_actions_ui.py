@@ -196,7 +196,7 @@ def test_permission_refused_shows_how_to_do_it_with_privileges(
 ) -> None:
     # The OS refusal itself is tested as nobody in tests/test_actions.py; a
     # Qt app cannot run as nobody here, so the refusal is handed to the flow.
-    def refused(holders: list[Holder], **kwargs: object) -> StopResult:
+    def refused(holders: list[Holder], **_options: object) -> StopResult:
         return StopResult(force=False, denied=tuple(h.pid for h in holders), port=child.ports[0])
 
     monkeypatch.setattr("portwatch.ui.free_flow.stop_processes", refused)
@@ -293,9 +293,12 @@ def test_populate_menu_binds_its_actions_to_the_rows_given(
     window: QWidget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened: list[str] = []
-    monkeypatch.setattr(
-        QDesktopServices, "openUrl", staticmethod(lambda url: opened.append(url.toString()) or True)
-    )
+
+    def open_url(url: QUrl) -> bool:
+        opened.append(url.toString())
+        return True
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(open_url))
     actions = ListenerActions(window, rows_provider=list)
     menu = QMenu(window)
     menu.addAction("Details")
@@ -320,6 +323,7 @@ def test_populate_menu_binds_its_actions_to_the_rows_given(
     by_text["Open in browser"].trigger()
     assert opened == ["http://127.0.0.1:5173/"]
     copy_menu = by_text["Copy"].menu()
+    assert isinstance(copy_menu, QMenu)  # the stubs say QObject
     copy_items = {a.text().split("\t")[0]: a for a in copy_menu.actions()}
     assert list(copy_items) == [
         "address:port",
@@ -391,7 +395,9 @@ def test_export_writes_the_rows_given(
 def test_export_cancelled_writes_nothing(
     window: QWidget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: ("", "")))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *_args, **_kwargs: ("", ""))
+    )
     actions = ListenerActions(window, rows_provider=lambda: [fake_listener()])
     actions.export_action.trigger()
     assert list(tmp_path.iterdir()) == [tmp_path / "home"]
@@ -501,7 +507,9 @@ def test_install_actions_into_the_main_window(
     # Export writes what the table shows (one row, after the search).
     target = tmp_path / "shown.json"
     monkeypatch.setattr(
-        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "JSON"))
+        QFileDialog,
+        "getSaveFileName",
+        staticmethod(lambda *_args, **_kwargs: (str(target), "JSON")),
     )
     with qtbot.waitSignal(actions.exported, timeout=2000):
         actions.export_action.trigger()
@@ -516,7 +524,10 @@ def test_install_actions_into_the_main_window(
         QTimer.singleShot(0, menu.close)
 
     main_window.context_menu_requested.connect(look)
-    main_window._show_context_menu(view.visualRect(main_window.listener_proxy.index(0, 0)).center())
+    # What Qt sends on a right click over the first row.
+    view.customContextMenuRequested.emit(
+        view.visualRect(main_window.listener_proxy.index(0, 0)).center()
+    )
     assert seen
     assert "Free port…" in seen[0]
     assert "Export…" in seen[0]

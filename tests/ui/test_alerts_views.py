@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from portwatch.core import paths
 from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
 from portwatch.core.diff import diff
 from portwatch.core.history import HistoryReader, HistoryRecorder
-from portwatch.core.model import OwnerUnknown, Snapshot
+from portwatch.core.model import Listener, OwnerUnknown, Snapshot
 from portwatch.core.portspec import PortSpec
 from portwatch.core.settings import NotificationStyle, Settings, WatchedPort, save_settings
 from portwatch.notify.probe import describe_connection
@@ -48,17 +49,20 @@ def alert(port: int, title: str = "Port in use", **fields: object) -> Alert:
         "pid": 1,
     }
     base.update(fields)
+    # A test's overrides of any field: one dict of mixed types, checked by Alert itself.
     return Alert(**base)  # type: ignore[arg-type]
 
 
-def snap(*rows: object) -> Snapshot:
-    return Snapshot(time.time(), 0.01, tuple(rows), backend="test")  # type: ignore[arg-type]
+def snap(*rows: Listener) -> Snapshot:
+    return Snapshot(time.time(), 0.01, tuple(rows), backend="test")
 
 
 # --- the Alerts list ---
 
 
-def test_alerts_model_inserts_newest_first_and_trims(qtbot: QtBot, qtmodeltester: object) -> None:
+def test_alerts_model_inserts_newest_first_and_trims(
+    qtbot: QtBot, qtmodeltester: ModelTester
+) -> None:
     model = AlertsModel(max_rows=3)
     with qtbot.waitSignal(model.rowsInserted):
         model.add_alert(alert(3000))
@@ -69,12 +73,13 @@ def test_alerts_model_inserts_newest_first_and_trims(qtbot: QtBot, qtmodeltester
     assert model.data(model.index(0, AlertsModel.PROCESS)) == "node (PID 1)"
     what = model.data(model.index(0, AlertsModel.WHAT))
     assert what == "Port in use 3003 — node (PID 1) listens on 127.0.0.1:3003"
-    qtmodeltester.check(model)  # type: ignore[attr-defined]
+    qtmodeltester.check(model)
     model.clear()
     assert model.rowCount() == 0
 
 
-def test_alerts_model_marks_quiet_and_critical(qtbot: QtBot) -> None:
+@pytest.mark.usefixtures("qtbot")
+def test_alerts_model_marks_quiet_and_critical() -> None:
     model = AlertsModel()
     model.add_alert(alert(1, suppressed=True, notify=False))
     model.add_alert(alert(2, urgency=Urgency.CRITICAL))
@@ -125,7 +130,7 @@ def history() -> Iterator[RecordingHistory]:
 
 
 def test_history_view_search_and_export(
-    qtbot: QtBot, history: RecordingHistory, tmp_path: Path, qtmodeltester: object
+    qtbot: QtBot, history: RecordingHistory, tmp_path: Path, qtmodeltester: ModelTester
 ) -> None:
     view = HistoryView(history.reader)
     qtbot.addWidget(view)
@@ -133,7 +138,7 @@ def test_history_view_search_and_export(
     with qtbot.waitSignal(view.searched) as found:
         view.search_button.click()
     assert found.args == [2]
-    qtmodeltester.check(view.model)  # type: ignore[attr-defined]
+    qtmodeltester.check(view.model)
     view.port_edit.setText("3000")
     with qtbot.waitSignal(view.searched):
         view.search()
@@ -217,7 +222,7 @@ def test_controller_without_notifications_or_tray_alerts_in_app(
 ) -> None:
     save_settings(Settings(watched_ports=(WatchedPort(PortSpec(3000, 3000)),)))
 
-    def unavailable(on_action: object) -> Notifier:
+    def unavailable(_on_action: object) -> Notifier:
         raise OSError("no bus")
 
     app = make_app(notifier_factory=unavailable)
@@ -309,26 +314,34 @@ def test_a_tray_that_appears_later_takes_over_from_the_window(
     assert main(["watch-port", "add", "3000"]) == 0
     application = make_app()
     feed(qtbot, application, snap(listener(3000, "127.0.0.1")))
-    assert application.tray is None and application.alerts.balloon is None
-    assert application.window.notice.isVisible() and not application.window.hide_on_close
-    timer = application._tray_look
-    assert timer is not None and timer.interval() == app_module.TRAY_LOOK_FAST_MS
+    assert application.tray is None
+    assert application.alerts.balloon is None
+    assert application.window.notice.isVisible()
+    assert not application.window.hide_on_close
+    # The look for a tray runs on its own timer and clock, which have no public
+    # view: the test reads the timer and moves the clock (noqa: SLF001 below).
+    timer = application._tray_look  # noqa: SLF001
+    assert timer is not None
+    assert timer.interval() == app_module.TRAY_LOOK_FAST_MS
 
     # Nothing yet: after the first minutes it looks less often.
-    application._tray_look_since -= app_module.TRAY_LOOK_FAST_FOR + 1
-    application._look_for_tray()
+    application._tray_look_since -= app_module.TRAY_LOOK_FAST_FOR + 1  # noqa: SLF001
+    application._look_for_tray()  # noqa: SLF001
     assert application.tray is None
     assert timer.interval() == app_module.TRAY_LOOK_SLOW_MS
 
     tray_up = True
     with qtbot.waitSignal(application.tray_appeared) as appeared:
-        application._look_for_tray()
+        application._look_for_tray()  # noqa: SLF001
     tray = application.tray
-    assert tray is not None and appeared.args == [tray]
-    assert not timer.isActive() and application._tray_look is None
+    assert tray is not None
+    assert appeared.args == [tray]
+    assert not timer.isActive()
+    assert application._tray_look is None  # noqa: SLF001
     # The tray shows the last scan and the busy watched port at once.
     assert tray.snapshot is application.latest
-    assert application.alerts.balloon is tray and tray.watched_busy == 1
+    assert application.alerts.balloon is tray
+    assert tray.watched_busy == 1
     assert not application.window.notice.isVisible()
     assert "A system tray appeared" in application.window.statusBar().currentMessage()
     # Closing the window now leaves the app running in the tray.
@@ -337,12 +350,12 @@ def test_a_tray_that_appears_later_takes_over_from_the_window(
         application.window.close()
     # The tray's menu works like one that was there from the start.
     tray.port_requested.emit(3000)
-    assert application.window.isVisible() and application.window.search.text() == "3000"
+    assert application.window.isVisible()
+    assert application.window.search.text() == "3000"
 
 
-def test_corrupt_settings_are_told_once_in_the_app(
-    qtbot: QtBot, make_app: Callable[..., PortwatchApp]
-) -> None:
+@pytest.mark.usefixtures("qtbot")
+def test_corrupt_settings_are_told_once_in_the_app(make_app: Callable[..., PortwatchApp]) -> None:
     paths.settings_file().write_text("{oops")
     app = make_app(notifier_factory=None)
     titles = [a.title for a in app.alerts_view.model.alerts()]

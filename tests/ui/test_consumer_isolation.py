@@ -61,11 +61,11 @@ def test_a_history_that_raises_does_not_stop_the_public_bind_alert(
     history = HistoryRecorder.from_settings(Settings())
     calls = {"start": 0, "events": 0}
 
-    def record_start(snapshot: Snapshot) -> None:
+    def record_start(_snapshot: Snapshot) -> None:
         calls["start"] += 1
         raise HOSTILE
 
-    def record_events(events: object) -> None:
+    def record_events(_events: object) -> None:
         calls["events"] += 1
         raise HOSTILE
 
@@ -84,7 +84,7 @@ def test_a_history_that_raises_does_not_stop_the_public_bind_alert(
         feed(qtbot, app, scanner.scan())  # the first picture
         with ListenerProcess(["tcp:0.0.0.0:0"]) as child:
             raised: list[object] = []
-            app.alerts.alert_raised.connect(lambda alert, how: raised.append(alert))
+            app.alerts.alert_raised.connect(lambda alert, _how: raised.append(alert))
             for _ in range(5):  # a new public bind, then scans where nothing moves
                 snapshot = scanner.scan()
                 assert at(snapshot.listeners, child.endpoints)
@@ -93,7 +93,9 @@ def test_a_history_that_raises_does_not_stop_the_public_bind_alert(
     finally:
         scanner.close()
         app.shutdown()
-    assert calls["start"] == 1 and calls["events"] == 5  # the history was asked every scan
+    # The history was asked every scan.
+    assert calls["start"] == 1
+    assert calls["events"] == 5
     exposed = [
         a
         for a in raised
@@ -111,7 +113,8 @@ def test_a_history_that_raises_does_not_stop_the_public_bind_alert(
     log_file.flush()
     text = (log_dir() / LOG_FILE).read_text(encoding="utf-8")
     assert text.count("Saving the port history failed") == 1
-    assert "Traceback" in text and "UnicodeEncodeError" in text
+    assert "Traceback" in text
+    assert "UnicodeEncodeError" in text
 
 
 def test_a_window_that_raises_does_not_stop_the_alerts(
@@ -120,7 +123,7 @@ def test_a_window_that_raises_does_not_stop_the_alerts(
     seen: list[Snapshot] = []
     app.snapshot_ready.connect(seen.append)
 
-    def broken(snapshot: Snapshot) -> None:
+    def broken(_snapshot: Snapshot) -> None:
         raise RuntimeError("the table broke")
 
     monkeypatch.setattr(app.window, "apply_snapshot", broken)
@@ -134,8 +137,9 @@ def test_a_window_that_raises_does_not_stop_the_alerts(
     assert "Showing the port list failed" in app.window.statusBar().currentMessage()
 
 
+@pytest.mark.usefixtures("qtbot")
 def test_the_status_bar_says_once_that_reads_fail_and_clears_when_they_work(
-    qtbot: QtBot, app: PortwatchApp
+    app: PortwatchApp,
 ) -> None:
     window = app.window
     first_failed = Snapshot(time.time(), 0.001, (), stale="too many open files")

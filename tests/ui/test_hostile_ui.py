@@ -126,15 +126,11 @@ def test_details_pane_shows_hostile_text_literally(
 
 def test_secret_note_only_when_the_command_line_holds_a_secret(window: MainWindow) -> None:
     plain = listener(8000, "127.0.0.1", pid=4242, process="python")
-    plain = Listener(**{**_fields(plain), "cmdline": ("python", "-m", "http.server")})
+    plain = replace(plain, cmdline=("python", "-m", "http.server"))
     window.apply_snapshot(snapshot([plain]))
     select(window, 4242)
     assert window.details.field_text("Command line") == "python -m http.server"
     assert not window.details.secret_note.isVisibleTo(window)
-
-
-def _fields(item: Listener) -> dict[str, object]:
-    return {name: getattr(item, name) for name in Listener.__dataclass_fields__ if name != "key"}
 
 
 def test_table_cells_tooltips_and_search_show_visible_text(
@@ -161,9 +157,8 @@ def test_table_cells_tooltips_and_search_show_visible_text(
     proxy.set_search("")
 
 
-def test_tray_menu_escapes_names_and_ampersands(
-    qtbot: QtBot, hostile: tuple[ListenerProcess, Path]
-) -> None:
+@pytest.mark.usefixtures("qtbot")
+def test_tray_menu_escapes_names_and_ampersands(hostile: tuple[ListenerProcess, Path]) -> None:
     child, _folder = hostile
     amp = listener(8080, "127.0.0.1", pid=7, process="R&D")
     assert menu_label(amp).endswith("— R&&D")

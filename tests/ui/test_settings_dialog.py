@@ -15,6 +15,7 @@ from portwatch.ui.settings_dialog import SettingsDialog
 
 
 def make(qtbot: QtBot, settings: Settings | None = None, **kwargs: object) -> SettingsDialog:
+    # The dialog's options of mixed types, passed through as the test gives them.
     dialog = SettingsDialog(settings or Settings(), **kwargs)  # type: ignore[arg-type]
     qtbot.addWidget(dialog)
     dialog.show()

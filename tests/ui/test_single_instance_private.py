@@ -94,7 +94,8 @@ def test_the_socket_is_in_a_private_folder_in_xdg_runtime_dir() -> None:
     name = Path(server_name())
     assert name == runtime / "portwatch" / "instance.sock"
     info = name.parent.lstat()
-    assert stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
+    assert stat.S_ISDIR(info.st_mode)
+    assert info.st_uid == os.geteuid()
     assert mode(name.parent) == 0o700
 
 
@@ -220,7 +221,7 @@ class Squatter:
 )
 @pytest.mark.parametrize("place", ["folder", "socket"])
 def test_a_path_another_user_made_first_is_refused_and_never_connected_to(
-    shared_tmp: Path, tmp_path: Path, place: str
+    shared_tmp: Path, place: str
 ) -> None:
     """nobody made <tmp>/portwatch-0 first: a folder with a listener in it, or (the old
     path) a listening socket. The app refuses with one line and status 1, unconnected."""

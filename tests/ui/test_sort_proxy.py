@@ -106,17 +106,20 @@ def test_a_resort_keeps_persistent_indexes_on_their_rows() -> None:
     held = QPersistentModelIndex(sorter.index(3, ListenerColumn.PROCESS))
     item = held.data(ITEM_ROLE)
     sorter.sort(ListenerColumn.PID, ASCENDING)
-    assert held.row() != 3 and held.column() == ListenerColumn.PROCESS
+    assert held.row() != 3
+    assert held.column() == ListenerColumn.PROCESS
     assert held.data(ITEM_ROLE) == item
     # A sort value that moves the row keeps it too.
     model.apply(
         [replace(row, connections=50) if row.key == item.key else row for row in model.items()]
     )
     sorter.sort(ListenerColumn.CONNECTIONS, DESCENDING)
-    assert held.row() == 0 and held.data(ITEM_ROLE).key == item.key
+    assert held.row() == 0
+    assert held.data(ITEM_ROLE).key == item.key
 
 
-def test_a_selection_in_the_view_survives_a_header_click(qtbot: object) -> None:
+@pytest.mark.usefixtures("qtbot")
+def test_a_selection_in_the_view_survives_a_header_click() -> None:
     from PySide6.QtWidgets import QTableView
 
     model = ListenerTableModel()

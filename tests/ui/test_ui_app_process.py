@@ -76,7 +76,7 @@ def test_a_stale_socket_from_a_crash_does_not_block_start(logs: Path) -> None:
     assert path.exists()
     app = AppProcess("--interval=5", logs=logs)
     try:
-        assert app.wait_status(lambda s: True)["pid"] == app.pid
+        assert app.wait_status(lambda _status: True)["pid"] == app.pid
         assert app.signal() == 0
     finally:
         app.stop()
@@ -97,7 +97,8 @@ def test_bad_app_arguments_get_one_line_and_exit_2(args: list[str], message: str
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0], result.stderr
 
 
 def test_without_a_display_it_says_so_instead_of_aborting() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, Qt
@@ -131,9 +132,11 @@ def test_update_is_incremental_and_keeps_the_selection(qtbot: QtBot) -> None:
     assert flash is not None
     assert model.index(source_row, ListenerColumn.PORT).data(Qt.ItemDataRole.BackgroundRole) is None
     gone_row = model.row_of(BASE[4].key)
-    assert gone_row is not None and model.state_at(gone_row) is RowState.GONE
+    assert gone_row is not None
+    assert model.state_at(gone_row) is RowState.GONE
     new_row = model.row_of(listener(6379, "127.0.0.1").key)
-    assert new_row is not None and model.state_at(new_row) is RowState.NEW
+    assert new_row is not None
+    assert model.state_at(new_row) is RowState.NEW
 
     # After the linger the gone row leaves through rowsRemoved, still no reset.
     with qtbot.waitSignal(model.rowsRemoved, timeout=3000):
@@ -156,7 +159,8 @@ def test_a_row_that_returns_before_its_linger_ends_is_revived() -> None:
     model.apply(BASE)
     model.apply(BASE[1:])
     row = model.row_of(BASE[0].key)
-    assert row is not None and model.state_at(row) is RowState.GONE
+    assert row is not None
+    assert model.state_at(row) is RowState.GONE
     model.apply(BASE)
     assert model.state_at(row) is RowState.CURRENT
     assert model.rowCount() == len(BASE)
@@ -179,8 +183,11 @@ def test_changes_that_are_not_news_highlight_nothing_and_remove_at_once() -> Non
     assert cell.data(Qt.ItemDataRole.BackgroundRole) is None
     # The same changes as news: highlighted, and the vanished row lingers.
     model.apply(BASE[1:])
-    assert model.state_at(model.row_of(BASE[0].key)) is RowState.GONE  # type: ignore[arg-type]
-    assert model.state_at(model.row_of(BASE[2].key)) is RowState.NEW  # type: ignore[arg-type]
+    gone, new = model.row_of(BASE[0].key), model.row_of(BASE[2].key)
+    assert gone is not None
+    assert new is not None
+    assert model.state_at(gone) is RowState.GONE
+    assert model.state_at(new) is RowState.NEW
 
 
 def test_first_fill_is_not_highlighted() -> None:
@@ -288,7 +295,8 @@ def test_toggles_filter_protocols_and_exposure() -> None:
     assert column_values(proxy, ListenerColumn.PORT) == ["53"]
     proxy.set_toggles(tcp=True, hide_loopback=True)
     exposures = {proxy.index(r, 0).data(ITEM_ROLE).exposure for r in range(proxy.rowCount())}
-    assert Exposure.LOOPBACK not in exposures and exposures
+    assert Exposure.LOOPBACK not in exposures
+    assert exposures
     proxy.set_toggles(hide_loopback=False, only_public=True)
     assert column_values(proxy, ListenerColumn.PORT) == ["80"]
 
@@ -344,7 +352,8 @@ def test_index_stays_consistent_through_scattered_removals(qtmodeltester: ModelT
         item = model.item_at(position)
         assert model.row_of(item.key) == position
         assert model.state_at(position) is RowState.CURRENT
-    assert not model._timer.isActive()  # nothing pending: the expiry timer stops
+    # Nothing pending: the expiry timer stops (it has no public view).
+    assert not model._timer.isActive()  # noqa: SLF001
 
 
 class CountingTable(ListenerTableModel):
@@ -502,10 +511,14 @@ def test_a_row_that_changes_under_a_search_is_filtered_again() -> None:
     proxy.sort(ListenerColumn.CONNECTIONS, Qt.SortOrder.DescendingOrder)
     proxy.set_search("127.0.0")
     shown = set(column_values(proxy, ListenerColumn.PID))
-    busy = [replace(row, connections=row.pid - 2000) for row in renamed]
+    busy = []
+    for row in renamed:
+        assert row.pid is not None
+        busy.append(replace(row, connections=row.pid - 2000))
     model.apply([*busy, *_many(3, offset=500)])
     pids = column_values(proxy, ListenerColumn.PID)
-    assert set(pids) == shown and pids == sorted(pids, key=int, reverse=True)
+    assert set(pids) == shown
+    assert pids == sorted(pids, key=int, reverse=True)
 
 
 def test_a_keystroke_that_keeps_every_row_does_not_refilter(qtbot: QtBot) -> None:
@@ -597,12 +610,15 @@ def test_same_item_sees_every_field_outside_the_key() -> None:
     for name in (f.name for f in dataclasses.fields(Listener) if f.init):
         value = getattr(base, name)
         assert value is not None, name  # a None has no obvious other value: set one above
-        changed = replace(base, **{name: _another(value)})
+        # The field is named at run time, so its type is too.
+        another: dict[str, Any] = {name: _another(value)}
+        changed = replace(base, **another)
         if changed.key != base.key:
             continue  # a key field: a different row, never compared
         assert not model.same_item(base, changed), name
         compared.append(name)
-    assert "connections" in compared and "cmdline" in compared
+    assert "connections" in compared
+    assert "cmdline" in compared
 
 
 def test_new_equal_objects_signal_nothing() -> None:
@@ -623,6 +639,7 @@ def test_a_changed_field_among_new_objects_signals_only_its_cell() -> None:
     rebuilt[3] = replace(rebuilt[3], process="renamed")
     model.apply(rebuilt)
     row = model.row_of(BASE[3].key)
+    assert row is not None
     assert spy.changed == [(row, ListenerColumn.PROCESS, row, ListenerColumn.PROCESS)]
     assert model.item_at(row).process == "renamed"
 
@@ -632,7 +649,8 @@ def test_a_gone_row_back_as_a_new_equal_object_is_revived() -> None:
     model.apply(BASE)
     model.apply(BASE[:-1])
     row = model.row_of(BASE[-1].key)
-    assert row is not None and model.state_at(row) is RowState.GONE
+    assert row is not None
+    assert model.state_at(row) is RowState.GONE
     spy = Spy(model)
     model.apply([*BASE[:-1], replace(BASE[-1])])
     assert model.state_at(row) is RowState.CURRENT

@@ -113,7 +113,9 @@ def test_owners_filling_in_at_start_are_not_shown_as_gone_and_new_rows(
     assert {model.state_at(row) for row in range(model.rowCount())} == {RowState.CURRENT}
     # From then on a change is news again.
     window.apply_snapshot(snapshot([owned]))
-    assert model.state_at(model.row_of(ssh.key)) is RowState.GONE  # type: ignore[arg-type]
+    gone = model.row_of(ssh.key)
+    assert gone is not None
+    assert model.state_at(gone) is RowState.GONE
 
 
 def test_details_of_an_unreadable_owner(window: MainWindow) -> None:
@@ -157,7 +159,8 @@ def test_status_bar_counts_and_privilege_hint(window: MainWindow) -> None:
     assert window.scan_label.text().startswith("Last scan ")
 
 
-def test_context_menu_extension_point(qtbot: QtBot, window: MainWindow) -> None:
+@pytest.mark.usefixtures("qtbot")
+def test_context_menu_extension_point(window: MainWindow) -> None:
     window.apply_snapshot(snapshot([listener(5432, "127.0.0.1")]))
     select_port(window, 5432)
     seen: list[tuple[list[str], list[Listener]]] = []
@@ -169,7 +172,7 @@ def test_context_menu_extension_point(qtbot: QtBot, window: MainWindow) -> None:
 
     window.context_menu_requested.connect(extend)
     rect = window.listener_view.visualRect(window.listener_proxy.index(0, 0))
-    window._show_context_menu(rect.center())
+    window.listener_view.customContextMenuRequested.emit(rect.center())  # a right click
     assert seen
     texts, listeners = seen[0]
     assert texts == ["Free this port"]
@@ -203,7 +206,8 @@ def test_window_state_is_remembered(qtbot: QtBot) -> None:
     assert header.sortIndicatorSection() == ListenerColumn.PID
     assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
     assert second.listener_proxy.sortColumn() == ListenerColumn.PID
-    assert second.only_public_action.isChecked() and second.listener_proxy.only_public
+    assert second.only_public_action.isChecked()
+    assert second.listener_proxy.only_public
     assert (second.width(), second.height()) == (700, 450)
 
 
@@ -247,9 +251,11 @@ def test_settings_requests_reach_a_connected_handler(qtbot: QtBot) -> None:
         with qtbot.waitSignal(app.settings_requested, timeout=1000):
             app.window.settings_action.trigger()
         app.tray.port_requested.emit(5432)
-        assert app.window.isVisible() and app.window.search.text() == "5432"
+        assert app.window.isVisible()
+        assert app.window.search.text() == "5432"
         app.set_paused(True)
-        assert app.tray.paused and app.window.pause_action.isChecked()
+        assert app.tray.paused
+        assert app.window.pause_action.isChecked()
         assert app.service.paused
     finally:
         app.service.stop()
@@ -263,7 +269,8 @@ def test_settings_from_the_tray_opens_the_settings_dialog(qtbot: QtBot) -> None:
         assert app.tray is not None
         app.tray.settings_requested.emit()
         dialog = app.settings_window.dialog
-        assert dialog is not None and dialog.isVisible()
+        assert dialog is not None
+        assert dialog.isVisible()
     finally:
         app.shutdown()
 
@@ -291,8 +298,10 @@ def test_tray_tooltip_icon_and_menu(qtbot: QtBot) -> None:
         1
     ].startswith("⚠ 80")
     assert any(t.startswith("5432 postgresql") for t in texts)
-    assert "Open portwatch" in texts and "Resume monitoring" in texts
-    assert "Settings…" in texts and "Quit portwatch" in texts
+    assert "Open portwatch" in texts
+    assert "Resume monitoring" in texts
+    assert "Settings…" in texts
+    assert "Quit portwatch" in texts
     # a listener entry opens the window on its port
     entry = next(a for a in tray.menu.actions() if a.text().startswith("5432"))
     with qtbot.waitSignal(tray.port_requested, check_params_cb=lambda p: p == 5432):
@@ -315,7 +324,7 @@ def test_tray_listener_submenus_carry_the_actions(qtbot: QtBot) -> None:
     tray.rebuild_menu()
     entry = next(a for a in tray.menu.actions() if a.text().startswith("5432"))
     sub = entry.menu()
-    assert sub is not None
+    assert isinstance(sub, QMenu)  # not None; the stubs say QObject
     texts = [a.text() for a in sub.actions() if not a.isSeparator()]
     assert texts[0] == "Show in portwatch"
     assert any(t.startswith("Free port") for t in texts)
@@ -354,7 +363,8 @@ def test_paused_icon_is_grey_with_a_mark_and_template_is_a_mask() -> None:
     assert running.pixelColor(48, 48) != paused.pixelColor(48, 48)
     mask = tray_icon(Exposure.PUBLIC, False, True).pixmap(64, 64).toImage()
     opaque = [mask.pixelColor(x, 32) for x in range(64) if mask.pixelColor(x, 32).alpha() > 200]
-    assert opaque and all(c.red() == c.green() == c.blue() == 0 for c in opaque)
+    assert opaque
+    assert all(c.red() == c.green() == c.blue() == 0 for c in opaque)
     # the white socket is a cut-out, so the glyph survives as a mask
     assert mask.pixelColor(32, 44).alpha() < 40
     assert mask.pixelColor(4, 32).alpha() > 200

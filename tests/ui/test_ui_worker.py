@@ -45,9 +45,11 @@ def test_a_new_listener_arrives_within_two_intervals(qtbot: QtBot, service: Scan
         ):
             pass
         print(f"listener seen {time.monotonic() - opened:.2f} s after it opened")
-        assert service.latest is not None and _has(service.latest, child.endpoints)
+        assert service.latest is not None
+        assert _has(service.latest, child.endpoints)
     # Scans ran on the worker thread, never on the UI thread.
-    assert threads and QThread.currentThread() not in threads
+    assert threads
+    assert QThread.currentThread() not in threads
 
 
 def test_pause_stops_scans_and_resume_restarts_them(qtbot: QtBot, service: ScanService) -> None:
@@ -139,7 +141,8 @@ def test_a_slow_scan_never_overlaps_and_never_blocks_the_ui(qtbot: QtBot) -> Non
         timer.stop()
         assert scanner.max_active == 1
         gaps = [b - a for a, b in itertools.pairwise(ticks)]
-        assert gaps and max(gaps) < 0.25
+        assert gaps
+        assert max(gaps) < 0.25
     finally:
         assert service.stop()
     assert not service.scan_thread.isRunning()

@@ -288,58 +288,67 @@ class _Pairing:
 
     def feed(self, event: HistoryEvent) -> None:
         if event.kind == STARTED:
-            self._flush_pending(event)
-            for hold in self.open.values():
-                # Shown as ended at this start unless a ``present`` row reopens it.
-                hold.end, hold.end_known = event.at, False
-                self._touch(hold)
-            self.pending, self.open = self.open, {}
-            self.start_time = event.at
+            self._started(event)
             return
         if event.port is None or event.proto is None or event.kind not in HOLDING_KINDS:
             return
-        if (
-            event.kind != PRESENT
-            and self.pending
-            and (self.start_time is None or event.at > self.start_time)
-        ):
+        after_start = self.start_time is None or event.at > self.start_time
+        if event.kind != PRESENT and self.pending and after_start:
             self._flush_pending(event)
         key: HoldKey = (event.proto, event.port, event.pid)
         if event.kind == PRESENT:
-            if key in self.pending and key not in self.open:
-                back = self.open[key] = self.pending.pop(key)
-                back.bound, back.end, back.end_known = {}, None, True
-                back.opened_event = event.id
-            self._opened(key, event, event.at)
+            self._present(key, event)
         elif event.kind == EventKind.BOUND:
             self._opened(key, event, event.at)
         elif event.kind == EventKind.FREED:
-            freed = self.open.get(key)
-            if freed is None:
-                # Its bind is older than the retained history.
-                freed = self.open[key] = _Hold.opened_by(event, None)
-                freed.bind(event.address or "", event.exposure or "")
-            freed.bound.pop(event.address or "", None)
-            if event.process:
-                freed.last = _last(event)
-            self._touch(freed)
-            if not freed.bound:
-                del self.open[key]
-                self._close(freed, event.at, event)
+            self._freed(key, event)
         elif event.kind == EventKind.OWNER_CHANGED:
             old = self.open.pop((event.proto, event.port, event.previous_pid), None)
             if old is not None:
                 self._close(old, event.at, event)
             self._opened(key, event, event.at)
         elif event.kind == EventKind.EXPOSURE_CHANGED:
-            widened = self.open.get(key)
-            if widened is None:
-                self._opened(key, event, None)
-            else:
-                widened.bound = {}
-                widened.bind(event.address or "", event.exposure or "")
-                widened.last = _last(event)
-                self._touch(widened)
+            self._exposure_changed(key, event)
+
+    def _started(self, event: HistoryEvent) -> None:
+        self._flush_pending(event)
+        for hold in self.open.values():
+            # Shown as ended at this start unless a ``present`` row reopens it.
+            hold.end, hold.end_known = event.at, False
+            self._touch(hold)
+        self.pending, self.open = self.open, {}
+        self.start_time = event.at
+
+    def _present(self, key: HoldKey, event: HistoryEvent) -> None:
+        if key in self.pending and key not in self.open:
+            back = self.open[key] = self.pending.pop(key)
+            back.bound, back.end, back.end_known = {}, None, True
+            back.opened_event = event.id
+        self._opened(key, event, event.at)
+
+    def _freed(self, key: HoldKey, event: HistoryEvent) -> None:
+        freed = self.open.get(key)
+        if freed is None:
+            # Its bind is older than the retained history.
+            freed = self.open[key] = _Hold.opened_by(event, None)
+            freed.bind(event.address or "", event.exposure or "")
+        freed.bound.pop(event.address or "", None)
+        if event.process:
+            freed.last = _last(event)
+        self._touch(freed)
+        if not freed.bound:
+            del self.open[key]
+            self._close(freed, event.at, event)
+
+    def _exposure_changed(self, key: HoldKey, event: HistoryEvent) -> None:
+        widened = self.open.get(key)
+        if widened is None:
+            self._opened(key, event, None)
+        else:
+            widened.bound = {}
+            widened.bind(event.address or "", event.exposure or "")
+            widened.last = _last(event)
+            self._touch(widened)
 
 
 def _exposure_rank(exposure: str | None) -> int:

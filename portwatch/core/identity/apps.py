@@ -71,7 +71,7 @@ _ALIASES = {"s": "server"}
 
 
 def _named(app: str) -> Recogniser:
-    return lambda command: app
+    return lambda _command: app
 
 
 def _django(command: Command) -> str:

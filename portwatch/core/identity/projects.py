@@ -38,12 +38,14 @@ FOLDER_TTL = 60.0
 MAX_FOLDERS = 4096
 
 _GO_MAJOR = re.compile(r"^v\d+$")
+# A FIFO named like a marker must not block the read; Windows has neither flag.
+_MARKER_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def _read_marker(path: str) -> str | None:
     """A small regular file's text; None if missing, odd, too large or unreadable."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, _MARKER_FLAGS)
     except (OSError, ValueError):  # missing, a link loop (ELOOP), refused, not encodable
         return None
     try:

@@ -29,6 +29,7 @@ class MacSource(SocketSource):
         self._range: tuple[int, int] | None = None
 
     def read(self, *, connection_owners: bool) -> RawTable:
+        del connection_owners  # psutil names the owner of every connection anyway
         try:
             conns: list[Any] = list(psutil.net_connections(kind="inet"))
         except psutil.AccessDenied:

@@ -25,6 +25,7 @@ class WindowsSource(SocketSource):
         self._range: tuple[int, int] | None = None
 
     def read(self, *, connection_owners: bool) -> RawTable:
+        del connection_owners  # psutil names the owner of every connection anyway
         try:
             conns = psutil.net_connections(kind="inet")
         except (psutil.Error, OSError) as exc:

@@ -9,7 +9,7 @@ from portwatch.core.exposure import strip_scope
 
 
 @functools.lru_cache(maxsize=65536)
-def address_sort_key(address: str, family: int = 0) -> str:
+def address_sort_key(address: str) -> str:
     """A string that sorts addresses numerically: IPv4 before IPv6, then by value.
 
     A string compares in C (no Python call per comparison), so the key is the

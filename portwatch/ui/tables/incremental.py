@@ -168,34 +168,13 @@ class IncrementalTableModel(RowTableModel[K, T]):
             pending.discard(key)
             changed.append((0, last_column, position))
 
-        # Rows not in this snapshot start to linger (the whole row restyles).
-        gone_until = now + self.linger_seconds if news else now
-        position = seen.find(0)
-        while position >= 0:
-            row = rows[position]
-            if row.state is not gone:
-                row.state, row.until = gone, gone_until
-                row.flashes.clear()
-                pending.add(row.key)
-                changed.append((0, last_column, position))
-            position = seen.find(0, position + 1)
-
+        self._mark_gone(seen, now + self.linger_seconds if news else now, changed)
         if changed or fresh:
             self._revision += 1
         for top, bottom, left, right in blocks(changed):
             self.dataChanged.emit(self.index(top, left), self.index(bottom, right))
-
         if fresh:
-            start = len(rows)
-            self.beginInsertRows(QModelIndex(), start, start + len(fresh) - 1)
-            for position, row in enumerate(fresh.values(), start):
-                row.position = position
-            rows.extend(fresh.values())
-            self._index.update(fresh)
-            if new_until:
-                pending.update(fresh)
-            self.endInsertRows()
-
+            self._insert_rows(fresh, highlighted=bool(new_until))
         if not news:
             self.expire()  # the vanished rows, due now
         self._arm_timer()
@@ -238,6 +217,36 @@ class IncrementalTableModel(RowTableModel[K, T]):
         row.haystack = self.haystack_of(item)
         row.sort_keys = {}
 
+    def _mark_gone(
+        self, seen: bytearray, gone_until: float, changed: list[tuple[int, int, int]]
+    ) -> None:
+        """Rows not in this snapshot start to linger (the whole row restyles)."""
+        rows = self._rows
+        gone = RowState.GONE
+        last_column = self._column_count - 1
+        position = seen.find(0)
+        while position >= 0:
+            row = rows[position]
+            if row.state is not gone:
+                row.state, row.until = gone, gone_until
+                row.flashes.clear()
+                self._pending.add(row.key)
+                changed.append((0, last_column, position))
+            position = seen.find(0, position + 1)
+
+    def _insert_rows(self, fresh: dict[K, Row[K, T]], *, highlighted: bool) -> None:
+        """Append the new rows at the end, in snapshot order."""
+        rows = self._rows
+        start = len(rows)
+        self.beginInsertRows(QModelIndex(), start, start + len(fresh) - 1)
+        for position, row in enumerate(fresh.values(), start):
+            row.position = position
+        rows.extend(fresh.values())
+        self._index.update(fresh)
+        if highlighted:
+            self._pending.update(fresh)
+        self.endInsertRows()
+
     def expire(self) -> None:
         """End highlights whose time is up and remove rows that lingered long enough.
 
@@ -276,19 +285,22 @@ class IncrementalTableModel(RowTableModel[K, T]):
         for top, bottom, left, right in blocks(changed):
             self.dataChanged.emit(self.index(top, left), self.index(bottom, right))
         if doomed:
-            # Remove from the end so earlier row numbers stay valid.
-            for first, last in reversed(contiguous_runs(doomed)):
-                self.beginRemoveRows(QModelIndex(), first, last)
-                del self._rows[first : last + 1]
-                self.endRemoveRows()
-            # Row numbers after the first removed one shifted: renumber those
-            # (an attribute each: no key is hashed again).
-            for key in doomed_keys:
-                del self._index[key]
-            rows = self._rows
-            for position in range(min(doomed), len(rows)):
-                rows[position].position = position
+            self._remove_rows(doomed, doomed_keys)
         self._arm_timer()
+
+    def _remove_rows(self, doomed: list[int], doomed_keys: list[K]) -> None:
+        # Remove from the end so earlier row numbers stay valid.
+        for first, last in reversed(contiguous_runs(doomed)):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._rows[first : last + 1]
+            self.endRemoveRows()
+        # Row numbers after the first removed one shifted: renumber those
+        # (an attribute each: no key is hashed again).
+        for key in doomed_keys:
+            del self._index[key]
+        rows = self._rows
+        for position in range(min(doomed), len(rows)):
+            rows[position].position = position
 
     def _arm_timer(self) -> None:
         if self._pending and not self._timer.isActive():

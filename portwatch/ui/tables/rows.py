@@ -151,6 +151,7 @@ class RowTableModel(QAbstractTableModel, Generic[K, T]):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     def tooltip(self, item: T, column: int, state: RowState) -> str | None:
+        del item, column  # for tables whose tooltips depend on them (listeners)
         if state is RowState.GONE:
             return "gone: no longer seen by the last scan"
         return None

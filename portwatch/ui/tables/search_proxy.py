@@ -202,7 +202,9 @@ class SearchProxy(QSortFilterProxyModel, Generic[T]):
         return self._table
 
     def filterAcceptsRow(
-        self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex
+        self,
+        source_row: int,
+        source_parent: QModelIndex | QPersistentModelIndex,  # noqa: ARG002  # a flat table
     ) -> bool:
         if self._accepts_all:  # no words, no toggles (during a change too: all True)
             return True
