@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from portwatch.core.alerts.engine import AlertRules
@@ -147,6 +147,7 @@ class PortwatchApp(QObject):
         self.instance: InstanceServer | None = None
         self._tray_look: QTimer | None = None
         self._tray_look_since = 0.0
+        self._latest: Snapshot | None = None
         self._quitting = False
         self._stopped = False
         self._watched_busy = 0
@@ -165,7 +166,11 @@ class PortwatchApp(QObject):
             self.alerts.delivery_known(known or describe_delivery(None, None))
 
     def _wire(self) -> None:
-        self.service.snapshot_ready.connect(self.pipeline.submit)
+        # Direct: the scan thread queues each snapshot on the pipeline's own thread
+        # (a thread-safe queue); the UI thread hears of it once, as the result.
+        self.service.snapshot_ready.connect(
+            self.pipeline.submit, Qt.ConnectionType.DirectConnection
+        )
         self.service.scan_failed.connect(self._on_scan_failed)
         self.pipeline.result_ready.connect(self._apply)
         self.pipeline.problem.connect(self._problem)
@@ -248,7 +253,8 @@ class PortwatchApp(QObject):
 
     @property
     def latest(self) -> Snapshot | None:
-        return self.service.latest
+        """The last scan the window drew (None before the first)."""
+        return self._latest
 
     @property
     def paused(self) -> bool:
@@ -296,6 +302,7 @@ class PortwatchApp(QObject):
 
     def _apply(self, result: ScanResult) -> None:
         snapshot = result.snapshot
+        self._latest = snapshot
         tray = self.tray
         self._watched_busy = result.watched_busy
         self._watching = self._watching or result.first

@@ -4,7 +4,9 @@
 (in ``start``), and is single-shot, re-armed after each scan, so a slow scan
 delays the next one instead of overlapping it. ``ScanService`` owns the thread
 and gives the UI thread plain methods that reach the worker through queued
-signals.
+signals. Its ``snapshot_ready`` is emitted on the scan thread: the app hands
+each snapshot straight to the scan pipeline's thread, so the UI thread gets
+one value per scan (the pipeline's result), not the raw scan as well.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from portwatch.core.model import Snapshot
 from portwatch.core.scanner import WARM_UP_DELAY, Scanner
@@ -134,7 +136,7 @@ class ScanWorker(QObject):
 class ScanService(QObject):
     """Owns the worker thread; every method here is called from the UI thread."""
 
-    snapshot_ready = Signal(object)  # Snapshot
+    snapshot_ready = Signal(object)  # Snapshot, emitted on the scan thread
     scan_failed = Signal(str)
     paused_changed = Signal(bool)
 
@@ -165,7 +167,8 @@ class ScanService(QObject):
         self.worker = ScanWorker(factory, self._interval)
         self.worker.moveToThread(self.scan_thread)
         self.scan_thread.started.connect(self.worker.start)
-        self.worker.snapshot_ready.connect(self._on_snapshot)
+        # Direct: passed on from the scan thread itself, no hop through the UI thread.
+        self.worker.snapshot_ready.connect(self._on_snapshot, Qt.ConnectionType.DirectConnection)
         self.worker.scan_failed.connect(self.scan_failed)
         self.worker.paused_changed.connect(self.paused_changed)
         self._request_scan.connect(self.worker.scan_now)
