@@ -253,9 +253,10 @@ class LinuxNetlinkSource(SocketSource):
             wanted = itertools.chain(tables.listeners, tables.established)
         generations = (listeners_generation, established_generation if connection_owners else 0)
         owners = self.owners.resolve(wanted, generations=generations)
-        if self.owners.stats.failed:
+        failed = self.owners.stats.failed
+        if failed:
             table.warnings.append(
-                f"owner lookup failed for {self.owners.stats.failed} sockets: "
+                f"owner lookup failed for {failed} socket{'' if failed == 1 else 's'}: "
                 f"{self.owners.lookup_failure or 'unknown reason'}"
             )
         owners_generation = self.owners.generation
