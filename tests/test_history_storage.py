@@ -25,6 +25,7 @@ from portwatch.core.diff import Event, EventKind
 from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder
 from portwatch.core.model import Listener, Snapshot
 from tests.support.factories import node_listener as listener
+from tests.support.history_lock import history_locked
 from tests.support.procs import is_root
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,41 +184,18 @@ def test_byte_cap_keeps_the_newest_and_stores_a_command_once() -> None:
     assert all(h.cmdline and len(h.cmdline) > 14_000 for h in holds)
 
 
-LOCKER = """
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1], isolation_level=None)
-c.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-sys.stdin.readline()
-c.execute("ROLLBACK")
-"""
-
-
 def test_a_batch_written_while_another_process_holds_the_lock_is_written_once_later() -> None:
     db = paths.history_db()
     now = time.time()
     with recorder(db) as rec:
         rec.busy_timeout = 0.1
-        locker = subprocess.Popen(
-            [sys.executable, "-c", LOCKER, str(db)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert locker.stdout is not None
-            assert locker.stdout.readline().strip() == "locked"
+        with history_locked(db):
             for port in (4001, 4002):
                 with pytest.raises(HistoryError) as caught:
                     rec.record_events([Event(EventKind.BOUND, listener(port), now)])
                 assert "\n" not in str(caught.value)
                 assert "another program is holding it" in str(caught.value)
             assert rec.pending == 2
-        finally:
-            assert locker.stdin is not None
-            locker.stdin.write("go\n")
-            locker.stdin.flush()
-            locker.wait(10)
         rec.record_events([Event(EventKind.BOUND, listener(4003), now + 1)])
         assert rec.pending == 0
         with HistoryReader(db) as reader:

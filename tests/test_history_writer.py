@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 
@@ -11,7 +9,8 @@ from portwatch.core.diff import Event, EventKind
 from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder
 from portwatch.core.history.writer import HistoryWriter
 from tests.support.factories import node_listener as listener
-from tests.test_history_storage import LOCKER, recorder
+from tests.support.history_lock import history_locked
+from tests.test_history_storage import recorder
 
 
 def test_jobs_queued_during_a_lock_are_written_once_in_order_when_it_goes() -> None:
@@ -26,15 +25,7 @@ def test_jobs_queued_during_a_lock_are_written_once_in_order_when_it_goes() -> N
 
     writer = HistoryWriter(rec, flush)
     now = time.time()
-    locker = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(rec.path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert locker.stdout is not None
-        assert locker.stdout.readline().strip() == "locked"
+    with history_locked(rec.path):
         for port in range(4001, 4011):  # ten scans, each with an event
             event = Event(EventKind.BOUND, listener(port), now + port - 4000)
 
@@ -47,11 +38,6 @@ def test_jobs_queued_during_a_lock_are_written_once_in_order_when_it_goes() -> N
         # Batched: far fewer attempts (each waits the busy timeout) than scans.
         assert len(failures) < 10
         assert rec.pending == 10
-    finally:
-        assert locker.stdin is not None
-        locker.stdin.write("go\n")
-        locker.stdin.flush()
-        locker.wait(10)
     writer.submit(lambda h: h.record_events([]))  # the next scan, with nothing new
     assert writer.wait_idle(30)
     assert rec.pending == 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -31,6 +29,7 @@ from portwatch.ui.alerts_view import AlertsModel, AlertsView
 from portwatch.ui.app import PortwatchApp
 from portwatch.ui.history_view import HistoryView, HoldingsModel
 from tests.support.factories import listener
+from tests.support.history_lock import history_locked
 from tests.support.history_reference import RecordingHistory
 from tests.support.notify_stub import StubServer, private_bus
 from tests.support.procs import wait_until
@@ -458,29 +457,14 @@ def test_scan_interval_from_settings_unless_the_command_line_gave_one(
 def test_started_while_another_program_holds_the_history_it_records_once_the_lock_goes(
     qtbot: QtBot, make_app: Callable[..., PortwatchApp]
 ) -> None:
-    from tests.test_history_storage import LOCKER
-
     db = paths.history_db()
     HistoryRecorder.from_settings(Settings()).close()  # an existing history, as after a run
-    locker = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(db)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert locker.stdout is not None
-        assert locker.stdout.readline().strip() == "locked"
+    with history_locked(db):
         app = make_app(notifier_factory=None)
         assert app.history is not None  # not off for the run
         assert "Port history is off" not in [a.title for a in app.alerts_view.model.alerts()]
         feed(qtbot, app, snap(listener(3000, "127.0.0.1", pid=5, process="node")))
         assert app.history.pending > 0
-    finally:
-        assert locker.stdin is not None
-        locker.stdin.write("go\n")
-        locker.stdin.flush()
-        locker.wait(10)
     feed(
         qtbot, app, snap(listener(3000, "127.0.0.1", pid=5, process="node"), listener(4000, "::1"))
     )
