@@ -20,7 +20,7 @@ from portwatch.core import paths
 from portwatch.core.portspec import PortSpec
 from portwatch.core.settings import Settings, WatchedPort, load_settings, save_settings
 from portwatch.ui.app import PortwatchApp
-from tests.ui.composed import no_dbus, settle
+from tests.ui.composed import built_apps, settle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,17 +31,8 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support")
 @pytest.fixture
 def make_app(qtbot: QtBot) -> Iterator[Callable[[], PortwatchApp]]:
     """The app, built when the test has put the settings file in place (it reads it then)."""
-    made: list[PortwatchApp] = []
-
-    def make() -> PortwatchApp:
-        application = PortwatchApp(interval=5, notifier_factory=None, describe_delivery=no_dbus)
-        qtbot.addWidget(application.window)
-        made.append(application)
-        return application
-
-    yield make
-    for application in made:
-        application.shutdown()
+    with built_apps(qtbot, interval=5, notifier_factory=None) as make:
+        yield make
 
 
 def notices(app: PortwatchApp) -> list[tuple[str, str]]:

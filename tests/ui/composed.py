@@ -8,6 +8,10 @@ for the pipeline (and the history writer) to be idle.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 from PySide6.QtCore import QCoreApplication
 from pytestqt.qtbot import QtBot
 
@@ -34,3 +38,22 @@ def feed(qtbot: QtBot, app: PortwatchApp, snapshot: Snapshot) -> None:
     with qtbot.waitSignal(app.snapshot_ready, timeout=10_000):
         app.service.snapshot_ready.emit(snapshot)
     settle(app)
+
+
+@contextmanager
+def built_apps(qtbot: QtBot, **defaults: Any) -> Iterator[Callable[..., PortwatchApp]]:
+    """Builds apps on demand (after the test has put the settings file in place: the app
+    reads it then), with no desktop service unless given; shuts each down on leaving."""
+    made: list[PortwatchApp] = []
+
+    def make(**parts: Any) -> PortwatchApp:
+        application = PortwatchApp(**{"describe_delivery": no_dbus, **defaults, **parts})
+        qtbot.addWidget(application.window)
+        made.append(application)
+        return application
+
+    try:
+        yield make
+    finally:
+        for application in made:
+            application.shutdown()

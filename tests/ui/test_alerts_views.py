@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
@@ -33,7 +32,7 @@ from tests.support.history_lock import history_locked
 from tests.support.history_reference import RecordingHistory
 from tests.support.notify_stub import StubServer, private_bus
 from tests.support.procs import wait_until
-from tests.ui.composed import feed, no_dbus, settle
+from tests.ui.composed import built_apps, feed, settle
 
 
 def alert(port: int, title: str = "Port in use", **fields: object) -> Alert:
@@ -203,17 +202,8 @@ def test_history_refresh_updates_rows_in_place(qtbot: QtBot, history: RecordingH
 @pytest.fixture
 def make_app(qtbot: QtBot) -> Iterator[Callable[..., PortwatchApp]]:
     """The app, built when the test has put the settings file in place (it reads it then)."""
-    made: list[PortwatchApp] = []
-
-    def make(**parts: Any) -> PortwatchApp:
-        application = PortwatchApp(**{"describe_delivery": no_dbus, **parts})
-        qtbot.addWidget(application.window)
-        made.append(application)
-        return application
-
-    yield make
-    for application in made:
-        application.shutdown()
+    with built_apps(qtbot) as make:
+        yield make
 
 
 def test_controller_without_notifications_or_tray_alerts_in_app(
