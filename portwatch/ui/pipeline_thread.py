@@ -50,7 +50,7 @@ class PipelineThread(QObject):
         self._thread = threading.Thread(target=self._run, name="portwatch-pipeline", daemon=True)
         self._thread.start()
 
-    # --- called from the UI thread ---
+    # --- called from other threads (the UI's; ``submit`` from the scan thread) ---
 
     def submit(self, snapshot: Snapshot) -> None:
         """A new scan: its result comes back through ``result_ready``."""
@@ -79,13 +79,13 @@ class PipelineThread(QObject):
             self._thread.join(10.0)
         self.pipeline.close()
 
-    # --- on the pipeline thread ---
-
     def _put(self, job: Job) -> None:
         with self._lock:
             self._pending += 1
             self._idle.clear()
         self._jobs.put(job)
+
+    # --- on the pipeline thread ---
 
     def _process(self, snapshot: Snapshot) -> None:
         self.store.check()

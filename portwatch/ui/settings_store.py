@@ -65,7 +65,6 @@ class SettingsStore(QObject):
         mtime = self._stat()
         if mtime == self._mtime:
             return
-        self._mtime = mtime
         loaded = load_settings(self.path)
         self._mtime = self._stat()
         self._tell(loaded)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
@@ -179,12 +178,10 @@ class ScanService(QObject):
         # stopped from another), releases the backend, then ends its thread.
         self._request_stop.connect(self.worker.stop)
         self.latest: Snapshot | None = None
-        self.last_received = 0.0
 
     @Slot(object)
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.latest = snapshot
-        self.last_received = time.monotonic()
         self.snapshot_ready.emit(snapshot)
 
     @property
