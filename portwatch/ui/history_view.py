@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from pathlib import Path
@@ -30,14 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from portwatch.core.files import write_atomic
 from portwatch.core.formats import format_duration
 from portwatch.core.history import (
     HistoryError,
     HistoryReader,
     Holding,
-    holdings_to_csv,
     parse_since,
+    write_holdings_csv,
 )
 from portwatch.core.owner_text import owner_name
 from portwatch.core.portspec import PortSpecError, parse_port
@@ -303,7 +301,7 @@ class HistoryView(QWidget):
 
     def export_csv(self, path: Path) -> int:
         """Write what the table shows to ``path`` (atomic, 0600); returns the number of rows."""
-        return _write_csv(path, self.model.holdings())
+        return write_holdings_csv(path, self.model.holdings())
 
     def _export_clicked(self) -> None:
         name, _ = QFileDialog.getSaveFileName(
@@ -316,7 +314,7 @@ class HistoryView(QWidget):
 
         def write() -> int | OSError:
             try:
-                return _write_csv(path, shown)
+                return write_holdings_csv(path, shown)
             except OSError as exc:
                 return exc
 
@@ -330,10 +328,3 @@ class HistoryView(QWidget):
         self.error.hide()
         self.count_label.setText(f"Exported {written} rows to {name}")
         self.exported.emit(written)
-
-
-def _write_csv(path: Path, holdings: list[Holding]) -> int:
-    buffer = io.StringIO()
-    count = holdings_to_csv(holdings, buffer)
-    write_atomic(path, buffer.getvalue())
-    return count

@@ -28,6 +28,7 @@ from portwatch.core.history.values import (
     Holding,
     holdings_to_csv,
     parse_since,
+    write_holdings_csv,
 )
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "Holding",
     "holdings_to_csv",
     "parse_since",
+    "write_holdings_csv",
 ]

@@ -19,7 +19,6 @@ refused with one line.
 
 from __future__ import annotations
 
-import io
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from portwatch.core import files, paths
+from portwatch.core import paths
 from portwatch.core.history.connections import Connections, problem
 from portwatch.core.history.schema import (
     OLDEST_READABLE,
@@ -37,7 +36,12 @@ from portwatch.core.history.schema import (
     has_table,
     version_of,
 )
-from portwatch.core.history.values import HistoryError, HistoryEvent, Holding, holdings_to_csv
+from portwatch.core.history.values import (
+    HistoryError,
+    HistoryEvent,
+    Holding,
+    write_holdings_csv,
+)
 from portwatch.core.safetext import mask_text
 
 # Newest start first (unknown starts last), then higher ports; equal ones in the
@@ -304,10 +308,7 @@ class HistoryReader:
 
     def export_holdings_csv(self, path: Path, **filters: Any) -> int:
         """Write :meth:`holdings` to ``path`` as CSV (atomic, 0600); returns the row count."""
-        buffer = io.StringIO()
-        count = holdings_to_csv(self.holdings(**filters), buffer)
-        files.write_atomic(path, buffer.getvalue())
-        return count
+        return write_holdings_csv(path, self.holdings(**filters))
 
 
 def _filters(

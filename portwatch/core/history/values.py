@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
+from portwatch.core import files
 from portwatch.core.diff import EventKind
 from portwatch.core.safetext import csv_cell, visible
 
@@ -202,3 +205,11 @@ def parse_since(text: str, now: float | None = None) -> float:
     except (ValueError, OverflowError, OSError):
         # OverflowError/OSError: a date the platform's clock cannot place (year 1, 9999).
         raise ValueError(problem) from None
+
+
+def write_holdings_csv(path: Path, holdings: Iterable[Holding]) -> int:
+    """:func:`holdings_to_csv` into the file ``path`` (atomic, 0600); returns the row count."""
+    buffer = io.StringIO()
+    count = holdings_to_csv(holdings, buffer)
+    files.write_atomic(path, buffer.getvalue())
+    return count
