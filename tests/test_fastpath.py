@@ -45,7 +45,7 @@ LinuxNetlinkSource = netlink.LinuxNetlinkSource
 SockDiag = pytest.importorskip("portwatch.core.platform.netlink.sock_diag").SockDiag
 
 Row = tuple[str, str, int, int | None]
-Counted = tuple[str, int, str, int, int | None]
+Counted = tuple[str, int, str, int]
 
 
 def _rows(snapshot: Snapshot) -> set[Row]:
@@ -376,8 +376,10 @@ def test_a_socket_shared_after_fork_lists_both_processes() -> None:
         )
         try:
 
-            def holders() -> set[int | None]:
-                return {r.pid for r in at(scanner.scan().listeners, [("tcp", "127.0.0.1", port)])}
+            def holders() -> set[int]:
+                rows = at(scanner.scan().listeners, [("tcp", "127.0.0.1", port)])
+                assert len(rows) == 1  # one socket, one row, however many hold it
+                return set(rows[0].pids)
 
             assert wait_until(lambda: holders() == {os.getpid(), child.pid}, timeout=10), (
                 holders(),

@@ -45,7 +45,9 @@ class OwnerUnknown(StrEnum):
     LOOKUP_FAILED = "owner lookup failed"
 
 
-ListenerKey = tuple[str, int, str, int, int | None]
+# (proto, family, address, port): one socket as a person and the kernel bind it.
+# Every process holding it is on the one row (``pids``), so it is not in the key.
+ListenerKey = tuple[str, int, str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +62,18 @@ class ProcessInfo:
     started: float | None = None
     cwd: str | None = None
     zombie: bool = False
+    ppid: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Listener:
-    """One listening TCP socket or bound, unconnected UDP socket."""
+    """One listening TCP socket or bound, unconnected UDP socket, with all its holders.
+
+    A socket several processes hold (a pre-fork server's master and workers,
+    systemd socket activation, sockets sharing the port with SO_REUSEPORT) is
+    one listener: ``pids`` are all of them, the main one first, and ``pid``
+    and the process fields describe the main one.
+    """
 
     proto: Proto
     family: int  # 4 or 6
@@ -86,14 +95,25 @@ class Listener:
     owner_unknown: OwnerUnknown | None = None
     connections: int = 0
     remote_connections: int = 0
-    # (proto, family, address, port, pid), made once: every table looks each
+    # Every process holding the socket, the main holder (``pid``) first.
+    pids: tuple[int, ...] = ()
+    # The holders' details in the order of ``pids`` (for the details pane).
+    holders: tuple[ProcessInfo, ...] = ()
+    # Who the main holder is to a person (core.identity): never empty when
+    # the owner is known; None where unknown.
+    app: str | None = None
+    project: str | None = None
+    unit: str | None = None
+    container: str | None = None
+    # Where the process cannot be seen, ``user``, ``unit`` and ``container``
+    # may still come from the kernel (the socket's uid and cgroup).
+    cwd: str | None = None
+    # (proto, family, address, port), made once: every table looks each
     # row up by it on every poll, and a property would be a Python call each time.
     key: ListenerKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "key", (self.proto, self.family, self.address, self.port, self.pid)
-        )
+        object.__setattr__(self, "key", (self.proto, self.family, self.address, self.port))
 
     @property
     def endpoint(self) -> str:
@@ -116,9 +136,13 @@ class Listener:
             return None
         return "IPv6 only" if self.v6only else "dual-stack"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, label: str | None = None) -> dict[str, Any]:
+        """Every field, ``pids`` as a list, and the user's ``label`` (None if none)."""
         data = asdict(self)
         del data["key"]  # its parts are there already
+        del data["holders"]  # ``pids`` names them; their details are the main one's
+        data["pids"] = list(self.pids)
+        data["label"] = label
         data["cmdline"] = list(self.cmdline) if self.cmdline is not None else None
         data["exposure"] = str(self.exposure)
         data["port_range"] = str(self.port_range)

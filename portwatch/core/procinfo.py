@@ -118,6 +118,7 @@ def read_process(proc: psutil.Process, started: float | None = None) -> ProcessI
                 ("cmdline", proc.cmdline),
                 ("user", proc.username),
                 ("cwd", proc.cwd),
+                ("ppid", proc.ppid),
             ):
                 try:
                     fields[attr] = getter()
@@ -154,6 +155,7 @@ def read_process(proc: psutil.Process, started: float | None = None) -> ProcessI
         started=started,
         cwd=_text(fields.get("cwd")),
         zombie=bool(fields.get("zombie")),
+        ppid=ppid if isinstance(ppid := fields.get("ppid"), int) else None,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -12,12 +13,14 @@ import psutil
 from portwatch.core.established import Endpoint, EstablishedCounts
 from portwatch.core.exposure import classify, is_wildcard
 from portwatch.core.generation import next_generation
+from portwatch.core.identity.cache import Identity, IdentityCache
 from portwatch.core.model import Connection, Listener, OwnerUnknown, ProcessInfo, Snapshot
 from portwatch.core.platform import RawSocket, RawTable, SocketSource, select_source
 from portwatch.core.platform.base import os_reason
 from portwatch.core.procinfo import ProcessCache
 from portwatch.core.safetext import from_os, mask_text, visible
 from portwatch.core.services import port_range, service_name
+from portwatch.core.users import UserNames
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class Scanner:
         *,
         connection_owners: bool = True,
         quick_start: bool = False,
+        identities: IdentityCache | None = None,
     ) -> None:
         """``quick_start``: see :func:`~portwatch.core.platform.select_source`."""
         self.source = source or select_source(quick_start=quick_start)
@@ -55,8 +59,12 @@ class Scanner:
         self._scan_infos: dict[int, ProcessInfo | None] = {}
         # Rows of the previous scan by everything they are made of: an unchanged
         # socket gets the same Listener object back instead of a new one.
-        self._rows: dict[tuple[object, ...], tuple[ProcessInfo | None, Listener]] = {}
-        self._next_rows: dict[tuple[object, ...], tuple[ProcessInfo | None, Listener]] = {}
+        self._rows: dict[tuple[object, ...], tuple[tuple[ProcessInfo, ...], Listener]] = {}
+        self._next_rows: dict[tuple[object, ...], tuple[tuple[ProcessInfo, ...], Listener]] = {}
+        # Who each main holder is to a person, worked out once per process.
+        self._identities = identities if identities is not None else IdentityCache()
+        # Names of the uids the kernel reports for sockets whose process is hidden.
+        self._users = UserNames()
         # What the last listener rows were made of, to hand them back unchanged.
         self._last_raw: list[RawSocket] | None = None
         self._last_raw_generation = 0  # the source's, for _last_raw (0: it gives none)
@@ -139,7 +147,8 @@ class Scanner:
         if same_sockets:
             live = set(self._last_live)
         else:
-            live = {r.pid for r in table.listeners if r.pid is not None}
+            live = {pid for r in table.listeners for pid in r.pids}
+            live.update(r.pid for r in table.listeners if r.pid is not None)
         infos = {pid: self._info(pid) for pid in live}
         steady = (
             same_sockets
@@ -159,7 +168,10 @@ class Scanner:
             }
             listeners = tuple(
                 sorted(
-                    (self._listener(raw, counts, listener_endpoints) for raw in table.listeners),
+                    (
+                        self._listener(group, counts, listener_endpoints)
+                        for group in _by_bind(table.listeners)
+                    ),
                     key=_sort_key,
                 )
             )
@@ -179,6 +191,7 @@ class Scanner:
         self._scan_infos = {}
         live.update(c.pid for c in connections if c.pid is not None)
         self._processes.prune(live)
+        self._identities.prune(live)
 
         if listeners is not self._unknown[0]:
             reasons = [row.owner_unknown for row in listeners]
@@ -224,73 +237,121 @@ class Scanner:
 
     def _listener(
         self,
-        raw: RawSocket,
+        group: tuple[RawSocket, ...],
         counts: EstablishedCounts,
         listener_endpoints: set[Endpoint],
     ) -> Listener:
-        pid = raw.pid
-        reason = raw.owner_unknown
-        info = self._info(pid)
-        if pid is not None and info is None:
-            # The process exited between the socket read and now.
-            pid, reason = None, OwnerUnknown.EXITED
-        if pid is None and reason is None:
+        """One bind's row from its sockets (one, or several sharing the port)."""
+        raw = group[0]
+        holders = self._holders(group)
+        reason = next((r.owner_unknown for r in group if r.owner_unknown), None)
+        if not holders and any(r.pid is not None for r in group):
+            reason = OwnerUnknown.EXITED  # every holder exited between the read and now
+        if not holders and reason is None:
             reason = OwnerUnknown.NOT_FOUND
         low, high = self.ephemeral_range or (0, -1)
         total = remote = 0
         if raw.proto == "tcp":
             total, remote = counts.for_listener(raw, listener_endpoints)
-        # ProcessInfo objects come from a cache: the same object means the same
-        # details, so compare by identity rather than hash a command line per row.
-        row_key = (raw, pid, reason, id(info), total, remote, low, high)
+        identity = self._identity(holders[0], raw.local_port) if holders else None
+        # ProcessInfo and Identity objects come from caches: the same object
+        # means the same details, so compare by identity rather than hash a
+        # command line per row.
+        row_key = (
+            group,
+            tuple(map(id, holders)),
+            reason,
+            id(identity),
+            total,
+            remote,
+            low,
+            high,
+        )
         cached = self._rows.get(row_key)
-        if cached is not None and cached[0] is info:
+        if cached is not None and all(map(operator.is_, cached[0], holders)):
             row = cached[1]
         else:
             row = self._new_listener(
                 raw,
-                pid=pid,
+                holders=holders,
+                identity=identity,
                 reason=reason,
-                info=info,
                 total=total,
                 remote=remote,
-                low=low,
-                high=high,
+                ephemeral=low <= raw.local_port <= high,
             )
-        self._next_rows[row_key] = (info, row)
+        self._next_rows[row_key] = (holders, row)
         return row
 
-    @staticmethod
+    def _holders(self, group: tuple[RawSocket, ...]) -> tuple[ProcessInfo, ...]:
+        """The live holders of a bind's sockets, the main one first.
+
+        The main holder is the one whose parent is not a holder (a pre-fork
+        server's master, not its workers); the oldest of those if several.
+        """
+        seen: dict[int, ProcessInfo] = {}
+        for raw in group:
+            for pid in raw.pids or ((raw.pid,) if raw.pid is not None else ()):
+                if pid not in seen:
+                    info = self._info(pid)
+                    if info is not None:
+                        seen[pid] = info
+        if len(seen) < 2:
+            return tuple(seen.values())
+        roots = [info for info in seen.values() if info.ppid not in seen] or list(seen.values())
+        main = min(roots, key=_age_order)
+        rest = sorted((info for info in seen.values() if info is not main), key=_age_order)
+        return (main, *rest)
+
+    def _identity(self, info: ProcessInfo, port: int) -> Identity:
+        return self._identities.identity(
+            info.pid,
+            info.started,
+            info.name,
+            info.cmdline,
+            cwd=info.cwd,
+            host_port=port,
+        )
+
     def _new_listener(
+        self,
         raw: RawSocket,
         *,
-        pid: int | None,
+        holders: tuple[ProcessInfo, ...],
+        identity: Identity | None,
         reason: OwnerUnknown | None,
-        info: ProcessInfo | None,
         total: int,
         remote: int,
-        low: int,
-        high: int,
+        ephemeral: bool,
     ) -> Listener:
+        info = holders[0] if holders else None
+        user = info.user if info else self._users.name(raw.uid)
         return Listener(
             proto=raw.proto,
             family=raw.family,
             address=raw.local_address,
             port=raw.local_port,
-            pid=pid,
+            pid=info.pid if info else None,
             process=info.name if info else None,
             exe=info.exe if info else None,
             cmdline=info.cmdline if info else None,
-            user=info.user if info else None,
+            user=user,
             started=info.started if info else None,
             service=service_name(raw.local_port, raw.proto),
             port_range=port_range(raw.local_port),
-            ephemeral=low <= raw.local_port <= high,
+            ephemeral=ephemeral,
             exposure=classify(raw.local_address),
             v6only=raw.v6only if raw.family == 6 and is_wildcard(raw.local_address) else None,
-            owner_unknown=reason if pid is None else None,
+            owner_unknown=None if info else reason,
             connections=total,
             remote_connections=remote,
+            pids=tuple(holder.pid for holder in holders),
+            holders=holders,
+            app=identity.app if identity else None,
+            project=identity.project if identity else None,
+            unit=identity.unit if identity else None,
+            container=identity.container if identity else None,
+            cwd=identity.cwd if identity else None,
         )
 
     def _connection(self, raw: RawSocket) -> Connection:
@@ -353,6 +414,24 @@ def _unchanged(
     if generation:
         return generation == last_generation
     return rows == last_rows
+
+
+def _by_bind(rows: list[RawSocket]) -> list[tuple[RawSocket, ...]]:
+    """The sockets of each bind (proto, family, address, port), in the order read."""
+    groups: dict[tuple[str, int, str, int], list[RawSocket]] = {}
+    for raw in rows:
+        bind = (raw.proto, raw.family, raw.local_address, raw.local_port)
+        group = groups.get(bind)
+        if group is None:
+            groups[bind] = [raw]
+        else:
+            group.append(raw)
+    return [tuple(group) for group in groups.values()]
+
+
+def _age_order(info: ProcessInfo) -> tuple[float, int]:
+    """Oldest first; a process whose start time is unknown after those whose is known."""
+    return (info.started if info.started is not None else float("inf"), info.pid)
 
 
 def _sort_key(listener: Listener) -> tuple[int, str, int, str]:

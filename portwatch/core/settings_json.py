@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from portwatch.core.model import Exposure
-from portwatch.core.portspec import PortSpecError, parse_port_list, parse_port_spec
+from portwatch.core.portspec import PortSpecError, parse_port, parse_port_list, parse_port_spec
 from portwatch.core.settings_model import (
     SCHEMA_VERSION,
     NotificationStyle,
@@ -26,6 +26,7 @@ from portwatch.core.settings_model import (
     check_allowed_exposure,
     check_exposure_level,
     check_interval,
+    check_label,
     check_quiet_period,
 )
 
@@ -170,6 +171,29 @@ def _allowed_exposure(value: Any) -> Exposure | None:
     return check_allowed_exposure(value)
 
 
+def _port_labels(value: Any) -> tuple[tuple[int, str], ...]:
+    if not isinstance(value, dict):
+        raise TypeError
+    labels: dict[int, str] = {}
+    for key, label in value.items():
+        port = parse_port(str(key))
+        if not isinstance(label, str):
+            raise TypeError
+        labels[port] = check_label(label)
+    return tuple(labels.items())
+
+
+def _app_labels(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise TypeError
+    labels: dict[str, str] = {}
+    for app, label in value.items():
+        if not isinstance(label, str) or not app.strip():
+            raise TypeError
+        labels[app] = check_label(label)
+    return tuple(labels.items())
+
+
 def _watched(value: Any, problems: list[str]) -> tuple[WatchedPort, ...]:
     if not isinstance(value, list):
         raise TypeError
@@ -280,6 +304,12 @@ def settings_from_json(data: Any) -> tuple[Settings, list[str]]:
             defaults.history_max_mb,
             _int_in(1, 100_000),
             "a whole number of megabytes",
+        ),
+        port_labels=reader.get(
+            "port_labels", (), _port_labels, 'an object like {"3000": "Shop frontend"}'
+        ),
+        app_labels=reader.get(
+            "app_labels", (), _app_labels, 'an object like {"nginx": "Web server"}'
         ),
         extra=tuple((k, v) for k, v in data.items() if k not in KNOWN_KEYS),
     )

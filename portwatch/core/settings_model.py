@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from portwatch.core.model import Exposure
+from portwatch.core.naming import MAX_LABEL, NO_LABELS, Labels
 from portwatch.core.portspec import PortSpec
 from portwatch.core.safetext import visible
 
@@ -80,8 +81,32 @@ class Settings:
     history_max_rows: int = 200_000
     # The recorder keeps the history database under this size (megabytes).
     history_max_mb: int = 100
+    # Names the user gave ("Rename…"): (port, label) and (app, label) pairs.
+    port_labels: tuple[tuple[int, str], ...] = ()
+    app_labels: tuple[tuple[str, str], ...] = ()
     # Keys written by a newer portwatch: kept so saving does not drop them.
     extra: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
+
+    @property
+    def labels(self) -> Labels:
+        """The user's names for ports and apps, for :mod:`portwatch.core.naming`."""
+        if not self.port_labels and not self.app_labels:
+            return NO_LABELS
+        return Labels(ports=dict(self.port_labels), apps=dict(self.app_labels))
+
+    def with_port_label(self, port: int, label: str | None) -> Settings:
+        """The port named ``label`` (checked), or its name removed (None or "")."""
+        kept = tuple(item for item in self.port_labels if item[0] != port)
+        if label is None or not label.strip():
+            return replace(self, port_labels=kept)
+        return replace(self, port_labels=(*kept, (port, check_label(label))))
+
+    def with_app_label(self, app: str, label: str | None) -> Settings:
+        """The app named ``label`` (checked), or its name removed (None or "")."""
+        kept = tuple(item for item in self.app_labels if item[0] != app)
+        if label is None or not label.strip():
+            return replace(self, app_labels=kept)
+        return replace(self, app_labels=(*kept, (app, check_label(label))))
 
     def watched_specs(self) -> list[PortSpec]:
         return [watch.ports for watch in self.watched_ports]
@@ -105,6 +130,8 @@ class Settings:
                 "history_retention_days": self.history_retention_days,
                 "history_max_rows": self.history_max_rows,
                 "history_max_mb": self.history_max_mb,
+                "port_labels": {str(port): label for port, label in self.port_labels},
+                "app_labels": dict(self.app_labels),
             }
         )
         return data
@@ -130,7 +157,9 @@ def _merge_items(base: tuple[Any, ...], mine: tuple[Any, ...], theirs: tuple[Any
     """A list edited on two sides: my additions, changes and removals applied to theirs."""
 
     def key(item: Any) -> Any:
-        return item.ports if isinstance(item, WatchedPort) else item
+        if isinstance(item, WatchedPort):
+            return item.ports
+        return item[0] if isinstance(item, tuple) else item  # a label: by what it names
 
     base_items = {key(item): item for item in base}
     mine_items = {key(item): item for item in mine}
@@ -140,7 +169,9 @@ def _merge_items(base: tuple[Any, ...], mine: tuple[Any, ...], theirs: tuple[Any
     return (*merged, *changed.values())
 
 
-_LISTS = frozenset({"watched_ports", "ignore_processes", "ignore_ports"})
+_LISTS = frozenset(
+    {"watched_ports", "ignore_processes", "ignore_ports", "port_labels", "app_labels"}
+)
 
 
 def merge_settings(base: Settings, mine: Settings, theirs: Settings) -> Settings:
@@ -217,6 +248,18 @@ def check_allowed_exposure(text: str | None) -> Exposure | None:
         raise SettingsError(
             f"allowed exposure '{text}' is not one of: loopback, lan, public"
         ) from None
+
+
+def check_label(text: str) -> str:
+    """A name the user gives a port or an app: one line of at most MAX_LABEL characters."""
+    label = " ".join(text.split())
+    if not label:
+        raise SettingsError("a name needs at least one letter or digit")
+    if len(label) > MAX_LABEL:
+        raise SettingsError(f"a name may be {MAX_LABEL} characters long at most")
+    if visible(label) != label:
+        raise SettingsError("a name may not hold control characters")
+    return label
 
 
 def parse_ignore_processes(text: str) -> tuple[str, ...]:

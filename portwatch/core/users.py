@@ -8,6 +8,8 @@ import sys
 
 import psutil
 
+from portwatch.core.safetext import from_os
+
 IS_WINDOWS = sys.platform == "win32"
 
 
@@ -32,3 +34,35 @@ def owner_uid(pid: int) -> int | None:
         return int(psutil.Process(pid).uids().real)
     except (psutil.Error, OSError):
         return None
+
+
+class UserNames:
+    """User names by uid, each looked up once (``pwd`` reads /etc/passwd or asks NSS)."""
+
+    def __init__(self) -> None:
+        self._names: dict[int, str] = {}
+
+    def name(self, uid: int | None) -> str | None:
+        """The user's name, or 'uid 1234' when the system has none; None if ``uid`` is."""
+        if uid is None:
+            return None
+        try:
+            return self._names[uid]
+        except KeyError:
+            pass
+        found = _user_name(uid)
+        if len(self._names) > 4096:
+            self._names.clear()
+        self._names[uid] = found
+        return found
+
+
+def _user_name(uid: int) -> str:
+    if sys.platform == "win32":
+        return f"uid {uid}"
+    import pwd
+
+    try:
+        return from_os(pwd.getpwuid(uid).pw_name)
+    except (KeyError, OverflowError):
+        return f"uid {uid}"

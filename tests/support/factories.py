@@ -60,7 +60,12 @@ def listener(
         exposure=classify(address),
         connections=remote,
         remote_connections=remote,
+        pids=(pid,) if pid is not None else (),
+        app=process if known else None,
     )
+    if "pid" in fields and "pids" not in fields:
+        new_pid = fields["pid"]
+        fields["pids"] = (new_pid,) if new_pid is not None else ()
     return replace(base, **fields)
 
 

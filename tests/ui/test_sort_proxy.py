@@ -24,7 +24,8 @@ def _listeners(rng: random.Random, count: int, first_pid: int) -> list[Listener]
     return [
         listener(
             address=f"127.0.0.{rng.randrange(1, 4)}",
-            port=rng.choice((22, 80, 443, 8080)),
+            # One row per bind: distinct ports, so every row is its own.
+            port=first_pid + n,
             pid=first_pid + n,
             connections=rng.randrange(3),
         )

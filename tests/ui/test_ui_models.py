@@ -12,7 +12,7 @@ from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from portwatch.core.model import Connection, Exposure, Listener, OwnerUnknown
+from portwatch.core.model import Connection, Exposure, Listener, OwnerUnknown, ProcessInfo
 from portwatch.ui.tables.addresses import address_sort_key
 from portwatch.ui.tables.cells import ITEM_ROLE, SORT_ROLE, AnyIndex
 from portwatch.ui.tables.connections import ConnectionKey, ConnectionTableModel
@@ -603,7 +603,16 @@ def test_same_item_sees_every_field_outside_the_key() -> None:
     # a field added to Listener and not compared there fails this test.
     model = ListenerTableModel()
     base = listener(
-        8080, "::", v6only=False, owner_unknown=OwnerUnknown.NEEDS_PRIVILEGES, service="http-alt"
+        8080,
+        "::",
+        v6only=False,
+        owner_unknown=OwnerUnknown.NEEDS_PRIVILEGES,
+        service="http-alt",
+        holders=(ProcessInfo(pid=1080, name="proc8080"),),
+        project="shop",
+        unit="shop.service",
+        container="shop_web_1",
+        cwd="/srv/shop",
     )
     assert model.same_item(base, replace(base))
     compared = []

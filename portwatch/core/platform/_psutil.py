@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import psutil
@@ -34,6 +35,9 @@ def classify_connections(
     """
     table = RawTable()
     seen: set[tuple[Any, ...]] = set()
+    # A listening socket held by several processes is listed once per process
+    # (macOS, or once per fd): one row per bind, with every holder.
+    listeners: dict[tuple[Any, ...], RawSocket] = {}
     for conn in conns:
         family = _FAMILIES.get(conn.family)
         if family is None or not conn.laddr:
@@ -47,39 +51,53 @@ def classify_connections(
         elif pid is None:
             reason = unknown_reason
         raddr = conn.raddr or None
-        raw = RawSocket(
-            proto=proto,
-            family=family,
-            local_address=conn.laddr.ip,
-            local_port=conn.laddr.port,
-            remote_address=raddr.ip if raddr else None,
-            remote_port=raddr.port if raddr else None,
-            state=state,
-            pid=pid,
-            owner_unknown=reason,
-        )
-        # psutil lists a socket shared by several fds of one process once per fd.
-        dedup_key = (
-            proto,
-            family,
-            raw.local_address,
-            raw.local_port,
-            raw.remote_address,
-            raw.remote_port,
-            state,
-            pid,
-        )
-        if dedup_key in seen:
-            continue
-        seen.add(dedup_key)
         is_listener = (proto == "tcp" and state == psutil.CONN_LISTEN) or (
             proto == "udp" and raddr is None
         )
         if is_listener:
-            table.listeners.append(raw)
-        elif proto == "tcp" and state == psutil.CONN_ESTABLISHED:
-            table.established.append(raw)
+            bind = (proto, family, conn.laddr.ip, conn.laddr.port)
+            known = listeners.get(bind)
+            if known is None:
+                listeners[bind] = _raw(conn, proto, family, state, pid=pid, reason=reason)
+            elif pid is not None and pid not in known.pids:
+                listeners[bind] = replace(
+                    known, pid=known.pid or pid, owner_unknown=None, pids=(*known.pids, pid)
+                )
+            continue
+        if not (proto == "tcp" and state == psutil.CONN_ESTABLISHED):
+            continue
+        # psutil lists a socket shared by several fds of one process once per fd.
+        dedup_key = (proto, family, conn.laddr, raddr, pid)
+        if dedup_key in seen:
+            continue
+        seen.add(dedup_key)
+        table.established.append(_raw(conn, proto, family, state, pid=pid, reason=reason))
+    table.listeners.extend(listeners.values())
     return table
+
+
+def _raw(
+    conn: Any,
+    proto: Proto,
+    family: int,
+    state: str,
+    *,
+    pid: int | None,
+    reason: OwnerUnknown | None,
+) -> RawSocket:
+    raddr = conn.raddr or None
+    return RawSocket(
+        proto=proto,
+        family=family,
+        local_address=conn.laddr.ip,
+        local_port=conn.laddr.port,
+        remote_address=raddr.ip if raddr else None,
+        remote_port=raddr.port if raddr else None,
+        state=state,
+        pid=pid,
+        owner_unknown=reason,
+        pids=(pid,) if pid is not None else (),
+    )
 
 
 def per_process_connections(

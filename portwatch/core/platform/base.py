@@ -21,10 +21,14 @@ class RawSocket:
     remote_address: str | None
     remote_port: int | None
     state: str  # "LISTEN", "ESTABLISHED", "UNCONN"
-    pid: int | None
+    pid: int | None  # the first of ``pids``: None when no holder was found
     # Filled in when the pid is None: why no owner could be found.
     owner_unknown: OwnerUnknown | None = None
     v6only: bool | None = None
+    # Every process holding the socket (one fd or more each), as found.
+    pids: tuple[int, ...] = ()
+    # The uid the kernel says created the socket; None where the OS does not say.
+    uid: int | None = None
 
 
 @dataclass(slots=True)

@@ -73,6 +73,14 @@ class ListenerTableModel(IncrementalTableModel[ListenerKey, Listener]):
             and old.exposure == new.exposure
             and old.v6only == new.v6only
             and old.owner_unknown == new.owner_unknown
+            and old.pid == new.pid
+            and old.pids == new.pids
+            and old.holders == new.holders
+            and old.app == new.app
+            and old.project == new.project
+            and old.unit == new.unit
+            and old.container == new.container
+            and old.cwd == new.cwd
         )
 
     def haystack_of(self, item: Listener) -> str:

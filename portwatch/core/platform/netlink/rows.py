@@ -62,14 +62,11 @@ class RowCache:
 
 
 def raw_sockets(ks: KernelSocket, owner: Owner | None) -> list[RawSocket]:
-    """One row per process holding the socket, as psutil lists them."""
+    """One row for the socket, with every process that holds it."""
     listening = ks.state != TCP_ESTABLISHED
-    remote_address = None if listening else ks.remote_address
-    remote_port = None if listening else ks.remote_port
-    state = STATE_NAMES.get(ks.state, str(ks.state))
-    pids: tuple[int | None, ...] = (None,)
+    pids: tuple[int, ...] = ()
     reason: OwnerUnknown | None = None
-    if isinstance(owner, tuple) and owner:
+    if isinstance(owner, tuple):
         pids = owner
     elif isinstance(owner, OwnerUnknown):
         reason = owner
@@ -79,14 +76,15 @@ def raw_sockets(ks: KernelSocket, owner: Owner | None) -> list[RawSocket]:
             ks.family,
             ks.local_address,
             ks.local_port,
-            remote_address,
-            remote_port,
-            state,
-            pid,
+            None if listening else ks.remote_address,
+            None if listening else ks.remote_port,
+            STATE_NAMES.get(ks.state, str(ks.state)),
+            pids[0] if pids else None,
             reason,
             ks.v6only,
+            pids,
+            ks.uid,
         )
-        for pid in pids
     ]
 
 
