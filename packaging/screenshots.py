@@ -22,6 +22,7 @@ Look at the PNGs before committing them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -31,16 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-# Demo sockets: (spec, clients to connect)
-DEMO = [
-    (["tcp:127.0.0.1:5432"], 3),
-    (["tcp:0.0.0.0:8080", "tcp:127.0.0.1:9090"], 2),
-    (["tcp:::1:6379"], 2),
-    (["tcp6dual::::8443", "udp:0.0.0.0:5353"], 0),
-    (["tcp:127.0.0.1:3000", "udp:127.0.0.1:5300"], 1),
-]
-FALLBACK_PORT = ":0"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> int:
@@ -54,55 +46,41 @@ def main() -> int:
 
 
 def orchestrate(out: Path) -> int:
+    from demo_apps import DemoApps  # beside this file (not the PyPI "packaging")
+
     from tests.support.desktop import desktop_session, private_user_dirs
-    from tests.support.procs import ListenerProcess, connect_clients
 
     out.mkdir(parents=True, exist_ok=True)
-    children: list[ListenerProcess] = []
-    clients = []
-    try:
-        for specs, count in DEMO:
-            try:
-                child = ListenerProcess(specs)
-            except RuntimeError:
-                # A demo port is taken on this machine: let the OS choose.
-                child = ListenerProcess([spec.rsplit(":", 1)[0] + FALLBACK_PORT for spec in specs])
-            children.append(child)
-            first_spec = specs[0]
-            if count and first_spec.startswith("tcp"):
-                address = first_spec.split(":", 1)[1].rsplit(":", 1)[0]
-                # a wildcard bind is reached through loopback
-                target = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(address, address)  # noqa: S104
-                clients.extend(connect_clients(target, child.ports[0], count))
-        with (
-            desktop_session(tray="sni", notifications=False) as session,
-            tempfile.TemporaryDirectory() as home,
-        ):
-            # The user's own window.ini and running instance stay out of it.
-            env = private_user_dirs(session.env, Path(home))
-            write_demo_settings(Path(env["XDG_CONFIG_HOME"]))
-            render_run = subprocess.run(
-                [sys.executable, __file__, "--render", str(out)],
-                env=env,
-                cwd=ROOT,
-                timeout=120,
-                check=False,
-            )
-            if render_run.returncode != 0:
-                print(f"screenshots: rendering failed ({render_run.returncode})", file=sys.stderr)
-                return 1
-    finally:
-        for sock in clients:
-            sock.close()
-        for child in children:
-            child.stop()
+    with tempfile.TemporaryDirectory() as home:
+        demo = DemoApps(Path(home) / "demo")
+        try:
+            demo.start()
+            with desktop_session(tray="sni", notifications=False) as session:
+                # The user's own window.ini and running instance stay out of it.
+                env = private_user_dirs(session.env, Path(home))
+                env["PORTWATCH_DEMO_PORTS"] = json.dumps(demo.ports)
+                write_demo_settings(Path(env["XDG_CONFIG_HOME"]), demo.ports)
+                render_run = subprocess.run(
+                    [sys.executable, __file__, "--render", str(out)],
+                    env=env,
+                    cwd=ROOT,
+                    timeout=180,
+                    check=False,
+                )
+                if render_run.returncode != 0:
+                    print(
+                        f"screenshots: rendering failed ({render_run.returncode})", file=sys.stderr
+                    )
+                    return 1
+        finally:
+            demo.stop()
     for name in sorted(out.glob("screenshot-*.png")):
         print(f"screenshots: wrote {name}")
     return 0
 
 
-def write_demo_settings(config_home: Path) -> None:
-    """Watched ports for the Alerts shot: 3000 and 5173 as a developer would set them."""
+def write_demo_settings(config_home: Path, ports: dict[str, int]) -> None:
+    """Watched ports for the Alerts shot as a developer would set them, and one name of theirs."""
     from portwatch.core.portspec import parse_port_spec
     from portwatch.core.settings import Settings, WatchedPort, save_settings
 
@@ -112,7 +90,7 @@ def write_demo_settings(config_home: Path) -> None:
             WatchedPort(parse_port_spec("5173")),
             WatchedPort(parse_port_spec("tcp/5432"), expected_owner="postgres"),
         ),
-    )
+    ).with_port_label(ports["shop"], "Shop frontend")
     save_settings(settings, config_home / "portwatch" / "settings.json")
 
 
@@ -132,7 +110,8 @@ def render(out: Path) -> int:
     window = app.window
     window.resize(1180, 720)
     window.move(40, 30)
-    demo_ports = {5432, 8080, 6379, 8443, 3000}
+    ports: dict[str, int] = json.loads(os.environ["PORTWATCH_DEMO_PORTS"])
+    demo_ports = set(ports.values())
 
     def wait(predicate: object, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -161,7 +140,7 @@ def render(out: Path) -> int:
     proxy = window.listener_proxy
     for row in range(proxy.rowCount()):
         index = proxy.index(row, ListenerColumn.PORT)
-        if index.data() == "5432":
+        if index.data() == str(ports["nginx"]):
             window.listener_view.selectionModel().setCurrentIndex(
                 index,
                 QItemSelectionModel.SelectionFlag.ClearAndSelect
@@ -232,7 +211,7 @@ def render(out: Path) -> int:
 
     check = app.port_check
     window.tabs.setCurrentWidget(check)
-    check.port_edit.setText("5432")
+    check.port_edit.setText(str(ports["nginx"]))
     check.check()
     wait(lambda: check.last_check is not None, 10)
     wait(lambda: False, 0.3)
