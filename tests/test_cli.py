@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import pytest
 
 from tests.support.procs import ListenerProcess, is_root
@@ -240,9 +241,12 @@ def test_non_root_view_hides_other_users_owners(child: ListenerProcess) -> None:
     copy = Path(tempfile.mkdtemp(prefix="portwatch-nobody-"))
     try:
         copy.chmod(0o755)
-        shutil.copytree(
-            ROOT / "portwatch", copy / "portwatch", ignore=shutil.ignore_patterns("__pycache__")
-        )
+        # portwatch and the platformdirs it is made for (pure Python): `list` reads the
+        # settings file for the user's labels, and Debian's platformdirs may be older.
+        for package in (ROOT / "portwatch", Path(platformdirs.__file__).parent):
+            shutil.copytree(
+                package, copy / package.name, ignore=shutil.ignore_patterns("__pycache__")
+            )
         for path in copy.rglob("*"):
             path.chmod(0o755 if path.is_dir() else 0o644)
         env = {

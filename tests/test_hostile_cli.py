@@ -4,7 +4,8 @@ Each command runs as a real process with a strict UTF-8 stdout
 (``PYTHONIOENCODING=utf-8``), against a real child on 127.0.0.1 whose name is
 not UTF-8 and holds an ESC sequence and U+202E, and whose command line holds
 OSC sequences, BEL, a newline, HTML, bytes that are not UTF-8, a password and a
-100 KB argument (``tests/support/hostile.py``).
+100 KB argument (``tests/support/hostile.py``). It works in a folder with a
+hostile name that holds ``.git``, so that name is its project and its cwd.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 
 from tests.support.hostile import (
     FORBIDDEN,
+    HOSTILE_DIR_NAME,
     HOSTILE_NAME_SHOWN,
     PASSWORD,
     SHOWN_PARTS,
@@ -36,6 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 STRICT_ENV = {**os.environ, "PYTHONIOENCODING": "utf-8"}
 # What from_os makes of the child's name: invalid bytes as \xff, the rest as read.
 NAME_AS_TEXT = "\\xff\\xfe\x1b[2J\u202epwn"
+# The folder's name as every text output shows it.
+DIR_SHOWN = "dir\\x1b[2J\\u202e"
+# What `list` and `who` call it: the app (its script) and its project (the folder).
+APP_AND_PROJECT_SHOWN = f"hostile.py — {DIR_SHOWN}"
 
 
 def portwatch(*args: str) -> tuple[str, str]:
@@ -56,7 +62,9 @@ def portwatch(*args: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ListenerProcess]:
-    with hostile_listener(tmp_path_factory.mktemp("hostile")) as child:
+    folder = tmp_path_factory.mktemp("hostile")
+    (folder / HOSTILE_DIR_NAME / ".git").mkdir(parents=True)
+    with hostile_listener(folder) as child:
         yield child
 
 
@@ -94,7 +102,7 @@ def test_list_shows_one_row_with_visible_escapes(hostile: ListenerProcess) -> No
     assert len(mine) == 1, out
     cells = mine[0].split()
     assert str(hostile.ports[0]) in cells
-    assert HOSTILE_NAME_SHOWN in mine[0]
+    assert APP_AND_PROJECT_SHOWN in mine[0]
 
 
 def test_list_csv_cells_are_visible_and_never_formulas() -> None:
@@ -118,6 +126,8 @@ def test_list_json_is_strict_utf8_and_keeps_the_text(hostile: ListenerProcess) -
     rows = assert_strict_json(out)
     mine = next(r for r in rows if r["pid"] == hostile.pid)
     assert mine["process"] == NAME_AS_TEXT
+    assert (mine["app"], mine["project"]) == ("hostile.py", HOSTILE_DIR_NAME)
+    assert mine["cwd"].endswith(f"/{HOSTILE_DIR_NAME}")
     assert "--raw=\\xff\\xfe" in mine["cmdline"]
     assert "--note=first line\nsecond line" in mine["cmdline"]
     assert "--title=\x1b]0;pwned\x07" in mine["cmdline"]  # JSON escapes it as \u001b
@@ -134,7 +144,11 @@ def test_who_prints_the_command_line_on_one_line(hostile: ListenerProcess) -> No
         assert part in command[0]
     assert f"--password={PASSWORD}" in command[0]  # the live view shows it; see test_hostile_ui
     assert not any(line.startswith("second line") for line in out.splitlines())
-    assert f"{HOSTILE_NAME_SHOWN} (PID {hostile.pid})" in out
+    assert out.startswith(f"Port {port}: {APP_AND_PROJECT_SHOWN} (PID {hostile.pid}), ")
+    lines = out.splitlines()
+    assert f"  process:   {HOSTILE_NAME_SHOWN}" in lines
+    assert f"  project:   {DIR_SHOWN}" in lines
+    assert any(line.startswith("  folder:    ") and line.endswith(DIR_SHOWN) for line in lines)
     as_json = assert_strict_json(portwatch("who", port, "--json")[0])
     assert [r["pid"] for r in as_json] == [hostile.pid]
 
@@ -183,7 +197,8 @@ def test_watch_prints_the_bind_as_one_visible_line(tmp_path: Path) -> None:
             lines = _read_until(proc.stdout, marker, time.monotonic() + 30, output)
         bound = [line for line in lines if marker in line]
         assert len(bound) == 1, lines
-        assert f"{HOSTILE_NAME_SHOWN} (PID {child.pid})" in bound[0]
+        # Named by its app (the folder holds no project marker here).
+        assert f"by hostile.py (PID {child.pid}) · loopback" in bound[0]
         for line in lines:
             assert_safe(line)
         proc.terminate()

@@ -6,9 +6,10 @@ import argparse
 import sys
 from typing import TextIO
 
-from portwatch.cli.common import format_listeners
+from portwatch.cli.common import format_listeners, load_labels
 from portwatch.core.arguments import interval_seconds, port_number
 from portwatch.core.free import TERMINATE_WAIT_SECONDS, FreePlan, free_port
+from portwatch.core.naming import NO_LABELS, Labels
 from portwatch.core.portcheck import suggest_free_port
 from portwatch.core.safetext import visible, visible_lines
 
@@ -45,11 +46,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_suggest)
 
 
-def describe_plan(plan: FreePlan) -> str:
+def describe_plan(plan: FreePlan, labels: Labels = NO_LABELS) -> str:
     """What will be ended, with the full command line, so a person can decide."""
     lines = [f"Port {plan.port} is held by:", ""]
     rows = [row for h in plan.holders for row in h.listeners] + list(plan.ownerless)
-    lines.append(format_listeners(rows))
+    lines.append(format_listeners(rows, labels))
     for holder in plan.allowed:
         lines.append("")
         lines.append(f"  {visible(holder.label)}  user {visible(holder.user or '-')}")
@@ -74,14 +75,17 @@ def ask(question: str, *, stdin: TextIO, stdout: TextIO) -> bool:
 class TerminalConfirm:
     """Asks on the terminal; a second question for other users' processes and services."""
 
-    def __init__(self, *, assume_yes: bool, stdin: TextIO, stdout: TextIO) -> None:
+    def __init__(
+        self, *, assume_yes: bool, stdin: TextIO, stdout: TextIO, labels: Labels = NO_LABELS
+    ) -> None:
         self.assume_yes = assume_yes
         self.stdin = stdin
         self.stdout = stdout
+        self.labels = labels
         self.refused_no_tty = False
 
     def __call__(self, plan: FreePlan) -> bool:
-        print(describe_plan(plan), file=self.stdout)
+        print(describe_plan(plan, self.labels), file=self.stdout)
         if self.assume_yes:
             return True
         if not self.stdin.isatty():
@@ -99,7 +103,9 @@ class TerminalConfirm:
 
 
 def cmd_free(args: argparse.Namespace) -> int:
-    confirm = TerminalConfirm(assume_yes=args.yes, stdin=sys.stdin, stdout=sys.stdout)
+    confirm = TerminalConfirm(
+        assume_yes=args.yes, stdin=sys.stdin, stdout=sys.stdout, labels=load_labels()
+    )
     outcome = free_port(args.port, force=args.force, timeout=args.wait, confirm=confirm)
     if confirm.refused_no_tty:
         print(

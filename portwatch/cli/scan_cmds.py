@@ -13,12 +13,15 @@ from portwatch.cli.common import (
     format_listeners,
     format_time,
     listener_row,
+    load_labels,
     to_csv,
     to_json,
 )
+from portwatch.cli.who_text import who_lines
 from portwatch.core.arguments import interval_seconds, port_number
 from portwatch.core.diff import PendingOwnerGate, diff
 from portwatch.core.model import Listener, Snapshot
+from portwatch.core.person_ports import count_ports
 from portwatch.core.safetext import visible
 from portwatch.core.scanner import Scanner
 
@@ -68,42 +71,32 @@ def _footer(snapshot: Snapshot) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    labels = load_labels()
     scanner = Scanner(connection_owners=False)
     snapshot = scanner.scan()
     rows = _filtered(snapshot, args)
     if args.json:
-        print(to_json(rows))
+        print(to_json(rows, labels))
     elif args.csv:
-        sys.stdout.write(to_csv(rows))
+        sys.stdout.write(to_csv(rows, labels))
     else:
-        print(format_listeners(rows) if rows else "No listening sockets.")
+        print(format_listeners(rows, labels) if rows else "No listening sockets.")
     _footer(snapshot)
     return 0
 
 
 def cmd_who(args: argparse.Namespace) -> int:
+    labels = load_labels()
     scanner = Scanner(connection_owners=False)
     snapshot = scanner.scan()
     rows = snapshot.on_port(args.port)
     if args.json:
-        print(to_json(rows))
+        print(to_json(rows, labels))
         return 0
     if not rows:
         print(f"Port {args.port} is free: nothing listens on it (TCP or UDP).")
     else:
-        print(format_listeners(rows))
-        for row in rows:
-            if row.pid is None:
-                continue
-            # Process text is shown with its control characters as escapes (\x1b,
-            # \u202e, \n): one line each, nothing the terminal would obey.
-            print(f"\n{row.proto} {row.endpoint}  {visible(row.owner)}")
-            if row.cmdline:
-                print(f"  command: {visible(' '.join(row.cmdline))}")
-            if row.exe:
-                print(f"  exe:     {visible(row.exe)}")
-            user = visible(row.user or "-")
-            print(f"  user:    {user}   started: {format_time(row.started)}")
+        print("\n".join(who_lines(rows, labels)))
     _footer(snapshot)
     return 0
 
@@ -135,6 +128,7 @@ def _stale_said(snapshot: Snapshot, *, failing: bool) -> bool:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    labels = load_labels()
     stop = _Stop()
     previous_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     scanner = Scanner(connection_owners=False)
@@ -145,9 +139,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
         # A read that failed is no picture to compare with: events start from a good one.
         old = first if first.stale is None else None
         if not args.json:
-            count = len(first.listeners)
+            count = count_ports(first.listeners)
             print(
-                f"watching {count} listener{'s' if count != 1 else ''} every {args.interval:g} s "
+                f"watching {count} port{'s' if count != 1 else ''} every {args.interval:g} s "
                 "(Ctrl-C to stop)",
                 file=sys.stderr,
             )
@@ -164,9 +158,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
             new = gate.settle(old, scanned)
             for event in diff(old, new):
                 if args.json:
-                    print(json.dumps(event.to_json()), flush=True)
+                    label = labels.for_listener(event.listener)
+                    print(json.dumps(event.to_json(label)), flush=True)
                 else:
-                    print(f"{format_time(event.at)}  {visible(event.describe())}", flush=True)
+                    line = visible(event.describe(labels))
+                    print(f"{format_time(event.at)}  {line}", flush=True)
             old = new
     except BrokenPipeError:
         # `portwatch watch | head`: the reader left; that is a normal end.

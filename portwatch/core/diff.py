@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from portwatch.core.model import Exposure, Listener, OwnerUnknown, Snapshot
+from portwatch.core.naming import NO_LABELS, Labels, who_text
 
 
 class EventKind(StrEnum):
@@ -26,9 +27,10 @@ class Event:
     # The listener before the change (owner or exposure change), if any.
     previous: Listener | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, label: str | None = None) -> dict[str, Any]:
+        """The event, the listener's every field and ``label`` (the user's name for it)."""
         data: dict[str, Any] = {"event": str(self.kind), "time": self.at}
-        data.update(self.listener.to_json())
+        data.update(self.listener.to_json(label))
         if self.previous is not None:
             data["previous_pid"] = self.previous.pid
             data["previous_process"] = self.previous.process
@@ -36,17 +38,21 @@ class Event:
             data["previous_address"] = self.previous.address
         return data
 
-    def describe(self) -> str:
-        """One line for a terminal or a notification."""
+    def describe(self, labels: Labels = NO_LABELS) -> str:
+        """One line for a terminal: owners as :func:`naming.who_text` words them.
+
+        'bound    tcp 127.0.0.1:3000 by http.server — shop-frontend (PID 4242) · loopback'.
+        """
         row = self.listener
-        who = row.owner
+        who = who_text(row, labels.for_listener(row))
         where = f"{row.proto} {row.endpoint}"
         if self.kind is EventKind.BOUND:
             return f"bound    {where} by {who} · {row.exposure}"
         if self.kind is EventKind.FREED:
             return f"freed    {where} (was {who})"
         if self.kind is EventKind.OWNER_CHANGED:
-            before = self.previous.owner if self.previous else "?"
+            previous = self.previous
+            before = who_text(previous, labels.for_listener(previous)) if previous else "?"
             return f"owner    {where}: {before} → {who}"
         before_exp = self.previous.exposure if self.previous else "?"
         return f"exposure {where}: {before_exp} → {row.exposure} ({who})"

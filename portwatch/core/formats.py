@@ -10,9 +10,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from portwatch.core.model import Listener
+from portwatch.core.naming import NO_LABELS, Labels, process_text
 from portwatch.core.safetext import csv_cell, visible
 
-# The keys `list --json` promises, in the order CSV columns use.
+# The keys `list --json` promises, in the order CSV columns use. Every one is on
+# every object: null where it is not known. The identity keys came last, so a
+# script reading CSV columns by position keeps working.
 LISTENER_KEYS = (
     "proto",
     "family",
@@ -32,17 +35,26 @@ LISTENER_KEYS = (
     "port_range",
     "ephemeral",
     "started",
+    "pids",
+    "app",
+    "project",
+    "unit",
+    "container",
+    "cwd",
+    "label",
 )
 
 
-def listener_row(listener: Listener) -> dict[str, Any]:
-    data = listener.to_json()
+def listener_row(listener: Listener, label: str | None = None) -> dict[str, Any]:
+    """The promised keys of one listener, ``label`` being the user's name for it (or None)."""
+    data = listener.to_json(label)
     return {key: data.get(key) for key in LISTENER_KEYS}
 
 
-def to_json(listeners: Iterable[Listener]) -> str:
+def to_json(listeners: Iterable[Listener], labels: Labels = NO_LABELS) -> str:
     """A JSON array; the text is exactly what was read (escaped by JSON), and valid UTF-8."""
-    return json.dumps([listener_row(row) for row in listeners], indent=2)
+    rows = [listener_row(row, labels.for_listener(row)) for row in listeners]
+    return json.dumps(rows, indent=2)
 
 
 def _csv_value(value: object) -> object:
@@ -53,15 +65,19 @@ def _csv_value(value: object) -> object:
     return value
 
 
-def to_csv(listeners: Iterable[Listener]) -> str:
-    """A header row, then one line per listener: text cells shown visibly, never as formulas."""
+def to_csv(listeners: Iterable[Listener], labels: Labels = NO_LABELS) -> str:
+    """A header row, then one line per listener: text cells shown visibly, never as formulas.
+
+    Lists become one cell: the command line and the PIDs joined by spaces.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(LISTENER_KEYS)
     for row in listeners:
-        data = listener_row(row)
+        data = listener_row(row, labels.for_listener(row))
         if data["cmdline"] is not None:
             data["cmdline"] = " ".join(data["cmdline"])
+        data["pids"] = " ".join(str(pid) for pid in data["pids"])
         writer.writerow(_csv_value(data[k]) for k in LISTENER_KEYS)
     return out.getvalue()
 
@@ -80,8 +96,12 @@ TABLE_HEADERS = (
 )
 
 
-def table_cells(listener: Listener) -> tuple[str, ...]:
-    """The cells of one row, each one line with every control character shown as an escape."""
+def table_cells(listener: Listener, label: str | None = None) -> tuple[str, ...]:
+    """The cells of one row, each one line with every control character shown as an escape.
+
+    The Process cell names the owner as a person does (:func:`naming.process_text`):
+    the user's ``label``, else the app and its project.
+    """
     proto = f"{listener.proto}{listener.family}"
     exposure = str(listener.exposure)
     if listener.stack:
@@ -93,9 +113,7 @@ def table_cells(listener: Listener) -> tuple[str, ...]:
         listener.service or "-",
         exposure,
         str(listener.pid) if listener.pid is not None else "-",
-        visible(listener.process)
-        if listener.process
-        else (f"({listener.owner_unknown})" if listener.owner_unknown else "-"),
+        visible(process_text(listener, label)),
         visible(listener.user) if listener.user else "-",
         str(listener.connections) if listener.proto == "tcp" else "-",
         str(listener.remote_connections) if listener.proto == "tcp" else "-",
@@ -129,8 +147,9 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(headers), *(line(row) for row in rows)])
 
 
-def format_listeners(listeners: Sequence[Listener]) -> str:
-    return format_table(TABLE_HEADERS, [table_cells(row) for row in listeners])
+def format_listeners(listeners: Sequence[Listener], labels: Labels = NO_LABELS) -> str:
+    rows = [table_cells(row, labels.for_listener(row)) for row in listeners]
+    return format_table(TABLE_HEADERS, rows)
 
 
 def format_duration(seconds: float | None) -> str:
