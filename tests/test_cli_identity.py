@@ -147,7 +147,7 @@ class HttpServer:
 
     @property
     def app(self) -> str:
-        return f"http.server {self.cwd}"  # it serves its working folder
+        return f"http.server {self.cwd.name}"  # the name of the folder it serves
 
     def stop(self) -> None:
         _end(self.proc)
@@ -213,6 +213,8 @@ def test_who_names_the_app_and_project_in_text_and_json(
         assert set(rows[0]) >= KEYS
         out = portwatch("who", str(server.port)).stdout.splitlines()
         named = f"{server.app} — {project}" if project else server.app
+        if server.cwd.name == project:  # serving the project's own folder: named once
+            named = f"http.server — {project}"
         assert out[0] == (
             f"Port {server.port}: {named} (PID {server.pid}), "
             "listening on 127.0.0.1 (only this computer)"
@@ -272,7 +274,7 @@ def test_a_bad_settings_file_is_one_warning_and_no_labels(
 def test_watch_json_events_carry_the_identity_and_label(tmp_path: Path) -> None:
     folder = tmp_path / "docs-site"
     (folder / ".git").mkdir(parents=True)
-    save_settings(Settings().with_app_label(f"http.server {folder.resolve()}", "Docs"))
+    save_settings(Settings().with_app_label(f"http.server {folder.resolve().name}", "Docs"))
     watch = subprocess.Popen(
         [sys.executable, "-m", "portwatch", "watch", "--json", "--interval", "0.3"],
         stdout=subprocess.PIPE,

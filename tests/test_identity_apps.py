@@ -98,7 +98,7 @@ def test_http_server_is_named_with_the_folder_it_serves(tmp_path: Path) -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            assert _identity_of(child.pid)[0] == f"http.server {expected}"
+            assert _identity_of(child.pid)[0] == f"http.server {expected.name}"
         finally:
             child.kill()
             child.wait(5)
@@ -159,7 +159,7 @@ WRAPPED = [
     ),
     (["poetry", "run", "python", "-m", "flask", "run"], "flask run"),
     (["python3.12", "-X", "dev", "-u", "-m", "uvicorn", "api:app"], "uvicorn api:app"),
-    (["python3", "-mhttp.server", "-d", "/srv/www"], "http.server /srv/www"),
+    (["python3", "-mhttp.server", "-d", "/srv/www"], "http.server www"),
     (["python3", "-m", "jupyterlab"], "jupyter lab"),
     (["python3", "-m", "shop.server"], "shop.server"),
     (["node", "--require", "ts-node/register", "src/index.ts"], "index.ts"),

@@ -34,7 +34,7 @@ def test_a_process_is_looked_at_once_while_it_lives(tmp_path: Path) -> None:
     assert cache.projects.folders_read == reads
     # The same pid with another start time is another process.
     again = cache.identity(7, 200.0, "python3", ["python3", "-m", "http.server"], cwd="/srv")
-    assert (again.app, again.unit, again.project) == ("http.server /srv", "other.service", None)
+    assert (again.app, again.unit, again.project) == ("http.server srv", "other.service", None)
     assert len(cache) == 1
 
 
@@ -57,7 +57,7 @@ def test_a_process_without_arguments_yet_is_asked_again(tmp_path: Path) -> None:
     assert cache.identity(9, 5.0, "python3", None, cwd="/srv").app == "python3"
     assert len(cache) == 0
     later = cache.identity(9, 5.0, "python3", ["python3", "-m", "http.server"], cwd="/srv")
-    assert later.app == "http.server /srv"
+    assert later.app == "http.server srv"
     assert len(cache) == 1
 
 

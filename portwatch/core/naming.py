@@ -51,9 +51,13 @@ def app_and_project(listener: Listener) -> str:
     """'http.server — shop-frontend', 'nginx', or the owner's words when no app is known."""
     if listener.app is None:
         return kernel_owner(listener) or listener.owner_label
-    if listener.project and listener.project != listener.app:
-        return f"{listener.app} — {listener.project}"
-    return listener.app
+    app, project = listener.app, listener.project
+    if not project or project == app:
+        return app
+    # "http.server shop-frontend" serving the project's own folder: said once.
+    if app.endswith(f" {project}"):
+        app = app[: -len(project) - 1]
+    return f"{app} — {project}"
 
 
 def kernel_owner(listener: Listener) -> str | None:

@@ -95,9 +95,14 @@ def _http_server(command: Command) -> str:
     if folder is None or not folder.startswith("/"):
         base = command.cwd
         if base is None:
-            return f"http.server {folder}" if folder else "http.server"
+            return f"http.server {_folder_name(folder)}" if folder else "http.server"
         folder = str(PurePosixPath(base) / folder) if folder else base
-    return f"http.server {folder}"
+    # The folder's name, as a person says it ("Downloads"); the path is in cwd.
+    return f"http.server {_folder_name(folder)}"
+
+
+def _folder_name(folder: str) -> str:
+    return PurePosixPath(folder).name or folder
 
 
 RECOGNISERS: dict[str, Recogniser] = {
