@@ -49,6 +49,7 @@ from portwatch.ui.history_view import HistoryView
 from portwatch.ui.listener_actions import install_actions
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.pipeline_thread import PipelineThread
+from portwatch.ui.rename_dialog import Renamer
 from portwatch.ui.settings_store import SettingsStore
 from portwatch.ui.settings_window import SettingsWindow
 from portwatch.ui.single_instance import InstanceServer
@@ -128,10 +129,17 @@ class PortwatchApp(QObject):
                 describe=describe_delivery,
             )
             self.alerts.use_sender(self.notifications)
-        # Free / open / copy / export / reveal, in the table, toolbar and tray menu.
-        self.listener_actions, self.port_check = install_actions(
-            self.window, snapshot_provider=lambda: self.latest
+        # "Rename…": the edit is saved on the pipeline's thread, on the settings in use then.
+        self.renamer = Renamer(
+            lambda: self.settings.settings.labels,
+            save=self.pipeline.edit_settings,
+            parent=self.window,
         )
+        # Free / open / copy / export / reveal / rename, in the table, toolbar and tray menu.
+        self.listener_actions, self.port_check = install_actions(
+            self.window, snapshot_provider=lambda: self.latest, rename=self.renamer.open
+        )
+        self.window.set_labels(settings.labels)
         self.settings_window = SettingsWindow(
             self.settings,
             save=self.pipeline.save_settings,
@@ -332,6 +340,7 @@ class PortwatchApp(QObject):
 
     def _settings_changed(self, settings: Settings) -> None:
         self.alerts.use_settings(settings)
+        self.window.set_labels(settings.labels)
         if not self._keep_interval:
             self.service.set_interval(settings.scan_interval)
 

@@ -1,4 +1,4 @@
-"""The main window's toolbar: the search box, the listener toggles, Pause and Settings.
+"""The main window's toolbar: the search box, the listener toggles, Group by app, Pause, Settings.
 
 Other parts add their actions after these (``install_actions``).
 """
@@ -48,6 +48,11 @@ class FilterBar(QToolBar):
         )
         for action in self.persisted_toggles().values():
             action.toggled.connect(self.toggles_changed)
+        self.addSeparator()
+        # The window remembers this one with its layout (it is a view, not a filter).
+        self.group_action = self._toggle(
+            "Group by app", False, "Show the ports under the app or project that holds them"
+        )
         self.addSeparator()
         self.pause_action = self._toggle("Pause", False, "Pause monitoring")
         self.pause_action.toggled.connect(self.pause_toggled)

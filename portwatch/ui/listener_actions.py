@@ -1,4 +1,4 @@
-"""Actions on the selected listeners: free, open in a browser, copy, reveal, export.
+"""Actions on the selected listeners: free, open in a browser, copy, reveal, rename, export.
 
 ``ListenerActions`` owns the QActions; the window adds them to its toolbar and
 context menu (``populate_menu``) and feeds it the selection. Freeing a port
@@ -26,6 +26,7 @@ from portwatch.ui.action_rules import COPY_KINDS, copy_text, enabled_for
 from portwatch.ui.free_flow import FreePortFlow
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.port_check import PortCheckBox
+from portwatch.ui.rename_dialog import RenameTarget, rename_targets
 
 EXPORT_FILTERS = "CSV (*.csv);;JSON (*.json)"
 # More tabs than this from one click is a mistake, not a wish.
@@ -43,7 +44,8 @@ class ListenerActions(QObject):
 
     ``rows_provider`` returns the rows the table shows now (after search and
     filters): Export writes those. ``terminate_wait`` is how long a graceful
-    terminate gets before Force kill is offered.
+    terminate gets before Force kill is offered. ``rename`` opens the Rename
+    dialog for a port or an app; without it menus offer no "Rename…".
     """
 
     message = Signal(str)  # status bar text
@@ -57,9 +59,11 @@ class ListenerActions(QObject):
         *,
         rows_provider: Callable[[], Sequence[Listener]] | None = None,
         terminate_wait: float = TERMINATE_WAIT_SECONDS,
+        rename: Callable[[RenameTarget], object] | None = None,
     ) -> None:
         super().__init__(parent)
         self.parent_widget = parent
+        self.rename = rename
         self.rows_provider = rows_provider
         self.terminate_wait = terminate_wait
         self.selection: list[Listener] = []
@@ -156,9 +160,19 @@ class ListenerActions(QObject):
             text = f"{label}\t{copy_key}" if kind == "row" else label
             add(copy_menu, text, kind, functools.partial(self.copy, kind, rows))
         add(menu, "Reveal executable", "reveal", lambda: self.reveal(rows))
+        self._add_rename(menu, rows)
         menu.addSeparator()
         export = add(menu, "Export…", "export", self.export_rows)
         export.setEnabled(self.export_action.isEnabled())
+
+    def _add_rename(self, menu: QMenu, rows: Sequence[Listener]) -> None:
+        """'Rename port 3000…' and 'Rename nginx…' for what the rows share."""
+        rename = self.rename
+        if rename is None:
+            return
+        for target in rename_targets(rows):
+            action = menu.addAction(target.menu_text())
+            action.triggered.connect(functools.partial(rename, target))
 
     # --- the actions ---------------------------------------------------------------
 
@@ -243,6 +257,7 @@ def install_actions(
     window: MainWindow,
     *,
     snapshot_provider: Callable[[], Snapshot | None] | None = None,
+    rename: Callable[[RenameTarget], object] | None = None,
 ) -> tuple[ListenerActions, PortCheckBox]:
     """Wire the actions and the "Is port free?" tab into the main window.
 
@@ -255,8 +270,9 @@ def install_actions(
     def visible_rows() -> list[Listener]:
         return [proxy.listener_at(proxy.index(row, 0)) for row in range(proxy.rowCount())]
 
-    actions = ListenerActions(window, rows_provider=visible_rows)
+    actions = ListenerActions(window, rows_provider=visible_rows, rename=rename)
     window.listener_view.addActions(actions.shortcut_actions)
+    window.listener_tree.addActions(actions.shortcut_actions)
     toolbar = window.toolbar
     toolbar.addSeparator()
     toolbar.addActions(actions.toolbar_actions)

@@ -12,6 +12,10 @@ Extension points for the other parts of the app (keep them small):
 - ``MainWindow.show_port(port)``: bring the window up with the search set to
   that port.
 - ``MainWindow.settings_requested``: the "Settings…" action was chosen.
+- ``MainWindow.set_labels(labels)``: the user's names for ports and apps changed.
+
+"Group by app" (``group_action``, remembered) swaps the table for the tree of
+apps (``listener_tree``); selection, details and context menu work on either.
 """
 
 from __future__ import annotations
@@ -23,16 +27,32 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QItemSelection, QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QMainWindow, QMenu, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QMainWindow,
+    QMenu,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from portwatch.core.files import private_file, tighten
 from portwatch.core.model import Connection, Listener, Snapshot
+from portwatch.core.naming import Labels
 from portwatch.core.paths import state_dir
 from portwatch.ui.details import DetailsPane
 from portwatch.ui.filter_bar import FilterBar
 from portwatch.ui.icons import app_icon
+from portwatch.ui.listener_tree import ListenerTree
 from portwatch.ui.scan_status import ScanStatus
-from portwatch.ui.table_views import CONNECTION_WIDTHS, LISTENER_WIDTHS, table_view
+from portwatch.ui.table_views import (
+    CONNECTION_WIDTHS,
+    LISTENER_WIDTHS,
+    add_details_action,
+    table_view,
+)
 from portwatch.ui.tables.connections import ConnectionColumn, ConnectionTableModel
 from portwatch.ui.tables.filters import ConnectionProxy, ListenerProxy
 from portwatch.ui.tables.listeners import ListenerColumn, ListenerTableModel
@@ -97,6 +117,7 @@ class MainWindow(QMainWindow):
         self.toolbar.pause_toggled.connect(self.pause_toggled)
         self.settings_action = self.toolbar.settings_action
         self.toolbar.settings_requested.connect(self.settings_requested)
+        self.group_action = self.toolbar.group_action
 
         # listeners tab: table over details
         self.listener_view = table_view(
@@ -109,19 +130,20 @@ class MainWindow(QMainWindow):
         self.listener_view.sortByColumn(ListenerColumn.PORT, Qt.SortOrder.AscendingOrder)
         self.listener_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.listener_view.customContextMenuRequested.connect(self._show_context_menu)
-        self.listener_view.selectionModel().selectionChanged.connect(self._selection_changed)
+        # "Group by app": the same rows under their apps (its search text is the table's).
+        self.listener_tree = ListenerTree(self.listener_model.haystack_of)
+        self.listener_tree.customContextMenuRequested.connect(self._show_context_menu)
+        self.listeners_stack = QStackedWidget()
         self.details = DetailsPane()
-        # Enter (or a double click) on a row opens its details: the keyboard moves to
-        # the pane; Escape there comes back.
-        open_details = QAction("Details", self.listener_view)
-        open_details.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
-        open_details.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        open_details.triggered.connect(self.open_details)
-        self.listener_view.addAction(open_details)
-        self.listener_view.doubleClicked.connect(lambda _index: self.open_details())
-        self.details.leave_requested.connect(self.listener_view.setFocus)
+        for view in (self.listener_view, self.listener_tree):
+            self.listeners_stack.addWidget(view)
+            view.selectionModel().selectionChanged.connect(self._selection_changed)
+            # Enter on a row moves the keyboard to its details; Escape there comes back.
+            add_details_action(view, self.open_details)
+        self.details.leave_requested.connect(lambda: self.listeners_view.setFocus())  # noqa: PLW0108  # the view shown then
+        self.group_action.toggled.connect(self._set_grouped)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.addWidget(self.listener_view)
+        self.splitter.addWidget(self.listeners_stack)
         self.splitter.addWidget(self.details)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
@@ -166,9 +188,25 @@ class MainWindow(QMainWindow):
         """Add a tab after the built-in ones; returns its index."""
         return self.tabs.addTab(widget, title)
 
+    @property
+    def grouped(self) -> bool:
+        """True while the listeners show grouped by app (the tree)."""
+        return self.group_action.isChecked()
+
+    @property
+    def listeners_view(self) -> QAbstractItemView:
+        """The view of the listeners on screen: the flat table or the tree."""
+        return self.listener_tree if self.grouped else self.listener_view
+
     def selected_listeners(self) -> list[Listener]:
+        if self.grouped:
+            return self.listener_tree.selected_listeners()
         rows = self.listener_view.selectionModel().selectedRows()
         return [self.listener_proxy.listener_at(index) for index in rows]
+
+    def set_labels(self, labels: Labels) -> None:
+        """The user's names for ports and apps (from the settings) reach the views."""
+        self.listener_tree.set_labels(labels)
 
     def show_port(self, port: int) -> None:
         """Bring the window up, on the Listeners tab, searching for ``port``."""
@@ -178,7 +216,7 @@ class MainWindow(QMainWindow):
 
     def open_details(self) -> bool:
         """Show the current listener's details and move the keyboard there."""
-        if not self._current_listener_selected():
+        if self._current_listener() is None:
             return False
         self.tabs.setCurrentIndex(0)
         table, pane = self.splitter.sizes()
@@ -188,11 +226,13 @@ class MainWindow(QMainWindow):
             self.splitter.setSizes([total - total * 2 // 5, total * 2 // 5])
         return self.details.focus_details()
 
-    def _current_listener_selected(self) -> bool:
+    def _current_listener(self) -> Listener | None:
+        """The current row's listener while that row is selected, in the view shown."""
+        if self.grouped:
+            return self.listener_tree.current_listener()
         current = self.listener_view.selectionModel().currentIndex()
-        return current.isValid() and self.listener_view.selectionModel().isRowSelected(
-            current.row()
-        )
+        selected = self.listener_view.selectionModel().isRowSelected(current.row())
+        return self.listener_proxy.listener_at(current) if current.isValid() and selected else None
 
     def bring_to_front(self) -> None:
         if self.isMinimized():
@@ -229,6 +269,8 @@ class MainWindow(QMainWindow):
         # The scanner's generation says "the very same rows": a quiet poll does no row work.
         generation = snapshot.listeners_generation or None
         self.listener_model.apply(snapshot.listeners, news=news, generation=generation)
+        if self.grouped:  # hidden, the tree catches up when it is shown
+            self.listener_tree.apply(snapshot.listeners, generation=generation)
         if self._connections_collected(snapshot):
             self.connection_model.apply(snapshot.connections, news=news)
         self._refresh_details()
@@ -258,6 +300,7 @@ class MainWindow(QMainWindow):
     def apply_search(self) -> None:
         text = self.search.text()
         self.listener_proxy.set_search(text)
+        self.listener_tree.set_search(text)
         self.connection_proxy.set_search(text)
 
     def _apply_toggles(self) -> None:
@@ -268,6 +311,17 @@ class MainWindow(QMainWindow):
             hide_loopback=toggles.hide_loopback,
             only_public=toggles.only_public,
         )
+        self.listener_tree.set_toggles(toggles)
+
+    def _set_grouped(self, grouped: bool) -> None:
+        if grouped and self.snapshot is not None:
+            snapshot = self.snapshot
+            self.listener_tree.apply(
+                snapshot.listeners, generation=snapshot.listeners_generation or None
+            )
+        self.listeners_stack.setCurrentWidget(self.listeners_view)
+        self._refresh_details()
+        self.selection_changed.emit(self.selected_listeners())
 
     def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
         self._refresh_details()
@@ -275,11 +329,7 @@ class MainWindow(QMainWindow):
         self.connections_visible_changed.emit(self.connections_visible)
 
     def _refresh_details(self) -> None:
-        current = self.listener_view.selectionModel().currentIndex()
-        selected = self.listener_view.selectionModel().isRowSelected(current.row())
-        listener = (
-            self.listener_proxy.listener_at(current) if current.isValid() and selected else None
-        )
+        listener = self._current_listener()
         connections: Sequence[Connection] = self.snapshot.connections if self.snapshot else ()
         known = bool(self.snapshot and self.snapshot.connections) or not (
             listener and listener.connections
@@ -287,13 +337,18 @@ class MainWindow(QMainWindow):
         self.details.show_listener(listener, connections, connections_known=known)
 
     def _show_context_menu(self, position: QPoint) -> None:
-        listeners = self.selected_listeners()
+        # In the tree a group's row stands for every port of it shown.
+        view = self.listeners_view
+        grouped = self.grouped
+        listeners = (
+            self.listener_tree.listeners_at(position) if grouped else self.selected_listeners()
+        )
         if not listeners:
             return
-        # The actions (free, open, copy, reveal, export) add themselves here.
+        # The actions (free, open, copy, reveal, rename, export) add themselves here.
         menu = QMenu(self)
         self.context_menu_requested.emit(menu, listeners)
-        menu.exec(self.listener_view.viewport().mapToGlobal(position))
+        menu.exec(view.viewport().mapToGlobal(position))
 
     def _tab_changed(self, _index: int) -> None:
         self.connections_visible_changed.emit(self.connections_visible)
@@ -305,6 +360,8 @@ class MainWindow(QMainWindow):
         settings.setValue("geometry", self.saveGeometry())
         settings.setValue("listeners/header", self.listener_view.horizontalHeader().saveState())
         settings.setValue("connections/header", self.connection_view.horizontalHeader().saveState())
+        settings.setValue("listeners/tree_header", self.listener_tree.header().saveState())
+        settings.setValue("listeners/grouped", self.grouped)
         settings.setValue("splitter", self.splitter.saveState())
         settings.setValue("tab", self.tabs.currentIndex())
         for key, action in self.toolbar.persisted_toggles().items():
@@ -317,16 +374,17 @@ class MainWindow(QMainWindow):
         geometry = settings.value("geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        for key, view in (
-            ("listeners/header", self.listener_view),
-            ("connections/header", self.connection_view),
+        for key, view, header in (
+            ("listeners/header", self.listener_view, self.listener_view.horizontalHeader()),
+            ("connections/header", self.connection_view, self.connection_view.horizontalHeader()),
+            ("listeners/tree_header", self.listener_tree, self.listener_tree.header()),
         ):
             state = settings.value(key)
             if isinstance(state, QByteArray) and not state.isEmpty():
-                header = view.horizontalHeader()
                 header.restoreState(state)
                 # restoreState sets the indicator; make the proxy follow it.
                 view.sortByColumn(header.sortIndicatorSection(), header.sortIndicatorOrder())
+        self.group_action.setChecked(str(settings.value("listeners/grouped")).lower() == "true")
         splitter = settings.value("splitter")
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)

@@ -59,6 +59,10 @@ class PipelineThread(QObject):
     def save_settings(self, settings: Settings) -> None:
         self._put(lambda: self.store.save(settings))
 
+    def edit_settings(self, edit: Callable[[Settings], Settings]) -> None:
+        """Save ``edit`` of the settings in use when it runs (a Rename…: one label changed)."""
+        self._put(lambda: self.store.save(edit(self.store.settings)))
+
     def check_settings(self) -> None:
         self._put(self.store.check)
 

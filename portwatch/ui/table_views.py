@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QAbstractItemModel, Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from portwatch.ui.tables.connections import ConnectionColumn
@@ -61,3 +64,13 @@ def table_view(
     # The process column takes the room the window gives beyond the others.
     header.setSectionResizeMode(stretch_column, QHeaderView.ResizeMode.Stretch)
     return view
+
+
+def add_details_action(view: QAbstractItemView, open_details: Callable[[], object]) -> None:
+    """Enter (or a double click) on a row of ``view`` opens its details."""
+    action = QAction("Details", view)
+    action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
+    action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+    action.triggered.connect(open_details)
+    view.addAction(action)
+    view.doubleClicked.connect(lambda _index: open_details())

@@ -16,7 +16,7 @@ from PySide6.QtCore import (
 
 from portwatch.ui.tables.incremental import IncrementalTableModel
 from portwatch.ui.tables.rows import T
-from portwatch.ui.tables.search_terms import SearchTerms, is_port_or_pid
+from portwatch.ui.tables.search_terms import SearchTerms, is_port_or_pid, terms_match
 from portwatch.ui.tables.sort_proxy import SortProxy
 
 
@@ -231,18 +231,9 @@ class SearchProxy(QSortFilterProxyModel, Generic[T]):
     ) -> bool:
         if item_filter is not None and not item_filter(item):
             return False
-        if terms.numbers:
-            ports_and_pid = self.ports_and_pid(item)
-            for number in terms.numbers:
-                if not is_port_or_pid(number, ports_and_pid):
-                    return False
-        for word, service_ports in terms.words:
-            if word in haystack:
-                continue
-            if service_ports and not service_ports.isdisjoint(self.ports_and_pid(item)[0]):
-                continue
-            return False
-        return True
+        if not terms.numbers and not terms.words:
+            return True
+        return terms_match(terms, haystack, self.ports_and_pid(item))
 
     def ports_and_pid(self, item: T) -> tuple[tuple[int, ...], int | None]:
         raise NotImplementedError

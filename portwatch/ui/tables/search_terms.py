@@ -49,3 +49,19 @@ def is_port_or_pid(number: int, ports_and_pid: tuple[tuple[int, ...], int | None
     """Whether a number the search box holds is one of a row's ports or its PID."""
     ports, pid = ports_and_pid
     return number in ports or number == pid
+
+
+def terms_match(
+    terms: SearchTerms, haystack: str, ports_and_pid: tuple[tuple[int, ...], int | None]
+) -> bool:
+    """Whether a row with this search text, ports and PID matches every word of ``terms``."""
+    for number in terms.numbers:
+        if not is_port_or_pid(number, ports_and_pid):
+            return False
+    for word, service_ports in terms.words:
+        if word in haystack:
+            continue
+        if service_ports and not service_ports.isdisjoint(ports_and_pid[0]):
+            continue
+        return False
+    return True
