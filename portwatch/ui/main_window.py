@@ -12,6 +12,8 @@ Extension points for the other parts of the app (keep them small):
 - ``MainWindow.show_port(port)``: bring the window up with the search set to
   that port.
 - ``MainWindow.settings_requested``: the "Settings…" action was chosen.
+- ``MainWindow.set_labels(labels)``: the user's names for ports and apps (from
+  the settings), shown before the detected names in the table and details.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QSplitter, QTabWidget, QVBoxLa
 
 from portwatch.core.files import private_file, tighten
 from portwatch.core.model import Connection, Listener, Snapshot
+from portwatch.core.naming import Labels
 from portwatch.core.paths import state_dir
 from portwatch.ui.details import DetailsPane
 from portwatch.ui.filter_bar import FilterBar
@@ -176,6 +179,11 @@ class MainWindow(QMainWindow):
         self.toolbar.set_search_now(str(port))
         self.bring_to_front()
 
+    def set_labels(self, labels: Labels) -> None:
+        """Show the user's names (only the renamed rows' Process cells change)."""
+        self.listener_model.set_labels(labels)
+        self.details.set_labels(labels)
+
     def open_details(self) -> bool:
         """Show the current listener's details and move the keyboard there."""
         if not self._current_listener_selected():
@@ -284,7 +292,12 @@ class MainWindow(QMainWindow):
         known = bool(self.snapshot and self.snapshot.connections) or not (
             listener and listener.connections
         )
-        self.details.show_listener(listener, connections, connections_known=known)
+        self.details.show_listener(
+            listener,
+            connections,
+            connections_known=known,
+            listeners=self.snapshot.listeners if self.snapshot else (),
+        )
 
     def _show_context_menu(self, position: QPoint) -> None:
         listeners = self.selected_listeners()
