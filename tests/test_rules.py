@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
 from portwatch.core.alerts.engine import AlertRules
+from portwatch.core.alerts.texts import summarize
 from portwatch.core.diff import diff
 from portwatch.core.model import Connection, Exposure, Listener, Snapshot
 from portwatch.core.portspec import PortSpec
@@ -58,7 +59,7 @@ def test_startup_is_one_summary_not_one_alert_per_listener() -> None:
     assert len(run.startup) == 1
     summary = run.startup[0]
     assert summary.kind is AlertKind.STARTUP
-    assert summary.title == "portwatch is watching 4 listening sockets"
+    assert summary.title == "portwatch is watching 4 ports in use"
     assert "Watched ports in use: 3000 (node)" in summary.body
     assert "Open to the network: 22 (sshd), 8080 (java)" in summary.body
     assert summary.notify
@@ -272,3 +273,19 @@ def test_first_remote_client() -> None:
     assert run.step(listener(3000, "0.0.0.0", remote=2), listener(4000, "0.0.0.0")) == []
     off = Run(replace(settings, first_remote_client_alert=False), listener(3000, "0.0.0.0"))
     assert off.step(listener(3000, "0.0.0.0", remote=1)) == []
+
+
+def test_summaries_count_ports_as_a_person_names_them() -> None:
+    # 0.0.0.0:80 and [::]:80 of one nginx changed owner: two alerts, one port.
+    def exposed(port: int, process: str) -> Alert:
+        return Alert(AlertKind.EXPOSED, 1.0, f"Port {port}", "", port=port, process=process)
+
+    summary = summarize([exposed(80, "nginx"), exposed(80, "nginx"), exposed(443, "caddy")], at=1.0)
+    assert summary.body == "1 opened to the network by nginx; 1 opened to the network by caddy"
+    alone = summarize([exposed(80, "nginx"), exposed(80, "nginx"), exposed(81, "nginx")], at=1.0)
+    assert alone.title == "2 ports opened to the network by nginx"
+
+
+def test_the_startup_summary_counts_a_dual_stack_pair_as_one_port() -> None:
+    run = Run(Settings(), listener(80, "0.0.0.0", pid=1), listener(80, "::", pid=1))
+    assert run.startup[0].title == "portwatch is watching 1 port in use"

@@ -59,4 +59,20 @@ def count_ports(listeners: Iterable[Listener], exposure: Exposure | None = None)
     return sum(1 for port in ports if port.exposure is exposure)
 
 
-__all__ = ["PersonPort", "count_ports", "person_ports"]
+def count_words(listeners: Iterable[Listener]) -> list[str]:
+    """'12 ports in use', '5 public', '1 LAN' (the last two only when not 0).
+
+    The status bar's and the tray's counts, in one wording.
+    """
+    ports = person_ports(listeners)
+    public = sum(1 for port in ports if port.exposure is Exposure.PUBLIC)
+    lan = sum(1 for port in ports if port.exposure is Exposure.LAN)
+    words = [f"{len(ports)} port{'' if len(ports) == 1 else 's'} in use"]
+    if public:
+        words.append(f"{public} public")
+    if lan:
+        words.append(f"{lan} LAN")
+    return words
+
+
+__all__ = ["PersonPort", "count_ports", "count_words", "person_ports"]

@@ -106,6 +106,9 @@ class PortwatchApp(QObject):
             scanner_factory=scanner_factory,
         )
         self.window = MainWindow()
+        # The user's names for ports and apps, as the settings last said (UI thread's copy).
+        self.labels = settings.labels
+        self.window.set_labels(self.labels)
         self.alerts_view = AlertsView()
         self.history, history_problem = _open_history(history, settings)
         self.history_view = (
@@ -229,6 +232,7 @@ class PortwatchApp(QObject):
         tray.quit_requested.connect(self.quit)
         tray.balloon_clicked.connect(self.show_port)
         tray.set_paused(self.paused)
+        tray.set_labels(self.labels)
         if self.latest is not None:
             tray.update_snapshot(self.latest)
         tray.set_watched_busy(self._watched_busy)
@@ -340,7 +344,12 @@ class PortwatchApp(QObject):
 
     def _settings_changed(self, settings: Settings) -> None:
         self.alerts.use_settings(settings)
-        self.window.set_labels(settings.labels)
+        labels = settings.labels
+        if labels != self.labels:
+            self.labels = labels
+            self.window.set_labels(labels)
+            if self.tray is not None:
+                self.tray.set_labels(labels)
         if not self._keep_interval:
             self.service.set_interval(settings.scan_interval)
 

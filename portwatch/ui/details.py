@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-import psutil
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -20,9 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from portwatch.core import procinfo
+from portwatch.core.established import accepted_by, listener_endpoints
 from portwatch.core.exposure import is_wildcard
 from portwatch.core.model import Connection, Listener, format_endpoint
+from portwatch.core.naming import NO_LABELS, Labels, holders_text
 from portwatch.core.safetext import mask_argv, visible
 from portwatch.ui.icons import EXPOSURE_WORDS
 
@@ -30,33 +30,36 @@ log = logging.getLogger(__name__)
 
 UNREADABLE = "not readable (needs privileges)"
 MASKED_NOTE = "Passwords in this command are hidden in the history and notifications."
+# Rows shown only when there is something to say: the user's name, then what the scan found.
+IDENTITY_FIELDS = ("Name", "App", "Project", "Unit", "Container")
 
 
-def connections_of(listener: Listener, connections: Sequence[Connection]) -> list[Connection]:
-    """The established connections that arrived at this listener."""
-    if listener.proto != "tcp":
-        return []
-    wildcard = is_wildcard(listener.address)
-    return [
-        conn
-        for conn in connections
-        if conn.local_port == listener.port
-        and conn.family == listener.family
-        and (wildcard or conn.local_address == listener.address)
-        and (listener.pid is None or conn.pid is None or conn.pid == listener.pid)
-    ]
+def connections_of(
+    listener: Listener, connections: Sequence[Connection], listeners: Iterable[Listener] = ()
+) -> list[Connection]:
+    """The connections that arrived at this listener's socket, whichever holder accepted them.
+
+    ``listeners``: every listener of the scan. A wildcard listener owns the
+    connections to any local address but one another of them listens on
+    (as ``core.established`` counts them for the row).
+    """
+    specific = listener_endpoints(listeners) if is_wildcard(listener.address) else set()
+    return accepted_by(listener, connections, specific)
 
 
-def read_cwd(pid: int | None) -> str:
-    if pid is None:
+def working_directory(listener: Listener) -> str:
+    """The main holder's folder as the scan read it (no read here: the UI thread only draws)."""
+    if listener.pid is None:
         return "unknown"
-    try:
-        cwd = procinfo.read_cwd(pid)
-    except psutil.NoSuchProcess:
-        return "process exited"
-    except psutil.Error:
-        return UNREADABLE
-    return UNREADABLE if cwd is None else cwd or "unknown"
+    return listener.cwd or UNREADABLE
+
+
+def holders_line(listener: Listener) -> str:
+    """'nginx: master + 2 workers (PIDs 40, 41, 42)'; 'python3 (PID 4242)' for one."""
+    text = holders_text(listener)
+    if len(listener.pids) > 1:
+        text += f" (PIDs {', '.join(map(str, listener.pids))})"
+    return text
 
 
 def format_started(started: float | None) -> str:
@@ -87,8 +90,7 @@ class DetailsPane(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.listener: Listener | None = None
-        self._cwd_for: tuple[int | None, float | None] | None = None
-        self._cwd = ""
+        self.labels: Labels = NO_LABELS
 
         self.placeholder = QLabel("Select a listener to see its process and connections.")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -100,10 +102,12 @@ class DetailsPane(QWidget):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         for name in (
             "Endpoint",
+            *IDENTITY_FIELDS,
+            "Held by",
+            "Working directory",
             "Process",
             "Command line",
             "Executable",
-            "Working directory",
             "User",
             "Started",
             "Connections",
@@ -182,13 +186,34 @@ class DetailsPane(QWidget):
             rows.append((address, port, state))
         return rows
 
+    def set_labels(self, labels: Labels) -> None:
+        """The user's names for ports and apps (shown as the listener's Name)."""
+        self.labels = labels
+        if self.listener is not None:
+            self._show_identity(self.listener)
+
+    def _show_identity(self, listener: Listener) -> None:
+        values = {
+            "Name": self.labels.for_listener(listener),
+            "App": listener.app,
+            "Project": listener.project,
+            "Unit": listener.unit,
+            "Container": listener.container,
+        }
+        for name, value in values.items():
+            field = self.fields[name]
+            field.setText(visible(value or ""))
+            self._form.setRowVisible(field, bool(value))
+
     def show_listener(
         self,
         listener: Listener | None,
         connections: Sequence[Connection],
         *,
         connections_known: bool = True,
+        listeners: Iterable[Listener] = (),
     ) -> None:
+        """``listeners``: the whole scan, to tell whose connections a wildcard bind got."""
         self.listener = listener
         self.placeholder.setVisible(listener is None)
         self.body.setVisible(listener is not None)
@@ -200,8 +225,10 @@ class DetailsPane(QWidget):
             f"{EXPOSURE_WORDS[listener.exposure]}"
             + (f" · {listener.service}" if listener.service else "")
         )
+        self._show_identity(listener)
         # Process text is shown whole (any local user can read it from the OS),
         # with control and bidi characters and newlines as visible escapes.
+        self.fields["Held by"].setText(visible(holders_line(listener)))
         self.fields["Process"].setText(visible(listener.owner))
         if listener.cmdline:
             self.fields["Command line"].setText(visible(" ".join(listener.cmdline)))
@@ -213,17 +240,11 @@ class DetailsPane(QWidget):
         self._form.setRowVisible(self.secret_note, secret)
         unknown = UNREADABLE if listener.pid is not None else "unknown"
         self.fields["Executable"].setText(visible(listener.exe) if listener.exe else unknown)
-        # The working directory is read here (psutil, this process only), once
-        # per process, not on every poll.
-        identity = (listener.pid, listener.started)
-        if identity != self._cwd_for:
-            self._cwd_for = identity
-            self._cwd = read_cwd(listener.pid)
-        self.fields["Working directory"].setText(visible(self._cwd))
+        self.fields["Working directory"].setText(visible(working_directory(listener)))
         self.fields["User"].setText(visible(listener.user or "unknown"))
         self.fields["Started"].setText(format_started(listener.started))
 
-        mine = connections_of(listener, connections)
+        mine = connections_of(listener, connections, listeners)
         if listener.proto != "tcp":
             summary = "UDP has no connections"
         elif not connections_known:

@@ -12,7 +12,8 @@ Extension points for the other parts of the app (keep them small):
 - ``MainWindow.show_port(port)``: bring the window up with the search set to
   that port.
 - ``MainWindow.settings_requested``: the "Settings…" action was chosen.
-- ``MainWindow.set_labels(labels)``: the user's names for ports and apps changed.
+- ``MainWindow.set_labels(labels)``: the user's names for ports and apps (from
+  the settings), shown before the detected names in the table and details.
 
 "Group by app" (``group_action``, remembered) swaps the table for the tree of
 apps (``listener_tree``); selection, details and context menu work on either.
@@ -204,15 +205,17 @@ class MainWindow(QMainWindow):
         rows = self.listener_view.selectionModel().selectedRows()
         return [self.listener_proxy.listener_at(index) for index in rows]
 
-    def set_labels(self, labels: Labels) -> None:
-        """The user's names for ports and apps (from the settings) reach the views."""
-        self.listener_tree.set_labels(labels)
-
     def show_port(self, port: int) -> None:
         """Bring the window up, on the Listeners tab, searching for ``port``."""
         self.tabs.setCurrentIndex(0)
         self.toolbar.set_search_now(str(port))
         self.bring_to_front()
+
+    def set_labels(self, labels: Labels) -> None:
+        """Show the user's names (only the renamed rows' cells change)."""
+        self.listener_model.set_labels(labels)
+        self.listener_tree.set_labels(labels)
+        self.details.set_labels(labels)
 
     def open_details(self) -> bool:
         """Show the current listener's details and move the keyboard there."""
@@ -334,7 +337,12 @@ class MainWindow(QMainWindow):
         known = bool(self.snapshot and self.snapshot.connections) or not (
             listener and listener.connections
         )
-        self.details.show_listener(listener, connections, connections_known=known)
+        self.details.show_listener(
+            listener,
+            connections,
+            connections_known=known,
+            listeners=self.snapshot.listeners if self.snapshot else (),
+        )
 
     def _show_context_menu(self, position: QPoint) -> None:
         # In the tree a group's row stands for every port of it shown.

@@ -6,7 +6,8 @@ import time
 
 from PySide6.QtWidgets import QLabel, QStatusBar
 
-from portwatch.core.model import Exposure, Snapshot
+from portwatch.core.model import Listener, Snapshot
+from portwatch.core.person_ports import count_words
 from portwatch.core.safetext import visible
 
 
@@ -17,6 +18,9 @@ class ScanStatus:
         self.scan_label = QLabel("Waiting for the first scan…")
         self._had_picture = False  # a scan has read the port list at least once
         self.counts_label = QLabel()
+        # The listeners last counted: a quiet poll hands back the very same tuple.
+        self._counted: tuple[Listener, ...] | None = None
+        self._count_words: list[str] = []
         self.hint_label = QLabel()
         self.hint_label.setStyleSheet("color: #8a5a00;")
         self.hint_label.setWordWrap(False)
@@ -40,13 +44,11 @@ class ScanStatus:
         )
 
     def show_counts(self, snapshot: Snapshot) -> None:
-        public = snapshot.count(Exposure.PUBLIC)
-        lan = snapshot.count(Exposure.LAN)
-        parts = [f"{len(snapshot.listeners)} listening"]
-        if public:
-            parts.append(f"{public} public")
-        if lan:
-            parts.append(f"{lan} LAN")
+        # Ports as a person counts them: 0.0.0.0:80 and [::]:80 of one server are one.
+        if snapshot.listeners is not self._counted:
+            self._counted = snapshot.listeners
+            self._count_words = count_words(snapshot.listeners)
+        parts = list(self._count_words)
         if snapshot.connections:
             parts.append(f"{len(snapshot.connections)} connections")
         self.counts_label.setText(" · ".join(parts))

@@ -7,7 +7,8 @@ a poll only swaps the icon when the state changes and sets the tooltip.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
@@ -15,28 +16,35 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from portwatch.core.alerts.alert import Alert, Urgency
 from portwatch.core.model import Exposure, Listener, Snapshot
+from portwatch.core.naming import NO_LABELS, Labels, app_and_project
+from portwatch.core.person_ports import PersonPort, count_words, person_ports
 from portwatch.core.safetext import visible
 from portwatch.ui.icons import tray_icon
 
 log = logging.getLogger(__name__)
 
-MENU_LISTENERS = 12
+MENU_APPS = 10  # apps listed in the menu; the rest are "N more…"
+MENU_PORTS = 6  # ports named in an app's entry (its submenu has up to MENU_PORT_ITEMS)
+MENU_PORT_ITEMS = 12
 BALLOON_MS = 10_000
 MARK_PUBLIC = "⚠ "
 
 
-def tooltip_text(snapshot: Snapshot | None, *, paused: bool, watched_busy: int) -> str:
-    """ "14 listening · 2 public · 1 watched port busy", or why there is nothing."""
+def tooltip_text(
+    snapshot: Snapshot | None,
+    *,
+    paused: bool,
+    watched_busy: int,
+    counts: Sequence[str] | None = None,
+) -> str:
+    """ "14 ports in use · 2 public · 1 watched port busy", or why there is nothing.
+
+    ``counts``: ``count_words`` of the snapshot's listeners, if already made.
+    """
     if snapshot is None:
         parts = ["portwatch: starting…"]
     else:
-        parts = [f"{len(snapshot.listeners)} listening"]
-        public = snapshot.count(Exposure.PUBLIC)
-        if public:
-            parts.append(f"{public} public")
-        lan = snapshot.count(Exposure.LAN)
-        if lan:
-            parts.append(f"{lan} LAN")
+        parts = list(counts if counts is not None else count_words(snapshot.listeners))
     if watched_busy:
         noun = "port" if watched_busy == 1 else "ports"
         parts.append(f"{watched_busy} watched {noun} busy")
@@ -50,26 +58,57 @@ def menu_text(text: str) -> str:
     return visible(text).replace("&", "&&")
 
 
-def menu_label(listener: Listener) -> str:
-    """'⚠ 5432 postgresql — postgres' (marked when public)."""
-    mark = MARK_PUBLIC if listener.exposure is Exposure.PUBLIC else ""
-    service = f" {listener.service}" if listener.service else ""
-    proto = "" if listener.proto == "tcp" else " (udp)"
-    return f"{mark}{listener.port}{service}{proto} — {menu_text(listener.owner_label)}"
+@dataclass(frozen=True, slots=True)
+class MenuApp:
+    """One app in the tray menu: its name (the user's, or as found) and its ports."""
+
+    name: str
+    ports: tuple[PersonPort, ...]  # in port order
+
+    @property
+    def exposure(self) -> Exposure:
+        return max((port.exposure for port in self.ports), key=lambda e: e.rank)
+
+    @property
+    def listeners(self) -> list[Listener]:
+        return [row for port in self.ports for row in port.listeners]
 
 
-def menu_listeners(snapshot: Snapshot | None, limit: int = MENU_LISTENERS) -> list[Listener]:
-    """One row per (port, proto, owner): most exposed first, then by port."""
+def port_word(port: PersonPort) -> str:
+    """'80', or '53 (udp)' for a port bound for UDP only."""
+    udp = all(row.proto == "udp" for row in port.listeners)
+    return f"{port.port} (udp)" if udp else str(port.port)
+
+
+def menu_label(app: MenuApp) -> str:
+    """'⚠ nginx — 80, 443' (marked when public); at most MENU_PORTS ports named."""
+    mark = MARK_PUBLIC if app.exposure is Exposure.PUBLIC else ""
+    words = [port_word(port) for port in app.ports[:MENU_PORTS]]
+    more = len(app.ports) - MENU_PORTS
+    if more > 0:
+        words.append(f"+{more} more")
+    return f"{mark}{menu_text(app.name)} — {', '.join(words)}"
+
+
+def menu_apps(
+    snapshot: Snapshot | None, labels: Labels = NO_LABELS, limit: int = MENU_APPS
+) -> tuple[list[MenuApp], int]:
+    """The apps holding ports, most exposed first, then by their first port; and
+    how many more there are than ``limit``.
+
+    An app is named by the user's label for its port or app, else by
+    ``naming.app_and_project``; a port is counted as a person counts it.
+    """
     if snapshot is None:
-        return []
-    best: dict[tuple[int, str, str], Listener] = {}
-    for listener in snapshot.listeners:
-        key = (listener.port, listener.proto, listener.owner_label)
-        kept = best.get(key)
-        if kept is None or listener.exposure.rank > kept.exposure.rank:
-            best[key] = listener
-    ordered = sorted(best.values(), key=lambda x: (-x.exposure.rank, x.port, x.proto))
-    return ordered[:limit]
+        return [], 0
+    by_name: dict[str, list[PersonPort]] = {}
+    for port in person_ports(snapshot.listeners):
+        main = port.main
+        name = labels.for_listener(main) or app_and_project(main)
+        by_name.setdefault(name, []).append(port)
+    apps = [MenuApp(name, tuple(ports)) for name, ports in by_name.items()]
+    apps.sort(key=lambda app: (-app.exposure.rank, app.ports[0].port, app.name))
+    return apps[:limit], max(0, len(apps) - limit)
 
 
 class TrayIcon(QObject):
@@ -83,6 +122,10 @@ class TrayIcon(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.snapshot: Snapshot | None = None
+        self.labels: Labels = NO_LABELS
+        # count_words of the listeners last counted (a quiet poll brings the same tuple).
+        self._counted: tuple[Listener, ...] | None = None
+        self._counts: list[str] = []
         self.paused = False
         self.watched_busy = 0
         # Fills a listener's submenu with actions (set by the app when installed).
@@ -136,6 +179,10 @@ class TrayIcon(QObject):
         self.snapshot = snapshot
         self._refresh()
 
+    def set_labels(self, labels: Labels) -> None:
+        """The user's names for ports and apps (the menu, rebuilt when it opens, uses them)."""
+        self.labels = labels
+
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
         self._refresh()
@@ -151,7 +198,13 @@ class TrayIcon(QObject):
         return exposure, self.paused
 
     def tooltip(self) -> str:
-        return tooltip_text(self.snapshot, paused=self.paused, watched_busy=self.watched_busy)
+        snapshot = self.snapshot
+        if snapshot is not None and snapshot.listeners is not self._counted:
+            self._counted = snapshot.listeners
+            self._counts = count_words(snapshot.listeners)
+        return tooltip_text(
+            snapshot, paused=self.paused, watched_busy=self.watched_busy, counts=self._counts
+        )
 
     def _refresh(self) -> None:
         state = self.state
@@ -165,27 +218,13 @@ class TrayIcon(QObject):
         menu.clear()
         header = menu.addAction(self.tooltip())
         header.setEnabled(False)
-        listeners = menu_listeners(self.snapshot)
-        if listeners:
+        apps, more = menu_apps(self.snapshot, self.labels)
+        if apps:
             menu.addSeparator()
-            for listener in listeners:
-                if self.listener_menu_hook is None:
-                    action = menu.addAction(menu_label(listener))
-                    action.setToolTip(listener.endpoint)
-                    action.triggered.connect(
-                        lambda _checked=False, port=listener.port: self.port_requested.emit(port)
-                    )
-                    continue
-                # With actions installed, each listener is a submenu: show it
-                # in the window, then free / open / copy it right from the tray.
-                sub = menu.addMenu(menu_label(listener))
-                sub.addAction("Show in portwatch").triggered.connect(
-                    lambda _checked=False, port=listener.port: self.port_requested.emit(port)
-                )
-                self.listener_menu_hook(sub, [listener])
-            more = len(self.snapshot.listeners) - len(listeners) if self.snapshot else 0
+            for app in apps:
+                self._add_app(menu, app)
             if more > 0:
-                rest = menu.addAction(f"… and {more} more")
+                rest = menu.addAction(f"{more} more app{'' if more == 1 else 's'}…")
                 rest.triggered.connect(self.open_requested)
         menu.addSeparator()
         menu.addAction("Open portwatch").triggered.connect(self.open_requested)
@@ -195,6 +234,31 @@ class TrayIcon(QObject):
         menu.addAction("Settings…").triggered.connect(self.settings_requested)
         menu.addSeparator()
         menu.addAction("Quit portwatch").triggered.connect(self.quit_requested)
+
+    def _add_app(self, menu: QMenu, app: MenuApp) -> None:
+        """An app's entry: it shows the window on its port; with several ports or the
+        listener actions installed, a submenu (show each port, free / open / copy)."""
+        endpoints = ", ".join(row.endpoint for row in app.listeners[:MENU_PORT_ITEMS])
+        if self.listener_menu_hook is None and len(app.ports) == 1:
+            action = menu.addAction(menu_label(app))
+            action.setToolTip(endpoints)
+            action.triggered.connect(self._show_port(app.ports[0].port))
+            return
+        sub = menu.addMenu(menu_label(app))
+        sub.setToolTip(endpoints)
+        if len(app.ports) == 1:
+            sub.addAction("Show in portwatch").triggered.connect(self._show_port(app.ports[0].port))
+        else:
+            for port in app.ports[:MENU_PORT_ITEMS]:
+                item = sub.addAction(f"Show port {port_word(port)} in portwatch")
+                item.triggered.connect(self._show_port(port.port))
+            if len(app.ports) > MENU_PORT_ITEMS:
+                sub.addAction("All in portwatch…").triggered.connect(self.open_requested)
+        if self.listener_menu_hook is not None:
+            self.listener_menu_hook(sub, app.listeners)
+
+    def _show_port(self, port: int) -> Callable[..., None]:
+        return lambda _checked=False: self.port_requested.emit(port)
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (

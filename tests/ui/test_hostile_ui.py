@@ -22,7 +22,9 @@ from portwatch.core.alerts.alert import Alert
 from portwatch.core.alerts.engine import AlertRules
 from portwatch.core.diff import diff
 from portwatch.core.model import Listener, Snapshot
+from portwatch.core.naming import app_and_project, process_text
 from portwatch.core.portspec import PortSpec
+from portwatch.core.safetext import visible
 from portwatch.core.scanner import Scanner
 from portwatch.core.settings import Settings, WatchedPort
 from portwatch.notify.dbus import DBusNotifier
@@ -30,8 +32,8 @@ from portwatch.ui.alerts_view import AlertsModel, AlertsView
 from portwatch.ui.details import MASKED_NOTE
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.tables.cells import ITEM_ROLE, TOOLTIP_LIMIT
-from portwatch.ui.tables.listeners import ListenerColumn
-from portwatch.ui.tray import TrayIcon, menu_label
+from portwatch.ui.tables.listeners import ListenerColumn, ListenerTableModel
+from portwatch.ui.tray import TrayIcon, menu_apps, menu_label, menu_text
 from tests.support.factories import listener, snapshot
 from tests.support.hostile import (
     FORBIDDEN,
@@ -143,10 +145,21 @@ def test_table_cells_tooltips_and_search_show_visible_text(
         r for r in range(proxy.rowCount()) if proxy.index(r, 0).data(ITEM_ROLE).pid == child.pid
     )
     process = proxy.index(row, ListenerColumn.PROCESS)
-    assert process.data() == HOSTILE_NAME_SHOWN
+    # The column names the app (here the script); a hostile app name shows escaped.
+    item: Listener = process.data(ITEM_ROLE)
+    assert process.data() == visible(process_text(item))
+    assert_safe(process.data())
+    named = ListenerTableModel()
+    named.apply([replace(item, app=item.process)])
+    assert named.index(0, ListenerColumn.PROCESS).data() == HOSTILE_NAME_SHOWN
     tooltip = process.data(Qt.ItemDataRole.ToolTipRole)
     drawn = shown_text(tooltip)
-    assert_safe(drawn)
+    # Two lines of portwatch's own (the PID, the command line): the command
+    # line's newline ("--note=first line\nsecond line") is shown, not obeyed.
+    pid_line, command = drawn.split("\n")
+    assert pid_line == f"PID {child.pid}"
+    assert_safe(command)
+    assert "--note=first line\\nsecond line" in command
     assert "--title=\\x1b]0;pwned\\x07" in drawn
     assert "<h1>FAKE</h1>" in drawn  # drawn as typed, not as a heading
     assert len(drawn) < TOOLTIP_LIMIT + 100  # the 100 KB argument is cut
@@ -161,7 +174,8 @@ def test_table_cells_tooltips_and_search_show_visible_text(
 def test_tray_menu_escapes_names_and_ampersands(hostile: tuple[ListenerProcess, Path]) -> None:
     child, _folder = hostile
     amp = listener(8080, "127.0.0.1", pid=7, process="R&D")
-    assert menu_label(amp).endswith("— R&&D")
+    (app,), _more = menu_apps(snapshot([amp]))
+    assert menu_label(app) == "R&&D — 8080"
     tray = TrayIcon()
     # Only the child's rows: the menu shows the 12 most exposed listeners of a busy machine.
     full = scan()
@@ -170,7 +184,9 @@ def test_tray_menu_escapes_names_and_ampersands(hostile: tuple[ListenerProcess, 
     )
     tray.rebuild_menu()
     texts = [action.text() for action in tray.menu.actions()]
-    mine = [text for text in texts if HOSTILE_NAME_SHOWN in text]
+    # One entry for the child's app, whatever it binds.
+    child_row = next(r for r in full.listeners if r.pid == child.pid)
+    mine = [text for text in texts if menu_text(app_and_project(child_row)) in text]
     assert len(mine) == 1, texts
     for text in texts:
         assert_safe(text)

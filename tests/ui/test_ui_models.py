@@ -645,7 +645,8 @@ def test_a_changed_field_among_new_objects_signals_only_its_cell() -> None:
     model.apply(BASE)
     spy = Spy(model)
     rebuilt = [replace(item) for item in BASE]
-    rebuilt[3] = replace(rebuilt[3], process="renamed")
+    # The process and the app it is known as (the Process column shows the app).
+    rebuilt[3] = replace(rebuilt[3], process="renamed", app="renamed")
     model.apply(rebuilt)
     row = model.row_of(BASE[3].key)
     assert row is not None

@@ -22,7 +22,7 @@ from portwatch.ui.main_window import MainWindow
 from portwatch.ui.tables.cells import ITEM_ROLE
 from portwatch.ui.tables.listeners import ListenerColumn
 from portwatch.ui.tables.rows import RowState
-from portwatch.ui.tray import TrayIcon, menu_label, tooltip_text
+from portwatch.ui.tray import TrayIcon, menu_apps, menu_label, tooltip_text
 from tests.support.factories import listener, snapshot
 from tests.support.procs import ListenerProcess, connect_clients
 
@@ -154,7 +154,7 @@ def test_status_bar_counts_and_privilege_hint(window: MainWindow) -> None:
 
     snap = replace(snap, hint="3 owners hidden: run as root to see them", hidden_owners=3)
     window.apply_snapshot(snap)
-    assert window.counts_label.text() == "2 listening · 1 public"
+    assert window.counts_label.text() == "2 ports in use · 1 public"
     assert "3 owners hidden" in window.hint_label.text()
     assert window.scan_label.text().startswith("Last scan ")
 
@@ -285,25 +285,28 @@ def test_tray_tooltip_icon_and_menu(qtbot: QtBot) -> None:
     ]
     tray.update_snapshot(snapshot(rows))
     assert tray.state == (Exposure.PUBLIC, False)
-    assert tray.tooltip() == "4 listening · 2 public · 1 LAN"
+    assert tray.tooltip() == "4 ports in use · 2 public · 1 LAN"
     tray.set_watched_busy(1)
-    assert tray.icon.toolTip() == "4 listening · 2 public · 1 LAN · 1 watched port busy"
+    assert tray.icon.toolTip() == "4 ports in use · 2 public · 1 LAN · 1 watched port busy"
     tray.set_paused(True)
     assert tray.state == (Exposure.PUBLIC, True)
     assert tray.icon.toolTip().endswith("· paused")
 
     tray.rebuild_menu()
     texts = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
-    assert texts[1:3] == ["⚠ 80 http — proc80", "⚠ 8080 http-alt — proc8080"] or texts[
-        1
-    ].startswith("⚠ 80")
-    assert any(t.startswith("5432 postgresql") for t in texts)
+    # Apps with their ports, the public ones first.
+    assert texts[1:5] == [
+        "⚠ proc80 — 80",
+        "⚠ proc8080 — 8080",
+        "proc22 — 22",
+        "proc5432 — 5432",
+    ]
     assert "Open portwatch" in texts
     assert "Resume monitoring" in texts
     assert "Settings…" in texts
     assert "Quit portwatch" in texts
-    # a listener entry opens the window on its port
-    entry = next(a for a in tray.menu.actions() if a.text().startswith("5432"))
+    # an app entry opens the window on its port
+    entry = next(a for a in tray.menu.actions() if a.text().startswith("proc5432"))
     with qtbot.waitSignal(tray.port_requested, check_params_cb=lambda p: p == 5432):
         entry.trigger()
     pause = next(a for a in tray.menu.actions() if a.text() == "Resume monitoring")
@@ -322,7 +325,7 @@ def test_tray_listener_submenus_carry_the_actions(qtbot: QtBot) -> None:
     actions = ListenerActions(parent, rows_provider=list)
     tray.listener_menu_hook = actions.populate_menu
     tray.rebuild_menu()
-    entry = next(a for a in tray.menu.actions() if a.text().startswith("5432"))
+    entry = next(a for a in tray.menu.actions() if a.text().startswith("proc5432"))
     sub = entry.menu()
     assert isinstance(sub, QMenu)  # not None; the stubs say QObject
     texts = [a.text() for a in sub.actions() if not a.isSeparator()]
@@ -335,11 +338,12 @@ def test_tray_listener_submenus_carry_the_actions(qtbot: QtBot) -> None:
 
 def test_tooltip_and_labels() -> None:
     assert tooltip_text(None, paused=False, watched_busy=0) == "portwatch: starting…"
-    rows = [listener(5432, "127.0.0.1")] * 14
+    rows = [listener(5000 + n, "127.0.0.1") for n in range(14)]
     assert tooltip_text(snapshot(rows), paused=False, watched_busy=2) == (
-        "14 listening · 2 watched ports busy"
+        "14 ports in use · 2 watched ports busy"
     )
-    assert menu_label(listener(53, "::", proto="udp")) == "⚠ 53 dns (udp) — proc53"
+    (app,), _more = menu_apps(snapshot([listener(53, "::", proto="udp")]))
+    assert menu_label(app) == "⚠ proc53 — 53 (udp)"
 
 
 def _centre_colour(exposure: Exposure | None, paused: bool) -> QColor:

@@ -38,6 +38,7 @@ from portwatch.core.alerts.texts import holder_name, items_text, reach, shown, s
 from portwatch.core.diff import Event, EventKind
 from portwatch.core.exposure import is_loopback_peer
 from portwatch.core.model import Exposure, Listener, ListenerKey, Snapshot
+from portwatch.core.person_ports import count_ports
 from portwatch.core.settings import Settings, WatchedPort
 
 _QUIET_GROUP = {
@@ -287,12 +288,12 @@ class AlertRules:
             ]
             lines.append(f"Open to {reach(settings.exposure_level)}: {items_text(described)}")
         lines.extend(problems)
-        count = len(new.listeners)
+        count = count_ports(new.listeners)  # a dual-stack pair is one port
         ports = tuple(sorted({row.port for row in exposed_rows.values()}))
         return Alert(
             kind=AlertKind.STARTUP,
             at=new.taken_at,
-            title=f"portwatch is watching {count} listening socket{'s' if count != 1 else ''}",
+            title=f"portwatch is watching {count} port{'s' if count != 1 else ''} in use",
             body="\n".join(lines),
             urgency=Urgency.NORMAL if problems else Urgency.LOW,
             # Say it out loud only if there is something the user may want to act on.

@@ -64,6 +64,11 @@ def ports_text(ports: Sequence[int]) -> str:
     return items_text([str(p) for p in dict.fromkeys(ports)])
 
 
+def _port_count(alerts: Sequence[Alert]) -> int:
+    """How many ports the alerts are about: two for 0.0.0.0:80 and [::]:80 are port 80."""
+    return len({a.port for a in alerts})
+
+
 def summarize(alerts: Sequence[Alert], at: float) -> Alert:
     """One notification for many alerts: '6 ports opened by node'."""
     by_owner: dict[tuple[str, AlertKind], list[Alert]] = defaultdict(list)
@@ -77,20 +82,21 @@ def summarize(alerts: Sequence[Alert], at: float) -> Alert:
     kinds = {kind for _, kind in by_owner}
     if len(by_owner) == 1:
         (owner, kind), group = next(iter(by_owner.items()))
-        count = len({a.port for a in group})
+        count = _port_count(group)
         title = f"{count} port{'s' if count != 1 else ''} {VERB.get(kind, 'changed')} by {owner}"
         body = f"Ports {ports_text(ports)}"
     elif len(processes) == 1:
         owner = next(iter(processes))
         title = f"{len(ports)} ports changed by {owner}"
         body = "; ".join(
-            f"{len(group)} {VERB.get(kind, 'changed')}: " + ports_text([a.port or 0 for a in group])
+            f"{_port_count(group)} {VERB.get(kind, 'changed')}: "
+            + ports_text([a.port or 0 for a in group])
             for (_, kind), group in by_owner.items()
         )
     else:
         title = f"{len(alerts)} port alerts"
         parts = [
-            f"{len(group)} {VERB.get(kind, 'changed')} by {owner}"
+            f"{_port_count(group)} {VERB.get(kind, 'changed')} by {owner}"
             for (owner, kind), group in sorted(by_owner.items(), key=lambda kv: -len(kv[1]))
         ]
         body = "; ".join(parts[:LIST_LIMIT])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from portwatch.core.model import Connection
 from portwatch.core.owner_text import owner_name
 from portwatch.core.safetext import visible
@@ -25,7 +23,7 @@ def _process_label(item: Connection) -> str:
 class ConnectionTableModel(IncrementalTableModel[ConnectionKey, Connection]):
     """Every TCP connection as a 5-tuple."""
 
-    columns: ClassVar[tuple[Column[Connection], ...]] = (
+    columns: tuple[Column[Connection], ...] = (
         Column("Proto", lambda x: x.proto.upper(), lambda x: f"{x.proto}{x.family}"),
         Column(
             "Local address", lambda x: x.local_address, lambda x: address_sort_key(x.local_address)

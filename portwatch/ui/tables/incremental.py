@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import ClassVar
 
 from PySide6.QtCore import QModelIndex, QObject, QTimer
@@ -211,6 +211,23 @@ class IncrementalTableModel(RowTableModel[K, T]):
         if first < 0:
             return 0, self._column_count - 1
         return first, last
+
+    def cells_changed(self, positions: Iterable[int], column: int) -> None:
+        """Rows whose ``column`` reads differently for a reason outside the item
+        (the user renamed a port): their search text and that column's sort
+        value are made again, and dataChanged names only that column."""
+        runs = contiguous_runs(positions)
+        if not runs:
+            return
+        rows = self._rows
+        for first, last in runs:
+            for position in range(first, last + 1):
+                row = rows[position]
+                row.haystack = self.haystack_of(row.item)
+                row.sort_keys.pop(column, None)
+        self._revision += 1
+        for first, last in runs:
+            self.dataChanged.emit(self.index(first, column), self.index(last, column))
 
     def _set_item(self, row: Row[K, T], item: T) -> None:
         row.item = item

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
 
@@ -64,9 +64,16 @@ class Row(Generic[K, T]):
 
 
 class RowTableModel(QAbstractTableModel, Generic[K, T]):
-    """Rows keyed by a stable key; subclasses set ``columns``."""
+    """Rows keyed by a stable key; subclasses set ``columns``.
 
-    columns: ClassVar[Sequence[Column[Any]]] = ()
+    ``columns`` is usually the class's own; a model whose cells read more
+    than the item (the listener table reads the user's labels) sets its own
+    in ``__init__``, the same number of them. Columns in ``styled_columns``
+    ask ``foreground`` for their text colour (the others cost no call).
+    """
+
+    columns: Sequence[Column[Any]] = ()
+    styled_columns: frozenset[int] = frozenset()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -130,11 +137,9 @@ class RowTableModel(QAbstractTableModel, Generic[K, T]):
                 return GONE_BRUSH
             if row.state is RowState.NEW:
                 return NEW_BRUSH
-            if col in row.flashes:
-                return FLASH_BRUSH
-            return None
+            return FLASH_BRUSH if col in row.flashes else None
         if role == FOREGROUND:
-            return GONE_TEXT_BRUSH if row.state is RowState.GONE else None
+            return self._text_brush(row, col)
         if role == ALIGNMENT:
             return alignment(self.columns[col].numeric)
         if role == ITEM_ROLE:
@@ -145,10 +150,20 @@ class RowTableModel(QAbstractTableModel, Generic[K, T]):
             return self.tooltip(row.item, col, row.state)
         return None
 
+    def _text_brush(self, row: Row[K, T], col: int) -> Any:
+        if row.state is RowState.GONE:
+            return GONE_TEXT_BRUSH
+        return self.foreground(row.item, col) if col in self.styled_columns else None
+
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def foreground(self, item: T, column: int) -> Any:
+        """The text brush of a cell of ``styled_columns`` (None: the view's own)."""
+        del item, column  # for tables that dim some cells (the listeners' service hint)
+        return None
 
     def tooltip(self, item: T, column: int, state: RowState) -> str | None:
         del item, column  # for tables whose tooltips depend on them (listeners)
