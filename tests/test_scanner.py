@@ -10,13 +10,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
 
 from portwatch.core.diff import EventKind, diff
 from portwatch.core.model import Exposure, Listener, OwnerUnknown
+from portwatch.core.naming import kernel_owner, process_text
 from portwatch.core.platform.base import RawSocket, RawTable, SocketSource
+from portwatch.core.platform.cgroups import CgroupIndex
 from portwatch.core.scanner import Scanner
 from tests.support.procs import ListenerProcess, at, connect_clients, wait_until
 
@@ -353,3 +356,65 @@ def test_unchanged_listeners_come_back_as_the_same_objects() -> None:
         assert after[quiet] is before[quiet]
         assert after[busy] is not before[busy]
         scanner.close()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_hidden_owner_is_named_by_the_unit_of_its_socket_s_cgroup(tmp_path: Path) -> None:
+    service = tmp_path / "system.slice" / "postgresql@15-main.service"
+    service.mkdir(parents=True)
+    cgroups = CgroupIndex(str(tmp_path), clock=_Clock())
+    hidden = {"owner_unknown": OwnerUnknown.NEEDS_PRIVILEGES, "uid": 0}
+    raw = _raw(None, 5432, cgroup_id=service.stat().st_ino, **hidden)
+    scanner = Scanner(_FakeSource(RawTable(listeners=[raw])), cgroups=cgroups)
+    (row,) = scanner.scan().listeners
+    assert (row.pid, row.user, row.unit, row.container) == (
+        None,
+        "root",
+        "postgresql@15-main.service",
+        None,
+    )
+    assert row.owner_unknown is OwnerUnknown.NEEDS_PRIVILEGES  # the tables may still say why
+    assert kernel_owner(row) == "postgresql@15-main.service (root)"
+    assert process_text(row) == "postgresql@15-main.service (root)"
+    walked = (cgroups.walks, cgroups.dirs_read)
+    # A steady poll: the same row, and the cgroup tree is not read again.
+    (again,) = scanner.scan().listeners
+    assert again is row
+    assert (cgroups.walks, cgroups.dirs_read) == walked
+
+
+def test_a_cgroup_made_after_the_last_walk_is_named_at_the_next_one(tmp_path: Path) -> None:
+    clock = _Clock()
+    cgroups = CgroupIndex(str(tmp_path), min_interval=5.0, clock=clock)
+    source = _FakeSource(RawTable(listeners=[_raw(None, 4001, uid=0, cgroup_id=1)]))
+    scanner = Scanner(source, cgroups=cgroups)
+    scanner.scan()
+    assert cgroups.walks == 1
+    fresh = tmp_path / "system.slice" / "vite-dev.service"
+    fresh.mkdir(parents=True)
+    late = _raw(None, 4002, uid=0, cgroup_id=fresh.stat().st_ino)
+    source.table = RawTable(listeners=[*source.table.listeners, late])
+    first = scanner.scan().listeners[-1]
+    assert (first.port, first.unit) == (4002, None)
+    assert scanner.scan().listeners[-1] is first  # too soon to walk again: steady
+    assert cgroups.walks == 1
+    clock.now += 5.0
+    named = scanner.scan().listeners[-1]
+    assert (named.port, named.unit) == (4002, "vite-dev.service")
+    assert cgroups.walks == 2
+    assert scanner.scan().listeners[-1] is named
+
+
+def test_a_visible_owner_never_asks_the_cgroup_tree(tmp_path: Path) -> None:
+    cgroups = CgroupIndex(str(tmp_path))
+    raw = _raw(os.getpid(), 4003, pids=(os.getpid(),), uid=os.getuid(), cgroup_id=1)
+    (row,) = Scanner(_FakeSource(RawTable(listeners=[raw])), cgroups=cgroups).scan().listeners
+    assert row.pid == os.getpid()
+    assert cgroups.walks == 0

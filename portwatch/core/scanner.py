@@ -17,6 +17,7 @@ from portwatch.core.identity.cache import Identity, IdentityCache
 from portwatch.core.model import Connection, Listener, OwnerUnknown, ProcessInfo, Snapshot
 from portwatch.core.platform import RawSocket, RawTable, SocketSource, select_source
 from portwatch.core.platform.base import os_reason
+from portwatch.core.platform.cgroups import CgroupIndex, CgroupOwner
 from portwatch.core.procinfo import ProcessCache
 from portwatch.core.safetext import from_os, mask_text, visible
 from portwatch.core.services import port_range, service_name
@@ -47,6 +48,7 @@ class Scanner:
         connection_owners: bool = True,
         quick_start: bool = False,
         identities: IdentityCache | None = None,
+        cgroups: CgroupIndex | None = None,
     ) -> None:
         """``quick_start``: see :func:`~portwatch.core.platform.select_source`."""
         self.source = source or select_source(quick_start=quick_start)
@@ -63,8 +65,10 @@ class Scanner:
         self._next_rows: dict[tuple[object, ...], tuple[tuple[ProcessInfo, ...], Listener]] = {}
         # Who each main holder is to a person, worked out once per process.
         self._identities = identities if identities is not None else IdentityCache()
-        # Names of the uids the kernel reports for sockets whose process is hidden.
+        # Names of the uids the kernel reports for sockets whose process is hidden,
+        # and the units and containers of the cgroups it reports for them.
         self._users = UserNames()
+        self._cgroups = cgroups if cgroups is not None else CgroupIndex()
         # What the last listener rows were made of, to hand them back unchanged.
         self._last_raw: list[RawSocket] | None = None
         self._last_raw_generation = 0  # the source's, for _last_raw (0: it gives none)
@@ -155,6 +159,7 @@ class Scanner:
             and infos == self._last_infos
             and counts == self._last_counts
             and self.ephemeral_range == self._last_range
+            and not self._cgroups.searching
         )
         if steady:
             # Nothing a row is made of changed: the same rows, in the same order.
@@ -254,6 +259,7 @@ class Scanner:
         if raw.proto == "tcp":
             total, remote = counts.for_listener(raw, listener_endpoints)
         identity = self._identity(holders[0], raw.local_port) if holders else None
+        kernel = None if holders else self._kernel_owner(group)
         # ProcessInfo and Identity objects come from caches: the same object
         # means the same details, so compare by identity rather than hash a
         # command line per row.
@@ -262,6 +268,7 @@ class Scanner:
             tuple(map(id, holders)),
             reason,
             id(identity),
+            kernel,
             total,
             remote,
             low,
@@ -275,6 +282,7 @@ class Scanner:
                 raw,
                 holders=holders,
                 identity=identity,
+                kernel=kernel,
                 reason=reason,
                 total=total,
                 remote=remote,
@@ -303,6 +311,11 @@ class Scanner:
         rest = sorted((info for info in seen.values() if info is not main), key=_age_order)
         return (main, *rest)
 
+    def _kernel_owner(self, group: tuple[RawSocket, ...]) -> CgroupOwner | None:
+        """The unit or container the kernel says made a bind whose process is hidden."""
+        cgroup_id = next((r.cgroup_id for r in group if r.cgroup_id is not None), None)
+        return None if cgroup_id is None else self._cgroups.owner(cgroup_id)
+
     def _identity(self, info: ProcessInfo, port: int) -> Identity:
         return self._identities.identity(
             info.pid,
@@ -319,6 +332,7 @@ class Scanner:
         *,
         holders: tuple[ProcessInfo, ...],
         identity: Identity | None,
+        kernel: CgroupOwner | None,
         reason: OwnerUnknown | None,
         total: int,
         remote: int,
@@ -326,6 +340,8 @@ class Scanner:
     ) -> Listener:
         info = holders[0] if holders else None
         user = info.user if info else self._users.name(raw.uid)
+        unit = identity.unit if identity else (kernel.unit if kernel else None)
+        container = identity.container if identity else (kernel.container if kernel else None)
         return Listener(
             proto=raw.proto,
             family=raw.family,
@@ -349,8 +365,8 @@ class Scanner:
             holders=holders,
             app=identity.app if identity else None,
             project=identity.project if identity else None,
-            unit=identity.unit if identity else None,
-            container=identity.container if identity else None,
+            unit=unit,
+            container=container,
             cwd=identity.cwd if identity else None,
         )
 

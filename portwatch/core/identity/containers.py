@@ -17,6 +17,9 @@ to an engine. The JSON read is the shape of Engine API v1.43 (``Names``,
 v1.2x. Requests have a short timeout and happen at most once per
 ``min_interval`` seconds; where no engine answers, the command line still
 gives "container 172.18.0.3:80".
+
+Where no process can be seen, the socket's cgroup path may still say which
+container made it (:func:`container_from_cgroup`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -37,6 +41,12 @@ PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 DEFAULT_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
 PROXIES = frozenset({"docker-proxy", "rootlessport"})
+# The scope a runtime with the systemd cgroup driver puts a container in:
+# docker-<id>.scope (Docker), libpod-<id>.scope (Podman), cri-containerd-<id>.scope
+# and crio-<id>.scope (Kubernetes). Podman's libpod-conmon-<id>.scope is its
+# monitor process, not the container.
+_CONTAINER_SCOPE = re.compile(r"(?:docker|libpod|cri-containerd|crio)-([0-9a-f]{64})\.scope")
+SHORT_ID_CHARS = 12  # as `docker ps` and `podman ps` show an id
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,19 @@ def proxy_target(program: str, cmdline: Sequence[str]) -> ProxyTarget | None:
         container_ip=ip,
         container_port=_port(flags.get("container-port")),
     )
+
+
+def container_from_cgroup(path: str) -> str | None:
+    """The short id of the container a cgroup path is in ("4f1c2e3d5a6b"); None if none.
+
+    The outermost container scope counts: a container running its own systemd
+    has its services below it.
+    """
+    for part in path.split("/"):
+        found = _CONTAINER_SCOPE.fullmatch(part)
+        if found is not None:
+            return found.group(1)[:SHORT_ID_CHARS]
+    return None
 
 
 @dataclass(frozen=True, slots=True)

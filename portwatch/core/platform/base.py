@@ -29,6 +29,8 @@ class RawSocket:
     pids: tuple[int, ...] = ()
     # The uid the kernel says created the socket; None where the OS does not say.
     uid: int | None = None
+    # The cgroup v2 id of the process that made it (Linux sock_diag); None where unknown.
+    cgroup_id: int | None = None
 
 
 @dataclass(slots=True)

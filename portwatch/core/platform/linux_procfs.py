@@ -31,7 +31,7 @@ _LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 class KernelSocket(NamedTuple):
-    """One socket from the kernel's tables: addresses, state, creator uid, inode."""
+    """One socket from the kernel's tables: addresses, state, creator uid, inode, cgroup."""
 
     proto: Proto
     family: int  # 4 or 6
@@ -44,6 +44,10 @@ class KernelSocket(NamedTuple):
     inode: int
     # IPV6_V6ONLY of an IPv6 listening or unconnected socket; None if not reported.
     v6only: bool | None
+    # The cgroup v2 id (the inode of its folder under the cgroup2 mount) of the
+    # process that made a listening or unconnected socket, from sock_diag;
+    # None where not reported (/proc/net, kernels before 5.7, connections).
+    cgroup_id: int | None = None
 
 
 class SocketTables(NamedTuple):

@@ -12,7 +12,8 @@ from portwatch.core.platform.netlink.wire import (
     LOCAL_ADDRESS_AT,
     NLMSGHDR,
     REMOTE_ADDRESS_AT,
-    v6only_attribute,
+    attribute_offsets,
+    read_attributes,
 )
 
 # Called per socket decoded: positional arguments, as the run's unpacking gives them.
@@ -40,6 +41,9 @@ class MessageDecoder:
         self.sockets: list[KernelSocket] = []
         self.append = self.sockets.append
         self.decoded = 0  # sockets made (not reused) in this dump
+        # Where the attributes read are, per (message length, family): every
+        # socket of a dump carries the same attributes, so one walk per length.
+        self._layouts: dict[tuple[int, int], tuple[int, int]] = {}
         self.datagrams_decoded = 0
 
     def start_datagram(self) -> dict[int, KernelSocket]:
@@ -81,12 +85,37 @@ class MessageDecoder:
         local = self._name(family, bytes(buffer[local_at : local_at + addr_len]))
         remote = self._name(family, bytes(buffer[remote_at : remote_at + addr_len]))
         v6only: bool | None = None
-        if family == 6 and state != TCP_ESTABLISHED:
-            v6only = v6only_attribute(buffer, body, end)
+        cgroup_id: int | None = None
+        if state != TCP_ESTABLISHED:
+            # Listeners only: a connection's owner is never looked up by its cgroup.
+            v6only, cgroup_id = self._attributes(start, end, family)
         self.decoded += 1
         self.append(
-            KernelSocket(self.proto, family, state, local, lport, remote, rport, uid, inode, v6only)
+            KernelSocket(
+                self.proto,
+                family,
+                state,
+                local,
+                lport,
+                remote,
+                rport,
+                uid,
+                inode,
+                v6only,
+                cgroup_id,
+            )
         )
+
+    def _attributes(self, start: int, end: int, family: int) -> tuple[bool | None, int | None]:
+        """A listener's v6only and cgroup id, read where the last message of its length had them."""
+        key = (end - start, family)
+        layout = self._layouts.get(key)
+        if layout is not None:
+            found = read_attributes(self._buffer, start, layout)
+            if found is not None:
+                return found
+        layout = self._layouts[key] = attribute_offsets(self._buffer, start, end)
+        return read_attributes(self._buffer, start, layout) or (None, None)
 
 
 __all__ = ["MessageDecoder", "Take"]

@@ -84,6 +84,7 @@ def raw_sockets(ks: KernelSocket, owner: Owner | None) -> list[RawSocket]:
             ks.v6only,
             pids,
             ks.uid,
+            ks.cgroup_id,
         )
     ]
 

@@ -19,6 +19,10 @@ NLMSG_ERROR = 2
 NLMSG_DONE = 3
 INET_DIAG_REQ_BYTECODE = 1
 INET_DIAG_SKV6ONLY = 11
+# The socket's cgroup v2 id, a u64 the kernel adds to every inet_diag reply
+# without being asked (inet_diag_msg_attrs_fill, CONFIG_SOCK_CGROUP_DATA,
+# Linux 5.7+); an INET_DIAG_PAD attribute may come before it to align it.
+INET_DIAG_CGROUP_ID = 21
 
 # struct nlmsghdr: len, type, flags, seq, pid.
 NLMSGHDR = struct.Struct("=IHHII")
@@ -34,6 +38,9 @@ MSG = struct.Struct("=IHHIIBBxxHH")  # nlmsghdr + family, state, -, sport, dport
 MSG_UID_INODE = struct.Struct("=II")
 NL_LENGTH_KIND = struct.Struct("=IH")
 NLATTR = struct.Struct("=HH")
+# An attribute whole: its header and a u8 or u64 value (nla_len 5 and 12).
+ATTR_U8 = struct.Struct("=HHB")
+ATTR_U64 = struct.Struct("=HHQ")
 NLMSG_ERROR_CODE = struct.Struct("=i")
 INET_DIAG_MSG_LEN = 72
 MIN_DIAG_LENGTH = NLMSGHDR.size + INET_DIAG_MSG_LEN  # before attributes
@@ -98,14 +105,42 @@ def dump_request(family: int, protocol: int, states: int, bytecode: bytes) -> tu
     return SOCK_DIAG_BY_FAMILY, REQ_V2.pack(family, protocol, 0, states) + attribute
 
 
-def v6only_attribute(buffer: bytearray, body: int, end: int) -> bool | None:
-    """The INET_DIAG_SKV6ONLY attribute after the fixed message, if present."""
-    offset = body + INET_DIAG_MSG_LEN
+def attribute_offsets(buffer: bytearray, start: int, end: int) -> tuple[int, int]:
+    """Where INET_DIAG_SKV6ONLY and INET_DIAG_CGROUP_ID begin in the message at ``start``.
+
+    Counted from ``start``; 0 for one the kernel did not send. The walk stops
+    at the cgroup id: the kernel puts v6only before it.
+    """
+    v6only_at = cgroup_at = 0
+    offset = start + MIN_DIAG_LENGTH
     while offset + NLATTR.size <= end:
         length, kind = NLATTR.unpack_from(buffer, offset)
-        if length < NLATTR.size:
-            return None
-        if kind & 0x3FFF == INET_DIAG_SKV6ONLY and length > NLATTR.size:
-            return bool(buffer[offset + NLATTR.size])
+        if length < NLATTR.size or offset + length > end:
+            break
+        kind &= 0x3FFF
+        if kind == INET_DIAG_SKV6ONLY and length == ATTR_U8.size:
+            v6only_at = offset - start
+        elif kind == INET_DIAG_CGROUP_ID and length == ATTR_U64.size:
+            cgroup_at = offset - start
+            break
         offset += (length + 3) & ~3
-    return None
+    return v6only_at, cgroup_at
+
+
+def read_attributes(
+    buffer: bytearray, start: int, layout: tuple[int, int]
+) -> tuple[bool | None, int | None] | None:
+    """v6only and the cgroup id at a layout's offsets; None if this message has another layout."""
+    v6only_at, cgroup_at = layout
+    v6only: bool | None = None
+    cgroup_id: int | None = None
+    if v6only_at:
+        length, kind, flag = ATTR_U8.unpack_from(buffer, start + v6only_at)
+        if length != ATTR_U8.size or kind & 0x3FFF != INET_DIAG_SKV6ONLY:
+            return None
+        v6only = bool(flag)
+    if cgroup_at:
+        length, kind, cgroup_id = ATTR_U64.unpack_from(buffer, start + cgroup_at)
+        if length != ATTR_U64.size or kind & 0x3FFF != INET_DIAG_CGROUP_ID:
+            return None
+    return v6only, cgroup_id
