@@ -24,7 +24,6 @@ import os
 import re
 import stat
 import time
-import tomllib
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -75,6 +74,8 @@ def _json_name(text: str) -> str | None:
 
 
 def _table_name(text: str, *paths: tuple[str, ...]) -> str | None:
+    import tomllib  # only where a pyproject.toml is read
+
     data: object = tomllib.loads(text)
     for path in paths:
         node = data
