@@ -272,3 +272,15 @@ def test_first_remote_client() -> None:
     assert run.step(listener(3000, "0.0.0.0", remote=2), listener(4000, "0.0.0.0")) == []
     off = Run(replace(settings, first_remote_client_alert=False), listener(3000, "0.0.0.0"))
     assert off.step(listener(3000, "0.0.0.0", remote=1)) == []
+
+
+def test_first_remote_client_of_a_pre_fork_server_names_the_peer_a_worker_accepted() -> None:
+    """One socket, master 100 and workers 101, 102: the worker's connection is the socket's."""
+    settings = Settings(first_remote_client_alert=True, exposure_alert=False)
+    shared = (100, 101, 102)
+    run = Run(settings, listener(8080, "0.0.0.0", pids=shared))
+    peer = Connection("tcp", 4, "192.168.1.20", 8080, "192.168.1.77", 51000, "ESTABLISHED", 102)
+    other = Connection("tcp", 4, "192.168.1.20", 8080, "192.168.1.99", 52000, "ESTABLISHED", 999)
+    alerts = run.step(listener(8080, "0.0.0.0", remote=1, pids=shared), connections=(other, peer))
+    assert [(a.kind, a.port) for a in alerts] == [(AlertKind.REMOTE_CLIENT, 8080)]
+    assert alerts[0].body == "192.168.1.77:51000 connected to node (PID 100) on tcp 0.0.0.0:8080"
