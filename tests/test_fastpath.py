@@ -15,7 +15,6 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import psutil
 import pytest
@@ -27,72 +26,46 @@ from portwatch.core.platform.linux import LinuxPsutilSource
 from portwatch.core.platform.linux_procfs import (
     TCP_ESTABLISHED,
     KernelSocket,
-    SocketTables,
     read_proc_net,
 )
 from portwatch.core.platform.owners.socket_owners import SocketOwners
 from portwatch.core.scanner import Scanner
-from tests.support.procs import Endpoint, ListenerProcess, at, is_root, wait_until
+from tests.support.owner_walk import Ticks, keep_only
+from tests.support.prefork import PreforkServer
+from tests.support.procs import ListenerProcess, at, is_root, wait_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux fast path")
-
-if TYPE_CHECKING:
-    from portwatch.core.platform.netlink.source import LinuxNetlinkSource as NetlinkSource
 
 netlink = pytest.importorskip("portwatch.core.platform.netlink.source")
 bytecode = pytest.importorskip("portwatch.core.platform.netlink.bytecode")
 LinuxNetlinkSource = netlink.LinuxNetlinkSource
 SockDiag = pytest.importorskip("portwatch.core.platform.netlink.sock_diag").SockDiag
 
-Row = tuple[str, str, int, int | None]
+Row = tuple[str, int, str, int, int | None, frozenset[int]]
 Counted = tuple[str, int, str, int]
 
 
 def _rows(snapshot: Snapshot) -> set[Row]:
-    return {(r.proto, r.address, r.port, r.pid) for r in snapshot.listeners}
+    """One row per bind: its main holder and every holder."""
+    return {(*r.key, r.pid, frozenset(r.pids)) for r in snapshot.listeners}
 
 
 def _counts(snapshot: Snapshot) -> dict[Counted, int]:
     return {r.key: r.connections for r in snapshot.listeners if r.proto == "tcp"}
 
 
-class _Ticks:
-    """A CPU clock that moves on by ``step`` at every look.
-
-    A walk's budget then buys the same number of steps on a busy machine as on
-    an idle one: 0.002 s is 20 looks (a process, or 128 of its fds, each).
-    """
-
-    def __init__(self, step: float = 0.0001) -> None:
-        self.step = step
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
-
-
-def _keep_only(
-    monkeypatch: pytest.MonkeyPatch, source: NetlinkSource, endpoints: set[Endpoint]
-) -> None:
-    """The source sees only the sockets bound at these endpoints (and their connections)."""
-    read_tables = source.read_tables
-
-    def kept(*, all_established: bool) -> SocketTables:
-        tables = read_tables(all_established=all_established)
-        return SocketTables(
-            *(
-                [s for s in part if (s.proto, s.local_address, s.local_port) in endpoints]
-                for part in tables
-            )
-        )
-
-    monkeypatch.setattr(source, "read_tables", kept)
-
-
 def _scan_until(scanner: Scanner, done: Callable[[Snapshot], bool], polls: int = 20_000) -> bool:
     """Scan until ``done``; bounded by polls, not by time (a busy machine is slower)."""
     return any(done(scanner.scan()) for _ in range(polls))
+
+
+def _settle(scanner: Scanner, polls: int = 2_000) -> None:
+    """Scan until the owner walk has nothing left: every holder of a shared socket found."""
+    owners = getattr(scanner.source, "owners", None)
+    for _ in range(polls):
+        scanner.scan()
+        if owners is None or not owners.busy:
+            return
 
 
 def _agree(fast: Scanner, slow: Scanner, attempts: int = 6) -> tuple[Snapshot, Snapshot]:
@@ -121,9 +94,15 @@ def test_same_listeners_and_counts_as_psutil_on_a_loaded_machine(load: LoadGen) 
     fast = Scanner(netlink, connection_owners=False)
     slow = Scanner(LinuxPsutilSource(), connection_owners=False)
     assert netlink.using_netlink
-    ours, theirs = _agree(fast, slow)
-    assert _rows(ours) == _rows(theirs)
-    assert _counts(ours) == _counts(theirs)
+    # A pre-fork server too: psutil names one process per socket, both give every holder.
+    with PreforkServer(workers=3) as server:
+        _settle(fast)
+        ours, theirs = _agree(fast, slow)
+        assert _rows(ours) == _rows(theirs)
+        assert _counts(ours) == _counts(theirs)
+        for snapshot in (ours, theirs):
+            shared = at(snapshot.listeners, server.endpoints)
+            assert [(r.pid, set(r.pids)) for r in shared] == [(server.pid, server.holders)] * 2
     # The load is part of it: 200 TCP + 40 UDP sockets of the generator, and
     # the first 50 listeners hold one accepted connection each.
     mine = [r for r in ours.listeners if r.pid == load.pid]
@@ -190,6 +169,11 @@ def test_proc_net_parser_reads_the_tables() -> None:
         ]
         assert len(mine) == 3
         assert all(s.inode > 0 for s in mine)
+        # The listeners alone (what the psutil source reads to find every holder).
+        listening = read_proc_net(listeners_only=True)
+        assert listening.established == []
+        again = {(s.proto, s.local_address, s.local_port, s.inode) for s in listening.listeners}
+        assert {(s.proto, s.local_address, s.local_port, s.inode) for s in mine} <= again
 
 
 @pytest.mark.usefixtures("load")
@@ -405,7 +389,7 @@ def test_a_process_opening_many_files_does_not_make_polls_walk_again(
     source = LinuxNetlinkSource()
     # Only this test's socket: one another program opens meanwhile would rightly
     # start a walk, which reads first the process whose files changed.
-    _keep_only(monkeypatch, source, {mine})
+    keep_only(monkeypatch, source, {mine})
     scanner = Scanner(source, connection_owners=False)
     opener = subprocess.Popen(
         [
@@ -515,8 +499,8 @@ def test_owners_not_found_within_the_budget_are_pending_then_found(
         # A budget counted in looks at the clock, not in CPU time, and only the
         # generator's sockets: the same work per poll however busy the machine is.
         source.owners.close()
-        source.owners = SocketOwners(walk_budget=0.0, cold_walk_budget=0.0, cpu_clock=_Ticks())
-        _keep_only(monkeypatch, source, set(load.endpoints))
+        source.owners = SocketOwners(walk_budget=0.0, cold_walk_budget=0.0, cpu_clock=Ticks())
+        keep_only(monkeypatch, source, set(load.endpoints))
         scanner = Scanner(source, connection_owners=False)
         snapshot = scanner.scan()
         first = at(snapshot.listeners, load.endpoints)

@@ -90,14 +90,15 @@ class Machine:
                     pid,
                     rng.choice(["tcp", "tcp", "udp"]),
                 )
-                if row not in self.rows:
+                # One row per bind (its holders are on it): a bind held already stays as it is.
+                if row.key not in {r.key for r in self.rows}:
                     self.rows.append(row)
             elif roll < 0.75:
                 self.rows.remove(rng.choice(self.rows))
             elif roll < 0.85:
                 i = rng.randrange(len(self.rows))
                 pid = rng.choice([1, 2, 3, 4, 5, 6])
-                self.rows[i] = replace(self.rows[i], pid=pid, process=NAMES[pid])
+                self.rows[i] = replace(self.rows[i], pid=pid, pids=(pid,), process=NAMES[pid])
             elif roll < 0.9:
                 # The same process seen without a name (it could not be read this time).
                 i = rng.randrange(len(self.rows))
@@ -105,12 +106,14 @@ class Machine:
             else:
                 i = rng.randrange(len(self.rows))
                 address = rng.choice(ADDRESSES)
-                self.rows[i] = replace(
+                moved = replace(
                     self.rows[i],
                     address=address,
                     family=6 if ":" in address else 4,
                     exposure=classify(address),
                 )
+                if moved.key not in {r.key for r in self.rows}:
+                    self.rows[i] = moved
 
     def snapshot(self) -> Snapshot:
         return snap(self.at, self.rows)
@@ -169,8 +172,9 @@ def test_table_gives_the_answers_pairing_the_events_gave(seed: int) -> None:
 
 
 def test_equal_starts_keep_the_order_of_the_pairing() -> None:
-    """Workers sharing a port, tcp and udp on one port: same start, same port, fixed order."""
-    workers = [named(80, "0.0.0.0", pid) for pid in (4, 2, 6)]
+    """Servers on a port's addresses, tcp and udp on one port: same start and port, fixed order."""
+    binds = (("0.0.0.0", 4), ("::", 2), ("192.0.2.7", 6))
+    workers = [named(80, address, pid) for address, pid in binds]
     dns = [named(53, "127.0.0.1", 1, "udp"), named(53, "127.0.0.1", 1, "tcp")]
     with RecordingHistory() as history:
         s0 = snap(10.0, [*workers, *dns])

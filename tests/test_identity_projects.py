@@ -41,6 +41,28 @@ def test_the_declared_name_of_each_marker(
     assert ProjectFinder().project(str(tmp_path / "repo")) == expected
 
 
+# TOML written the other ways a name can be: each gives what parsing the whole file gives.
+MANY_TOOLS = "".join(f"[tool.t{i}]\nline-length = 100\n" for i in range(200))
+PYPROJECTS = [
+    ('[project]\nname = "shop"\n[tool.x]\nname = "not-this"\n', "shop"),
+    ('project.name = "dotted"\n[tool.poetry]\nname = "poetry-name"\n', "dotted"),
+    ('[project]\ndynamic = ["version"]\n[tool.poetry]\nname = "poetry-name"\n', "poetry-name"),
+    ('[project]\nclassifiers = [\n  "a",\n  ["b"]\n]\nname = "after-an-array"\n', "after-an-array"),
+    ('[project]\ndescription = """\n[tool]\nname = "in-a-string"\n"""\nname = "real"\n', "real"),
+    ('[project] # the package\nname = "commented"\n', "commented"),
+    (f'{MANY_TOOLS}[project]\nname = "after-the-tools"\n', "after-the-tools"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PYPROJECTS)
+def test_a_pyproject_name_however_the_file_is_written(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """The name's own table is read first (a pyproject is mostly tool settings)."""
+    (tmp_path / "pyproject.toml").write_text(text)
+    assert folder_project(str(tmp_path)) == expected
+
+
 def test_a_server_started_below_its_project_folder(tmp_path: Path) -> None:
     # The issue's example: storefront/app/ whose package.json says "checkout-ui".
     app = tmp_path / "storefront" / "app"

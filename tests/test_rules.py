@@ -289,3 +289,15 @@ def test_summaries_count_ports_as_a_person_names_them() -> None:
 def test_the_startup_summary_counts_a_dual_stack_pair_as_one_port() -> None:
     run = Run(Settings(), listener(80, "0.0.0.0", pid=1), listener(80, "::", pid=1))
     assert run.startup[0].title == "portwatch is watching 1 port in use"
+
+
+def test_first_remote_client_of_a_pre_fork_server_names_the_peer_a_worker_accepted() -> None:
+    """One socket, master 100 and workers 101, 102: the worker's connection is the socket's."""
+    settings = Settings(first_remote_client_alert=True, exposure_alert=False)
+    shared = (100, 101, 102)
+    run = Run(settings, listener(8080, "0.0.0.0", pids=shared))
+    peer = Connection("tcp", 4, "192.168.1.20", 8080, "192.168.1.77", 51000, "ESTABLISHED", 102)
+    other = Connection("tcp", 4, "192.168.1.20", 8080, "192.168.1.99", 52000, "ESTABLISHED", 999)
+    alerts = run.step(listener(8080, "0.0.0.0", remote=1, pids=shared), connections=(other, peer))
+    assert [(a.kind, a.port) for a in alerts] == [(AlertKind.REMOTE_CLIENT, 8080)]
+    assert alerts[0].body == "192.168.1.77:51000 connected to node (PID 100) on tcp 0.0.0.0:8080"

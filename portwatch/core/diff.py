@@ -61,21 +61,22 @@ class Event:
 Binding = tuple[str, int, str, int]  # (proto, family, address, port)
 
 
-def _bindings(listeners: Iterable[Listener]) -> dict[Binding, list[Listener]]:
-    grouped: dict[Binding, list[Listener]] = defaultdict(list)
-    for row in listeners:
-        grouped[(row.proto, row.family, row.address, row.port)].append(row)
-    return grouped
-
-
 def _widest(rows: Iterable[Listener]) -> Listener:
     return max(rows, key=lambda r: r.exposure.rank)
+
+
+def _holders(rows: Iterable[Listener]) -> set[int]:
+    """Every process holding any of ``rows`` (a row without ``pids`` stands for its ``pid``)."""
+    held: set[int] = set()
+    for row in rows:
+        held.update(row.pids or ((row.pid,) if row.pid is not None else ()))
+    return held
 
 
 def _exposure_changes(
     old: Iterable[Listener], new: Iterable[Listener], at: float
 ) -> tuple[list[Event], set[tuple[str, int]]]:
-    """One event per port the same process now holds on a wider or narrower bind,
+    """One event per port the same processes now hold on a wider or narrower bind,
     and the ports (proto, port) those events stand for."""
     events: list[Event] = []
     handled: set[tuple[str, int]] = set()
@@ -94,8 +95,8 @@ def _exposure_changes(
         new_addresses = {(r.family, r.address) for r in new_rows}
         if old_addresses == new_addresses:
             continue
-        old_pids = {r.pid for r in old_rows if r.pid is not None}
-        new_pids = {r.pid for r in new_rows if r.pid is not None}
+        old_pids = _holders(old_rows)
+        new_pids = _holders(new_rows)
         if old_pids and new_pids and not old_pids & new_pids:
             # Another process took the port on another address between two scans
             # (a dev server restarted with --host): the old one freed it, the new
@@ -111,12 +112,16 @@ def _exposure_changes(
 def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
     """Events that lead from ``old`` to ``new``.
 
-    A port that stays occupied by the same process but moves to a wider or
-    narrower bind (a dev server that rebinds on 0.0.0.0 instead of 127.0.0.1)
-    is one ``exposure_changed`` event, not a freed plus a bound; if another
-    process took it, it is a freed plus a bound. An owner that was
-    unknown and becomes known (or the reverse) is not a change of owner: it
-    is the same socket seen with more or less privilege.
+    A listener is one socket (one row per bind, every holder on it), so a
+    socket that changes hands among its holders (a pre-fork server's worker
+    respawned, a reload that replaces every worker) is no news while its main
+    holder stays, and an owner change when the main holder changes: never a
+    freed plus a bound. A port that stays occupied by the same processes but
+    moves to a wider or narrower bind (a dev server that rebinds on 0.0.0.0
+    instead of 127.0.0.1) is one ``exposure_changed`` event, not a freed plus
+    a bound; if another process took it, it is a freed plus a bound. An
+    owner that was unknown and becomes known (or the reverse) is not a change
+    of owner: it is the same socket seen with more or less privilege.
 
     A stale snapshot (the table could not be read) is no news: no events
     lead to it, and none from it (it may stand for no picture at all).
@@ -124,28 +129,24 @@ def diff(old: Snapshot | None, new: Snapshot) -> list[Event]:
     if old is None or old.stale is not None or new.stale is not None:
         return []
     at = new.taken_at
-    before = _bindings(old.listeners)
-    after = _bindings(new.listeners)
+    before = old.by_key()
+    after = new.by_key()
     events, exposure_handled = _exposure_changes(old.listeners, new.listeners, at)
 
-    for binding, rows in after.items():
-        if (binding[0], binding[3]) in exposure_handled:
+    for key, row in after.items():
+        if (key[0], key[3]) in exposure_handled:
             continue
-        previous = before.get(binding)
+        previous = before.get(key)
         if previous is None:
-            events.extend(Event(EventKind.BOUND, row, at) for row in rows)
-            continue
-        old_pids = {r.pid for r in previous if r.pid is not None}
-        new_pids = {r.pid for r in rows if r.pid is not None}
-        if old_pids and new_pids and old_pids != new_pids:
-            gained = [r for r in rows if r.pid not in old_pids] or rows
-            lost = [r for r in previous if r.pid not in new_pids] or previous
-            events.append(Event(EventKind.OWNER_CHANGED, gained[0], at, previous=lost[0]))
+            events.append(Event(EventKind.BOUND, row, at))
+        elif previous.pid is not None and row.pid is not None and previous.pid != row.pid:
+            events.append(Event(EventKind.OWNER_CHANGED, row, at, previous=previous))
 
-    for binding, rows in before.items():
-        if binding in after or (binding[0], binding[3]) in exposure_handled:
-            continue
-        events.extend(Event(EventKind.FREED, row, at) for row in rows)
+    events.extend(
+        Event(EventKind.FREED, row, at)
+        for key, row in before.items()
+        if key not in after and (key[0], key[3]) not in exposure_handled
+    )
 
     order = {
         EventKind.FREED: 0,

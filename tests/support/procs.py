@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 CHILD = Path(__file__).with_name("listener_child.py")
-PREFORK_CHILD = Path(__file__).with_name("prefork_child.py")
 
 # (proto, address as bound, port): what tells one test's socket from another
 # program's. A port number alone does not: TCP and UDP, and each address, have
@@ -76,47 +74,6 @@ class ListenerProcess:
                 self.proc.wait(5)
 
     def __enter__(self) -> ListenerProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class PreforkServer:
-    """A master on 127.0.0.1 (``pid``, ``port``) whose forked ``workers`` accept.
-
-    ``stop()`` closes the master's stdin (it ends its workers by PID); if it
-    does not go, the master and each worker are killed by PID.
-    """
-
-    def __init__(self, workers: int = 2) -> None:
-        cmd = [sys.executable, str(PREFORK_CHILD), str(workers)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.wait(5)
-            raise RuntimeError(f"prefork child failed to start: {cmd}")
-        started = json.loads(line)
-        self.port: int = started["port"]
-        self.workers: list[int] = started["workers"]
-        self.pid = self.proc.pid
-
-    def stop(self) -> None:
-        if self.proc.poll() is not None:
-            return
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            self.proc.wait(5)
-        except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
-            for pid in self.workers:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, 9)
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def __enter__(self) -> PreforkServer:
         return self
 
     def __exit__(self, *exc: object) -> None:

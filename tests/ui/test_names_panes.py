@@ -19,7 +19,8 @@ from portwatch.ui.main_window import MainWindow
 from portwatch.ui.tables.listeners import ListenerColumn
 from portwatch.ui.tray import MENU_APPS, TrayIcon
 from tests.support.factories import connection, listener, snapshot
-from tests.support.procs import PreforkServer, connect_clients, wait_until
+from tests.support.prefork import PreforkServer
+from tests.support.procs import connect_clients, wait_until
 from tests.ui.composed import built_apps
 from tests.ui.test_ui_window import select_port
 
@@ -44,15 +45,16 @@ def test_details_name_the_holders_and_list_a_connection_a_worker_accepted(
     window: MainWindow,
 ) -> None:
     scanner = Scanner(connection_owners=True)
-    with PreforkServer(workers=2) as server:
-        client = connect_clients("127.0.0.1", server.port, 1)[0]
+    with PreforkServer(("127.0.0.1",), workers=2) as server:
+        port = server.ports[0]
+        client = connect_clients("127.0.0.1", port, 1)[0]
         try:
             seen: list[Snapshot] = []
 
             def accepted() -> bool:
                 snap = scanner.scan()
-                rows = [r for r in snap.listeners if r.port == server.port]
-                conns = [c for c in snap.connections if c.local_port == server.port]
+                rows = [r for r in snap.listeners if r.port == port]
+                conns = [c for c in snap.connections if c.local_port == port]
                 seen[:] = [snap]
                 return (
                     len(rows) == 1
@@ -62,7 +64,7 @@ def test_details_name_the_holders_and_list_a_connection_a_worker_accepted(
 
             assert wait_until(accepted, timeout=10), seen
             window.apply_snapshot(seen[0])
-            row = select_port(window, server.port)
+            row = select_port(window, port)
             details = window.details
             workers = row.pids[1:]
             assert row.pid == server.pid

@@ -236,12 +236,14 @@ class AlertRules:
             self._remote_seen.add(row.key)
             if not settings.first_remote_client_alert or is_ignored(row, settings):
                 continue
+            # The connection is the holder's that accepted it: any of the socket's holders.
+            holders = row.pids or (row.pid,)
             peers = [
                 conn.remote
                 for conn in new.connections
                 if conn.local_port == row.port
                 and conn.proto == row.proto
-                and (row.pid is None or conn.pid in (None, row.pid))
+                and (row.pid is None or conn.pid is None or conn.pid in holders)
                 and not is_loopback_peer(conn.remote_address)
             ]
             peer = peers[0] if peers else "a machine on the network"

@@ -25,12 +25,9 @@ container made it (:func:`container_from_cgroup`).
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
 import re
-import socket
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -207,28 +204,14 @@ def engine_sockets(environ: dict[str, str] | os._Environ[str] = os.environ) -> t
     return (*DEFAULT_SOCKETS, *rootless)
 
 
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """HTTP over a local unix socket: the connection never leaves the machine."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        if sys.platform == "win32":  # no unix sockets: read as "no engine answers"
-            raise OSError("unix sockets are not available on Windows")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
 def fetch_containers(path: str, timeout: float) -> list[EngineContainer] | None:
     """``GET /containers/json`` on one socket; None if it cannot be read or answers oddly."""
+    # Loaded when an engine is first asked: http.client brings ssl and email
+    # along, a quarter of a scanner's memory, for a question most machines never ask.
+    from http.client import HTTPException
+
+    from portwatch.core.identity.unix_http import UnixHTTPConnection
+
     connection = UnixHTTPConnection(path, timeout)
     try:
         connection.request("GET", "/containers/json")
@@ -237,7 +220,7 @@ def fetch_containers(path: str, timeout: float) -> list[EngineContainer] | None:
         if response.status != 200 or len(body) > MAX_RESPONSE_BYTES:
             return None
         return parse_containers(json.loads(body))
-    except (OSError, http.client.HTTPException, ValueError, RecursionError):
+    except (OSError, HTTPException, ValueError, RecursionError):
         return None
     finally:
         connection.close()

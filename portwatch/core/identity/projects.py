@@ -24,7 +24,6 @@ import os
 import re
 import stat
 import time
-import tomllib
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -38,6 +37,8 @@ FOLDER_TTL = 60.0
 MAX_FOLDERS = 4096
 
 _GO_MAJOR = re.compile(r"^v\d+$")
+# A TOML table header: [a.b] or [[a.b]], bare or quoted keys.
+_TABLE_HEADER = re.compile(r"\[\[?\s*[A-Za-z0-9_.\-\"' ]+?\s*\]\]?")
 # A FIFO named like a marker must not block the read; Windows has neither flag.
 _MARKER_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -75,6 +76,25 @@ def _json_name(text: str) -> str | None:
 
 
 def _table_name(text: str, *paths: tuple[str, ...]) -> str | None:
+    """The first of ``paths`` ("project", "name") the TOML ``text`` gives a name at.
+
+    Each path's own table is parsed first, cut out of the file: a project's
+    pyproject.toml is mostly its tools' settings, and parsing all of it costs
+    milliseconds per process named (a scanner's cold start names them all).
+    The whole file is parsed only when the cut-out table does not say.
+    """
+    import tomllib  # only where a TOML file is read
+
+    for path in paths:
+        table = _table_text(text, path[:-1])
+        if table is None:
+            break  # it may be written another way (dotted keys): read the file
+        try:
+            node: object = tomllib.loads(table).get(path[-1])
+        except tomllib.TOMLDecodeError:
+            break  # a table that is not whole on its own: read the file
+        if (found := _name(node)) is not None:
+            return found
     data: object = tomllib.loads(text)
     for path in paths:
         node = data
@@ -83,6 +103,30 @@ def _table_name(text: str, *paths: tuple[str, ...]) -> str | None:
         if (found := _name(node)) is not None:
             return found
     return None
+
+
+def _table_text(text: str, table: tuple[str, ...]) -> str | None:
+    """The lines of ``[a.b]`` up to the next line that opens a table; None if none opens it."""
+    header = f"[{'.'.join(table)}]"
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.split("#", 1)[0].strip() == header:
+            body = []
+            for following in lines[i + 1 :]:
+                if _opens_table(following):
+                    break
+                body.append(following)
+            return "\n".join(body)
+    return None
+
+
+def _opens_table(line: str) -> bool:
+    """``[name]`` or ``[[name]]`` (a table header), not a line of a multi-line array.
+
+    A cut that ends a table early only sends the caller to the whole file.
+    """
+    words = line.split("#", 1)[0].strip()
+    return bool(_TABLE_HEADER.fullmatch(words))
 
 
 def _pyproject_name(text: str) -> str | None:

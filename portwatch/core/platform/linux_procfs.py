@@ -73,8 +73,13 @@ def _address(hex_text: str, family: int) -> str:
     return socket.inet_ntop(socket.AF_INET if family == 4 else socket.AF_INET6, raw)
 
 
-def parse_proc_net(text: str, proto: Proto, family: int) -> Iterator[KernelSocket]:
-    """Parse one /proc/net/{tcp,tcp6,udp,udp6} table; malformed lines are skipped."""
+def parse_proc_net(
+    text: str, proto: Proto, family: int, *, listeners_only: bool = False
+) -> Iterator[KernelSocket]:
+    """Parse one /proc/net/{tcp,tcp6,udp,udp6} table; malformed lines are skipped.
+
+    ``listeners_only``: established TCP sockets are skipped before being decoded.
+    """
     for line in text.splitlines()[1:]:
         fields = line.split()
         if len(fields) < 10:
@@ -82,7 +87,11 @@ def parse_proc_net(text: str, proto: Proto, family: int) -> Iterator[KernelSocke
         try:
             local, remote, state_hex = fields[1], fields[2], fields[3]
             state = int(state_hex, 16)
-            if proto == "tcp" and state not in (TCP_LISTEN, TCP_ESTABLISHED):
+            if (
+                proto == "tcp"
+                and state != TCP_LISTEN
+                and (listeners_only or state != TCP_ESTABLISHED)
+            ):
                 continue
             if proto == "udp" and state != TCP_CLOSE:
                 continue
@@ -104,8 +113,10 @@ def parse_proc_net(text: str, proto: Proto, family: int) -> Iterator[KernelSocke
             continue
 
 
-def read_proc_net(root: Path = Path("/proc/net")) -> SocketTables:
+def read_proc_net(root: Path = Path("/proc/net"), *, listeners_only: bool = False) -> SocketTables:
     """All four tables from /proc/net; a missing IPv6 table (no IPv6) counts as empty.
+
+    ``listeners_only``: the established list stays empty (none decoded).
 
     Any other failure to read a table raises OSError: a table taken as empty
     would look as if every port on it had been freed.
@@ -119,7 +130,7 @@ def read_proc_net(root: Path = Path("/proc/net")) -> SocketTables:
             if family == 6:
                 continue
             raise
-        for sock in parse_proc_net(text, proto, family):
+        for sock in parse_proc_net(text, proto, family, listeners_only=listeners_only):
             if sock.state == TCP_ESTABLISHED:
                 established.append(sock)
             else:

@@ -42,7 +42,7 @@ from portwatch.core.platform.linux_procfs import KernelSocket
 from portwatch.core.platform.owners.holders import HolderCache, Owner
 from portwatch.core.platform.owners.processes import ProcessListing
 from portwatch.core.platform.owners.stats import OwnerStats
-from portwatch.core.platform.owners.walk import OwnerWalk
+from portwatch.core.platform.owners.walk import COMPLETION_BUDGET, OwnerWalk
 
 # Cached (pid, fd) pairs re-read in a quiet poll at most: a readlink of
 # /proc/PID/fd/N costs ~3-5 µs, and 2,000 listeners would otherwise take
@@ -68,7 +68,11 @@ class SocketOwners:
         verify_limit: int = VERIFY_LIMIT,
         clock: Callable[[], float] = time.monotonic,
         cpu_clock: Callable[[], float] = time.thread_time,
+        completion_budget: float | None = COMPLETION_BUDGET,
     ) -> None:
+        """``completion_budget``: CPU seconds per poll the first pass goes on for once
+        every socket has an owner (looking for more holders of shared sockets);
+        None reads it to its end in the first poll."""
         self._proc = proc_root
         self.walk_budget = walk_budget
         self.cold_walk_budget = cold_walk_budget
@@ -90,6 +94,7 @@ class SocketOwners:
             stats=self.stats,
             euid=self._euid,
             cpu_clock=cpu_clock,
+            completion_budget=completion_budget,
         )
         #: Why the last completed pass failed to read some processes, for warnings.
         self.lookup_failure: str | None = None
@@ -279,4 +284,29 @@ class SocketOwners:
         return bool(holders)
 
 
-__all__ = ["FAILED_RETRY", "VERIFY_LIMIT", "Owner", "OwnerStats", "SocketOwners"]
+def every_holder(
+    sockets: Iterable[KernelSocket], *, proc_root: str = "/proc"
+) -> tuple[dict[int, Owner], OwnerStats]:
+    """Every holder of each socket by inode, from one complete read of every fd table.
+
+    For a source that reads everything on every poll (psutil's): no cache
+    is kept, so it costs one walk of ``/proc/*/fd`` each call (what
+    :attr:`OwnerStats.fds_read` counts), about what psutil's own walk costs.
+    """
+    owners = SocketOwners(
+        proc_root=proc_root, walk_budget=None, cold_walk_budget=None, completion_budget=None
+    )
+    try:
+        return owners.resolve(sockets), owners.stats
+    finally:
+        owners.close()
+
+
+__all__ = [
+    "FAILED_RETRY",
+    "VERIFY_LIMIT",
+    "Owner",
+    "OwnerStats",
+    "SocketOwners",
+    "every_holder",
+]

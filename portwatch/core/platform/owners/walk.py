@@ -50,13 +50,17 @@ class OwnerWalk:
         stats: OwnerStats,
         euid: int | None,
         cpu_clock: Callable[[], float],
+        completion_budget: float | None = COMPLETION_BUDGET,
     ) -> None:
+        """``completion_budget``: see :data:`COMPLETION_BUDGET`; None reads the first pass
+        to its end in one go (a source that wants every holder of every socket at once)."""
         self._proc = proc_root
         self._cache = cache
         self._listing = listing
         self._stats = stats
         self._euid = euid
         self._cpu_clock = cpu_clock
+        self._completion_budget = completion_budget
         self._order: list[int] = []  # the processes left to read; pop() = likeliest
         #: The inodes this pass looks for.
         self.looking_for: set[int] = set()
@@ -73,6 +77,10 @@ class OwnerWalk:
             self._stat_counts_files = False
         # A pid read halfway: its fds left, and whether the walk was reading it.
         self._partial: tuple[int, list[str], bool] | None = None
+        # Sockets the process being read was found holding anew (see _ask_parent).
+        self._found: list[int] = []
+        # Parents of new holders, to be read next whatever their own parent holds.
+        self._asked: set[int] = set()
         # Why this pass could not read everything it should (None: it could),
         # and whether that may pass (EMFILE …): then retry soon.
         self.failure: str | None = None
@@ -92,6 +100,7 @@ class OwnerWalk:
         """Processes that exited: no count of their files to keep."""
         for pid in gone & self._fd_counts.keys():
             del self._fd_counts[pid]
+        self._asked -= gone
 
     def failed(self, exc: OSError) -> None:
         """A read of /proc failed for a reason other than a process that is gone."""
@@ -178,12 +187,18 @@ class OwnerWalk:
         """Read processes until ``deadline`` (CPU clock) or nothing is left to look for."""
         looking = set(missing)
         holder_pids: set[int] | None = None
+        read: set[int] = set()  # the processes read this poll
         finishing: float | None = None
         while True:
-            if not looking and self.complete and finishing is None:
+            if (
+                not looking
+                and self.complete
+                and finishing is None
+                and self._completion_budget is not None
+            ):
                 # Every owner is known: the rest of the first pass only looks
                 # for more holders of shared sockets, a few ms per poll.
-                finishing = self._cpu_clock() + COMPLETION_BUDGET
+                finishing = self._cpu_clock() + self._completion_budget
                 deadline = finishing if deadline is None else min(deadline, finishing)
             if deadline is not None and self._cpu_clock() >= deadline:
                 return
@@ -191,7 +206,9 @@ class OwnerWalk:
             if step is None:
                 return
             pid, names, from_walk = step
-            if names is None and not from_walk and not looking and not self.complete:
+            asked = pid in self._asked
+            self._asked.discard(pid)
+            if names is None and not from_walk and not looking and not self.complete and not asked:
                 # Nothing unexplained: a new process matters only if it
                 # inherited a socket, i.e. its parent holds one (a fork).
                 if holder_pids is None:
@@ -199,6 +216,35 @@ class OwnerWalk:
                 if self._listing.parent(pid) not in holder_pids:
                     continue
             self._scan(pid, names, wanted, looking, deadline, from_walk=from_walk)
+            if self._partial is None or self._partial[0] != pid:
+                read.add(pid)  # to its end
+            if self._found:
+                if holder_pids is not None:
+                    holder_pids.add(pid)
+                self._ask_parent(pid, read)
+
+    def _ask_parent(self, pid: int, read: set[int]) -> None:
+        """``pid`` was just found holding sockets: read its parent next, unless it holds them too.
+
+        The parent of a holder may hold the same socket: a pre-fork server's
+        master, whose workers the walk (newest first) finds before it, or
+        systemd for a socket it activated. It is the socket's main holder,
+        so it must not wait for the end of a pass, or be skipped as a new
+        process whose own parent holds nothing. ``read``: the processes read
+        this poll, whose holdings are known already (systemd, the parent of
+        many holders, is read once a poll, not once for each of them).
+        """
+        found, self._found = self._found, []
+        parent = self._listing.parent(pid)
+        if parent is None or parent <= 0 or parent == pid:
+            return
+        if parent in self._asked or parent in read:
+            return
+        holders = self._cache.holders
+        if all(parent in holders.get(inode, ()) for inode in found):
+            return
+        self._asked.add(parent)
+        self._listing.fresh.append(parent)  # pop() takes it next
 
     def _next_step(self, looking: set[int]) -> _Step | None:
         """The process to read next: one read halfway, a new one, the pass's next; None: done."""
@@ -305,7 +351,10 @@ class OwnerWalk:
                 if link.startswith("socket:["):
                     inode = int(link[8:-1])
                     if inode in wanted:
-                        holders.setdefault(inode, {})[pid] = int(name)
+                        held = holders.setdefault(inode, {})
+                        if pid not in held:
+                            self._found.append(inode)
+                        held[pid] = int(name)
                         cache.changed = True
                         negative.pop(inode, None)
                         looking.discard(inode)
