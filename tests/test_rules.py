@@ -300,4 +300,66 @@ def test_first_remote_client_of_a_pre_fork_server_names_the_peer_a_worker_accept
     other = Connection("tcp", 4, "192.168.1.20", 8080, "192.168.1.99", 52000, "ESTABLISHED", 999)
     alerts = run.step(listener(8080, "0.0.0.0", remote=1, pids=shared), connections=(other, peer))
     assert [(a.kind, a.port) for a in alerts] == [(AlertKind.REMOTE_CLIENT, 8080)]
-    assert alerts[0].body == "192.168.1.77:51000 connected to node (PID 100) on tcp 0.0.0.0:8080"
+    assert (
+        alerts[0].body
+        == "192.168.1.77:51000 connected to node (PID 100, +2 more) on tcp 0.0.0.0:8080"
+    )
+
+
+def test_alerts_name_the_app_its_project_and_the_users_label() -> None:
+    settings = Settings(watched_ports=(WatchedPort(PortSpec(3000, 3001)),), quiet_period=0)
+    run = Run(settings)
+    shop = listener(3000, app="http.server", project="shop-frontend", process="python3")
+    alerts = run.step(shop)
+    assert alerts[0].body == "http.server — shop-frontend (PID 100) listens on tcp 127.0.0.1:3000"
+    assert alerts[0].holder == "http.server — shop-frontend"
+    assert alerts[0].process == "python3"
+    labelled = replace(settings, port_labels=((3000, "Shop frontend"),))
+    run = Run(labelled)
+    alerts = run.step(shop)
+    assert alerts[0].body == "Shop frontend (PID 100) listens on tcp 127.0.0.1:3000"
+    assert alerts[0].holder == "Shop frontend"
+    # A label on the app names it on every port it takes.
+    by_app = replace(settings, app_labels=(("http.server", "Docs preview"),))
+    run = Run(by_app)
+    alerts = run.step(replace(shop, port=3001))
+    assert alerts[0].body.startswith("Docs preview (PID 100) listens on")
+
+
+def test_a_summary_groups_alerts_by_app_not_by_process_name() -> None:
+    run = Run(Settings(summary_threshold=3))
+    alerts = run.step(
+        listener(8000, "0.0.0.0", pid=1, process="python3", app="uvicorn app:main"),
+        listener(8001, "0.0.0.0", pid=1, process="python3", app="uvicorn app:main"),
+        listener(9000, "0.0.0.0", pid=2, process="python3", app="http.server", project="docs"),
+    )
+    summary = loud(alerts)[0]
+    assert summary.title == "3 port alerts"
+    assert summary.body == (
+        "2 opened to the network by uvicorn app:main; 1 opened to the network by http.server — docs"
+    )
+    # Three alerts of one process name, two apps: the summary names no single holder.
+    assert summary.process == "python3"
+    assert summary.holder is None
+    one = Run(Settings(summary_threshold=2))
+    alerts = one.step(
+        listener(8000, "0.0.0.0", pid=1, process="python3", app="uvicorn app:main"),
+        listener(8001, "0.0.0.0", pid=1, process="python3", app="uvicorn app:main"),
+    )
+    assert loud(alerts)[0].title == "2 ports opened to the network by uvicorn app:main"
+    assert loud(alerts)[0].holder == "uvicorn app:main"
+
+
+def test_a_hidden_owner_is_named_by_the_unit_and_user_the_kernel_reports() -> None:
+    settings = Settings(watched_ports=(WatchedPort(PortSpec(5432, 5432)),), quiet_period=0)
+    run = Run(settings)
+    hidden = listener(
+        5432, pid=None, process=None, user="postgres", unit="postgresql@15-main.service"
+    )
+    alerts = run.step(hidden)
+    assert alerts[0].body == ("postgresql@15-main.service (postgres) listens on tcp 127.0.0.1:5432")
+    assert alerts[0].holder == "postgresql@15-main.service (postgres)"
+    unknown = Run(settings)
+    alerts = unknown.step(listener(5432, pid=None, process=None, user=None))
+    assert alerts[0].body.startswith("owner unknown")
+    assert alerts[0].holder == "owner unknown"

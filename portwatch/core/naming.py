@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from portwatch.core.model import Listener, OwnerUnknown
-from portwatch.core.owner_text import owner_name
+from portwatch.core.owner_text import UNKNOWN_PROCESS, owner_name
 
 # Longest label a user may give (it is shown in a table cell and a menu).
 MAX_LABEL = 80
@@ -91,9 +91,11 @@ def process_text(listener: Listener, label: str | None = None) -> str:
 
 def who_text(listener: Listener, label: str | None = None) -> str:
     """For a sentence: 'http.server — shop-frontend (PID 4242)', 'nginx (PID 40, +2 more)'."""
-    name = label or app_and_project(listener)
     if listener.pid is None:
-        return name
+        return label or app_and_project(listener)
+    # A number but no name: "unknown process (PID 4242)", not "PID 4242 (PID 4242)".
+    named = listener.app or listener.process
+    name = label or (app_and_project(listener) if named else UNKNOWN_PROCESS)
     others = len(listener.pids) - 1
     more = f", +{others} more" if others > 0 else ""
     return f"{name} (PID {listener.pid}{more})"

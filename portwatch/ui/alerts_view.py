@@ -133,9 +133,11 @@ class AlertsModel(QAbstractTableModel):
         if column == self.WHAT:
             first_line = alert.body.split("\n", 1)[0] if alert.body else ""
             return visible(f"{alert.title} — {first_line}" if first_line else alert.title)
+        # The holder as the alert names it; alerts of older versions carry only the process.
+        name = alert.holder or alert.process
         if alert.pid is None:
-            return visible(alert.process or "")
-        return visible(owner_text(alert.process, alert.pid))
+            return visible(name or "")
+        return visible(owner_text(name, alert.pid))
 
     def _sort(self, alert: Alert, column: int) -> Any:
         if column == self.TIME:

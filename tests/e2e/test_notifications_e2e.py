@@ -173,7 +173,8 @@ def test_watched_port_public_bind_and_freed_notify_through_dunst(
             assert occupied.summary == f"Port {port} is in use"
             assert f"(PID {child.pid})" in occupied.body
             assert f"127.0.0.1:{port}" in occupied.body
-            assert occupied.body.startswith("python")
+            # Named as the app it runs, in its project: "listener_child.py — portwatch (PID …)".
+            assert occupied.body.startswith("listener_child.py"), occupied.body
             assert occupied.icon.endswith("portwatch.svg")
             assert '"show"' in occupied.actions  # dunst has actions: a Show button
 

@@ -461,3 +461,18 @@ def test_started_while_another_program_holds_the_history_it_records_once_the_loc
     assert app.history.pending == 0
     kinds = [(e.kind, e.port) for e in HistoryReader(db).events(kinds=["present", "bound"])]
     assert kinds == [("present", 3000), ("bound", 4000)]
+
+
+@pytest.mark.usefixtures("qtbot")
+def test_alerts_model_names_the_holder_as_the_alert_does() -> None:
+    model = AlertsModel()
+    model.add_alert(replace(alert(3000), holder="http.server — shop-frontend", process="python3"))
+    model.add_alert(replace(alert(5432), pid=None, holder="postgresql@15-main.service (postgres)"))
+    model.add_alert(replace(alert(3001), holder=None))  # recorded before alerts named apps
+    assert model.data(model.index(2, AlertsModel.PROCESS)) == (
+        "http.server — shop-frontend (PID 1)"
+    )
+    assert model.data(model.index(1, AlertsModel.PROCESS)) == (
+        "postgresql@15-main.service (postgres)"
+    )
+    assert model.data(model.index(0, AlertsModel.PROCESS)) == "node (PID 1)"

@@ -202,7 +202,16 @@ def _alerts(children: list[ListenerProcess], before: Snapshot) -> list[Alert]:
     )
     rules = AlertRules()
     rules.evaluate(None, before, [], settings)  # the start-up summary
+    # The children run hostile.py, so their app would be that; alerts name the app, so
+    # give them their hostile process name as app to carry it into every alert text.
+    pids = {c.pid for c in children}
     after = scan()
+    after = replace(
+        after,
+        listeners=tuple(
+            replace(row, app=row.process) if row.pid in pids else row for row in after.listeners
+        ),
+    )
     return rules.evaluate(before, after, diff(before, after), settings)
 
 
@@ -244,9 +253,11 @@ def test_alerts_and_notifications_carry_no_secret_and_no_control_character(
     for text in texts:
         assert_safe(text)
         assert PASSWORD not in text
-    bodies = " ".join(a.body for a in alerts)
-    assert f"{HOSTILE_NAME_SHOWN} (PID {escapes.pid})" in bodies
-    assert f"TOKEN=****** (PID {secret.pid})" in bodies
+    # Named as the app and its project: "<name> — portwatch (PID 41) listens on …".
+    body_of = {a.pid: a.body for a in alerts}
+    assert body_of[escapes.pid].startswith(f"{HOSTILE_NAME_SHOWN} — "), body_of
+    assert body_of[secret.pid].startswith("TOKEN=****** — "), body_of
+    assert f"(PID {escapes.pid})" in body_of[escapes.pid]
     # Servers that read markup get it escaped; the others get the text as it is.
     assert any("&lt;h1&gt;FAKE&lt;/h1&gt;" in call.body for call in markup_calls)
     assert not any("<h1>" in call.body for call in markup_calls)

@@ -34,8 +34,11 @@ class Alert:
     body: str
     port: int | None = None
     proto: str | None = None
-    process: str | None = None
+    process: str | None = None  # the process name as the OS gave it
     pid: int | None = None
+    # The holder as a person names it, masked and escaped: "Shop frontend",
+    # "http.server — shop-frontend" (naming); None where no one holds the port.
+    holder: str | None = None
     urgency: Urgency = Urgency.NORMAL
     # False: for the Alerts list only (part of a summary, a quiet start-up, a quiet period).
     notify: bool = True

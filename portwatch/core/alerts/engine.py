@@ -38,6 +38,7 @@ from portwatch.core.alerts.texts import holder_name, items_text, reach, shown, s
 from portwatch.core.diff import Event, EventKind
 from portwatch.core.exposure import is_loopback_peer
 from portwatch.core.model import Exposure, Listener, ListenerKey, Snapshot
+from portwatch.core.naming import NO_LABELS
 from portwatch.core.person_ports import count_ports
 from portwatch.core.settings import Settings, WatchedPort
 
@@ -59,6 +60,7 @@ class AlertRules:
         self._last_alert: dict[tuple[str, int], float] = {}
         self._remote_seen: set[ListenerKey] = set()
         self._started = False
+        self._labels = NO_LABELS  # the user's names, from the settings of the scan at hand
 
     def reset(self) -> None:
         """Forget everything: the next snapshot is treated as a start-up."""
@@ -75,6 +77,7 @@ class AlertRules:
     ) -> list[Alert]:
         if new.stale is not None:
             return []  # the table could not be read: no news, so no alerts
+        self._labels = settings.labels
         if previous is None or not self._started:
             self._started = True
             self._remote_seen = {row.key for row in new.listeners if row.remote_connections > 0}
@@ -111,7 +114,8 @@ class AlertRules:
         watch = watch_for(settings, row.port, row.proto)
         exposed = alerts_for_exposure(row, settings)
         endpoints = ", ".join(dict.fromkeys(r.endpoint for r in rows))
-        policy = self._policy(row, watch, at, f"{who(row)} listens on {row.proto} {endpoints}")
+        listens = f"{self._who(row)} listens on {row.proto} {endpoints}"
+        policy = self._policy(row, watch, at, listens)
         if policy is not None:
             if exposed and policy.kind is AlertKind.UNEXPECTED_OWNER:
                 body = f"{policy.body} · reachable from {reach(row.exposure)}"
@@ -119,7 +123,7 @@ class AlertRules:
             return [policy]
         if exposed:
             in_use = " (a watched port)" if watch is not None and watch.notify_occupied else ""
-            body = f"{who(row)} listens on {row.proto} {endpoints} ({row.exposure})"
+            body = f"{listens} ({row.exposure})"
             return [self._exposed(row, at, f"is open to {reach(row.exposure)}{in_use}", body)]
         if watch is not None and watch.notify_occupied:
             return [
@@ -128,7 +132,7 @@ class AlertRules:
                     row,
                     at,
                     f"Port {row.port} is in use",
-                    body=f"{who(row)} listens on {row.proto} {endpoints}",
+                    body=listens,
                 )
             ]
         return []
@@ -144,7 +148,7 @@ class AlertRules:
                 AlertKind.UNEXPECTED_OWNER,
                 row,
                 at,
-                f"Port {row.port}: unexpected owner {holder_name(row)}",
+                f"Port {row.port}: unexpected owner {self._holder(row)}",
                 body=f"{context}; expected {shown(watch.expected_owner)}",
                 urgency=Urgency.CRITICAL,
             )
@@ -183,15 +187,15 @@ class AlertRules:
                 row,
                 at,
                 f"Port {row.port} is free",
-                body=f"{who(row)} stopped listening on {row.proto} {endpoints}",
+                body=f"{self._who(row)} stopped listening on {row.proto} {endpoints}",
                 urgency=Urgency.LOW,
             )
         ]
 
     def _owner_changed(self, event: Event, settings: Settings) -> list[Alert]:
         row, before = event.listener, event.previous
-        was = who(before) if before is not None else "?"
-        context = f"{who(row)} now holds {row.proto} {row.endpoint} (was {was})"
+        was = self._who(before) if before is not None else "?"
+        context = f"{self._who(row)} now holds {row.proto} {row.endpoint} (was {was})"
         watch = watch_for(settings, row.port, row.proto)
         policy = self._policy(row, watch, event.at, context)
         if policy is not None:
@@ -215,7 +219,7 @@ class AlertRules:
         if before is None or row.exposure.rank <= before.exposure.rank:
             return []  # narrower is good news; not worth a notification
         context = (
-            f"{who(row)} moved from {before.endpoint} ({before.exposure}) "
+            f"{self._who(row)} moved from {before.endpoint} ({before.exposure}) "
             f"to {row.endpoint} ({row.exposure})"
         )
         policy = self._policy(row, watch_for(settings, row.port, row.proto), event.at, context)
@@ -253,7 +257,7 @@ class AlertRules:
                     row,
                     new.taken_at,
                     f"First remote client on port {row.port}",
-                    body=f"{peer} connected to {who(row)} on {row.proto} {row.endpoint}",
+                    body=f"{peer} connected to {self._who(row)} on {row.proto} {row.endpoint}",
                 )
             )
         return alerts
@@ -271,7 +275,7 @@ class AlertRules:
                     held[(row.proto, row.port)].append(row)
             for (_, port), rows in sorted(held.items(), key=lambda kv: kv[0][1]):
                 row = widest(rows)
-                busy.append(f"{port} ({holder_name(row)})")
+                busy.append(f"{port} ({self._holder(row)})")
                 policy = self._policy(row, watch, new.taken_at, "")
                 if policy is not None:
                     problems.append(policy.title)
@@ -285,7 +289,7 @@ class AlertRules:
             )
         if exposed_rows:
             described = [
-                f"{port} ({holder_name(row)})"
+                f"{port} ({self._holder(row)})"
                 for (_, port), row in sorted(exposed_rows.items(), key=lambda kv: kv[0][1])
             ]
             lines.append(f"Open to {reach(settings.exposure_level)}: {items_text(described)}")
@@ -351,6 +355,15 @@ class AlertRules:
             proto=row.proto,
             process=row.process,
             pid=row.pid,
+            holder=self._holder(row),
             urgency=urgency,
             ports=(row.port,),
         )
+
+    def _who(self, row: Listener) -> str:
+        """'Shop frontend (PID 4242)', 'nginx (PID 40, +2 more)': the holder in a sentence."""
+        return who(row, self._labels)
+
+    def _holder(self, row: Listener) -> str:
+        """'Shop frontend', 'http.server — shop-frontend': the holder alone, for titles."""
+        return holder_name(row, self._labels)

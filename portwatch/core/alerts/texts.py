@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from portwatch.core.alerts.alert import Alert, AlertKind
 from portwatch.core.model import Exposure, Listener
-from portwatch.core.owner_text import OWNER_UNKNOWN, owner_name, owner_text
+from portwatch.core.naming import NO_LABELS, Labels, app_and_project, kernel_owner, who_text
+from portwatch.core.owner_text import OWNER_UNKNOWN
 from portwatch.core.safetext import mask_text, visible
 
 VERB = {
@@ -31,20 +32,21 @@ def shown(text: str) -> str:
     return visible(mask_text(text))
 
 
-def _shown_process(listener: Listener) -> str | None:
-    return shown(listener.process) if listener.process else None
+def who(listener: Listener, labels: Labels = NO_LABELS) -> str:
+    """'http.server — shop-frontend (PID 4242)', 'nginx (PID 40, +2 more)', 'Shop frontend
+    (PID 4242)', 'postgresql@15-main.service (postgres)' or 'owner unknown: needs privileges'.
+    """
+    return shown(who_text(listener, labels.for_listener(listener)))
 
 
-def who(listener: Listener) -> str:
-    """'node (PID 4242)' or 'owner unknown: needs privileges'."""
+def holder_name(listener: Listener, labels: Labels = NO_LABELS) -> str:
+    """'Shop frontend', 'http.server — shop-frontend', 'nginx': the name alone, for titles."""
+    label = labels.for_listener(listener)
+    if label:
+        return shown(label)
     if listener.pid is None:
-        return listener.owner  # no process text to mask: the reason is portwatch's own
-    return owner_text(_shown_process(listener), listener.pid)
-
-
-def holder_name(listener: Listener) -> str:
-    """'node', 'PID 4242' or 'owner unknown': the name alone, for titles and lists."""
-    return owner_name(_shown_process(listener), listener.pid)
+        return shown(kernel_owner(listener) or OWNER_UNKNOWN)
+    return shown(app_and_project(listener))
 
 
 def reach(exposure: Exposure) -> str:
@@ -73,20 +75,20 @@ def summarize(alerts: Sequence[Alert], at: float) -> Alert:
     """One notification for many alerts: '6 ports opened by node'."""
     by_owner: dict[tuple[str, AlertKind], list[Alert]] = defaultdict(list)
     for alert in alerts:
-        by_owner[(shown(alert.process) if alert.process else OWNER_UNKNOWN, alert.kind)].append(
-            alert
-        )
+        # The app as the single alerts name it; alerts of older versions carry the process.
+        owner = alert.holder or (shown(alert.process) if alert.process else OWNER_UNKNOWN)
+        by_owner[(owner, alert.kind)].append(alert)
     ports = tuple(dict.fromkeys(a.port for a in alerts if a.port is not None))
     urgency = max(a.urgency for a in alerts)
-    processes = {owner for owner, _ in by_owner}
+    owners = {owner for owner, _ in by_owner}
     kinds = {kind for _, kind in by_owner}
     if len(by_owner) == 1:
         (owner, kind), group = next(iter(by_owner.items()))
         count = _port_count(group)
         title = f"{count} port{'s' if count != 1 else ''} {VERB.get(kind, 'changed')} by {owner}"
         body = f"Ports {ports_text(ports)}"
-    elif len(processes) == 1:
-        owner = next(iter(processes))
+    elif len(owners) == 1:
+        owner = next(iter(owners))
         title = f"{len(ports)} ports changed by {owner}"
         body = "; ".join(
             f"{_port_count(group)} {VERB.get(kind, 'changed')}: "
@@ -102,14 +104,17 @@ def summarize(alerts: Sequence[Alert], at: float) -> Alert:
         body = "; ".join(parts[:LIST_LIMIT])
         if len(parts) > LIST_LIMIT:
             body += f"; and {len(parts) - LIST_LIMIT} more"
-    only_process = next(iter(processes)) if len(processes) == 1 and kinds else None
+    only_owner = next(iter(owners)) if len(owners) == 1 and kinds else None
+    processes = {a.process for a in alerts}
+    only_process = next(iter(processes)) if len(processes) == 1 else None
     return Alert(
         kind=AlertKind.SUMMARY,
         at=at,
         title=title,
         body=body,
         port=ports[0] if ports else None,
-        process=only_process if only_process != OWNER_UNKNOWN else None,
+        process=only_process,
+        holder=only_owner if only_owner != OWNER_UNKNOWN else None,
         urgency=urgency,
         ports=ports,
     )
