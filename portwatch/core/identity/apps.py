@@ -136,7 +136,7 @@ def app_name(name: str | None, cmdline: Sequence[str] | None, cwd: str | None) -
         command = Command(program_name(argv[0]), argv[1:], cwd)
         recogniser = RECOGNISERS.get(command.program)
         if recogniser is not None:
-            return recogniser(command)[:MAX_APP_CHARS]
+            return recogniser(command)[:MAX_APP_CHARS] or command.program[:MAX_APP_CHARS] or None
         if unwrapped and not is_interpreter(command.program):
             return command.program[:MAX_APP_CHARS]
     program = program_name(argv[0]) if argv else ""
