@@ -236,7 +236,7 @@ def test_no_tray_fallback_opens_the_window_with_a_dismissable_bar(qtbot: QtBot) 
         assert app.latest is not None
         assert app.window.listener_model.rowCount() == len(app.latest.listeners)
     finally:
-        app.service.stop()
+        app.shutdown()
 
 
 # Offscreen has no tray; showing one anyway makes Qt warn about its missing screen hook.
@@ -258,7 +258,7 @@ def test_settings_requests_reach_a_connected_handler(qtbot: QtBot) -> None:
         assert app.window.pause_action.isChecked()
         assert app.service.paused
     finally:
-        app.service.stop()
+        app.shutdown()
 
 
 @pytest.mark.qt_log_ignore("systemTrayWindowChanged")
