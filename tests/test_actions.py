@@ -44,8 +44,15 @@ from portwatch.core.free import (
     stop_processes,
 )
 from portwatch.core.model import Listener, OwnerUnknown, PortRange
+from portwatch.core.naming import Labels
 from portwatch.core.platform import BACKEND_ENV
-from portwatch.core.portcheck import BindStatus, check_port, suggest_free_port, try_bind
+from portwatch.core.portcheck import (
+    BindStatus,
+    PortCheck,
+    check_port,
+    suggest_free_port,
+    try_bind,
+)
 from portwatch.core.portspec import validate_port
 from portwatch.core.reveal import reveal_commands, reveal_in_file_manager
 from portwatch.core.scanner import Scanner
@@ -357,14 +364,37 @@ def test_check_port_names_the_holder_and_suggests(child: ListenerProcess) -> Non
     assert try_bind("0.0.0.0", port) is BindStatus.IN_USE
     check = check_port(port)
     assert not check.free
-    name = psutil.Process(child.pid).name()
-    assert check.held_by() == [f"{name} (PID {child.pid}) on 127.0.0.1:{port}"]
+    # Named as the app, not the interpreter: the child runs "python listener_child.py".
+    [held] = check.held_by()
+    assert held.startswith("listener_child.py")
+    assert held.endswith(f"(PID {child.pid}) on 127.0.0.1:{port}")
     assert check.suggestion is not None
     assert check.suggestion.port is not None
     assert check.suggestion.port > port
     message = check.message()
     assert f"PID {child.pid}" in message
     assert f"Nearest free port: {check.suggestion.port}" in message
+
+
+def test_check_port_says_each_holder_once_with_its_addresses_and_the_users_name() -> None:
+    workers = {"pids": (40, 41, 42), "app": "nginx", "project": "shop"}
+    rows = (
+        listener(8080, "0.0.0.0", pid=40, process="nginx", **workers),
+        listener(8080, "::", pid=40, process="nginx", **workers),
+        listener(8080, "127.0.0.2", pid=77, process="python3", app="http.server"),
+        listener(8080, "0.0.0.0", proto="udp", pid=90, process="dnsmasq"),
+    )
+    busy = dict.fromkeys(("127.0.0.1", "0.0.0.0", "::1", "::"), BindStatus.IN_USE)
+    check = PortCheck(port=8080, proto="tcp", statuses=busy, holders=rows)
+    assert check.held_by() == [
+        "nginx — shop (PID 40, +2 more) on 0.0.0.0:8080 and [::]:8080",
+        "http.server (PID 77) on 127.0.0.2:8080",
+    ]
+    labels = Labels(ports={8080: "Shop proxy"})
+    assert check.message(labels) == (
+        "TCP port 8080 is in use by Shop proxy (PID 40, +2 more) on 0.0.0.0:8080 and "
+        "[::]:8080; Shop proxy (PID 77) on 127.0.0.2:8080."
+    )
 
 
 def test_check_port_free_after_release() -> None:

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from portwatch.core.free.plan import scan_port_settled
 from portwatch.core.model import Listener, Proto, Snapshot
+from portwatch.core.naming import NO_LABELS, Labels, who_text
 from portwatch.core.portspec import MAX_PORT, MIN_PORT
 from portwatch.core.scanner import Scanner
 
@@ -161,16 +162,18 @@ class PortCheck:
     def not_permitted(self) -> bool:
         return any(s is BindStatus.NOT_PERMITTED for s in self.statuses.values())
 
-    def held_by(self) -> list[str]:
-        """'node (PID 1234) on 127.0.0.1:3000' per holder of this protocol."""
-        out = []
+    def held_by(self, labels: Labels = NO_LABELS) -> list[str]:
+        """'vite — shop (PID 1234) on 127.0.0.1:3000 and [::1]:3000', one entry per holder."""
+        endpoints: dict[str, list[str]] = {}
         for row in self.holders:
-            if row.proto != self.proto:
-                continue
-            out.append(f"{row.owner} on {row.endpoint}")
-        return list(dict.fromkeys(out))
+            if row.proto == self.proto:
+                who = who_text(row, labels.for_listener(row))
+                endpoints.setdefault(who, []).append(row.endpoint)
+        return [
+            f"{who} on {' and '.join(dict.fromkeys(where))}" for who, where in endpoints.items()
+        ]
 
-    def message(self) -> str:
+    def message(self, labels: Labels = NO_LABELS) -> str:
         name = f"{self.proto.upper()} port {self.port}"
         if self.free and self.lingering:
             return (
@@ -182,7 +185,7 @@ class PortCheck:
             return f"{name} is free."
         if not any(s is not BindStatus.UNAVAILABLE for s in self.statuses.values()):
             return f"Could not test {name}: no address could be bound (is networking up?)."
-        held = self.held_by()
+        held = self.held_by(labels)
         if held:
             text = f"{name} is in use by " + "; ".join(held) + "."
         elif self.not_permitted and not any(s is BindStatus.IN_USE for s in self.statuses.values()):

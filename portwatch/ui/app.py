@@ -140,7 +140,10 @@ class PortwatchApp(QObject):
         )
         # Free / open / copy / export / reveal / rename, in the table, toolbar and tray menu.
         self.listener_actions, self.port_check = install_actions(
-            self.window, snapshot_provider=lambda: self.latest, rename=self.renamer.open
+            self.window,
+            snapshot_provider=lambda: self.latest,
+            labels_provider=lambda: self.labels,
+            rename=self.renamer.open,
         )
         self.window.set_labels(settings.labels)
         self.settings_window = SettingsWindow(

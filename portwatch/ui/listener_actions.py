@@ -20,6 +20,7 @@ from portwatch.core.browser import browser_url
 from portwatch.core.export import export_format_for, export_listeners
 from portwatch.core.free import TERMINATE_WAIT_SECONDS
 from portwatch.core.model import Listener, Snapshot
+from portwatch.core.naming import NO_LABELS, Labels
 from portwatch.core.reveal import reveal_in_file_manager
 from portwatch.core.safetext import visible
 from portwatch.ui.action_rules import COPY_KINDS, copy_text, enabled_for
@@ -257,6 +258,7 @@ def install_actions(
     window: MainWindow,
     *,
     snapshot_provider: Callable[[], Snapshot | None] | None = None,
+    labels_provider: Callable[[], Labels] = lambda: NO_LABELS,
     rename: Callable[[RenameTarget], object] | None = None,
 ) -> tuple[ListenerActions, PortCheckBox]:
     """Wire the actions and the "Is port free?" tab into the main window.
@@ -280,7 +282,7 @@ def install_actions(
     window.selection_changed.connect(actions.set_selection)
     status = window.statusBar()
     actions.message.connect(lambda text: status.showMessage(visible(text), 10000))
-    port_check = PortCheckBox(snapshot_provider=snapshot_provider)
+    port_check = PortCheckBox(snapshot_provider=snapshot_provider, labels_provider=labels_provider)
     port_check.show_port_requested.connect(window.show_port)
     window.add_tab(port_check, "Is port free?")
     return actions, port_check

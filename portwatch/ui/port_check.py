@@ -14,6 +14,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from portwatch.core.model import Snapshot
+from portwatch.core.naming import NO_LABELS, Labels
 from portwatch.core.portcheck import PortCheck, check_port
 from portwatch.core.portspec import validate_port
 from portwatch.core.safetext import visible_lines
@@ -29,6 +30,7 @@ class PortCheckBox(QWidget):
 
     ``snapshot_provider`` returns the window's latest snapshot (names the
     holders without a new scan); without one, a scan runs when needed.
+    ``labels_provider`` returns the user's names for ports and apps.
     """
 
     answered = Signal(object)  # PortCheck
@@ -40,9 +42,11 @@ class PortCheckBox(QWidget):
         parent: QWidget | None = None,
         *,
         snapshot_provider: Callable[[], Snapshot | None] | None = None,
+        labels_provider: Callable[[], Labels] = lambda: NO_LABELS,
     ) -> None:
         super().__init__(parent)
         self.snapshot_provider = snapshot_provider
+        self.labels_provider = labels_provider
         self.last_check: PortCheck | None = None
         self._busy = False
 
@@ -106,7 +110,7 @@ class PortCheckBox(QWidget):
         self._busy = False
         self.check_button.setEnabled(True)
         self.last_check = result
-        self._say(result.message(), FREE_STYLE if result.free else BUSY_STYLE)
+        self._say(result.message(self.labels_provider()), FREE_STYLE if result.free else BUSY_STYLE)
         self.show_button.setVisible(bool(result.holders))
         suggested = result.suggestion.port if result.suggestion else None
         self.copy_suggestion_button.setVisible(suggested is not None)

@@ -28,6 +28,7 @@ from pytestqt.qtbot import QtBot
 from portwatch.core.export import ExportResult
 from portwatch.core.free import Holder, StopResult
 from portwatch.core.model import Listener, OwnerUnknown, PortRange
+from portwatch.core.naming import Labels
 from portwatch.core.scanner import Scanner
 from portwatch.ui.free_flow import FreePortFlow
 from portwatch.ui.listener_actions import ListenerActions, install_actions
@@ -425,14 +426,17 @@ def test_port_check_rejects_bad_input_inline(
 def test_port_check_names_the_holder_and_suggests(
     qtbot: QtBot, window: QWidget, child: ListenerProcess
 ) -> None:
-    box = PortCheckBox(window)
     port = child.ports[0]
+    # The user's name for the port is how the answer names its holder.
+    box = PortCheckBox(window, labels_provider=lambda: Labels(ports={port: "Shop frontend"}))
     box.port_edit.setText(str(port))
     with qtbot.waitSignal(box.answered, timeout=10000) as done:
         qtbot.keyClick(box.port_edit, Qt.Key.Key_Return)
     check = done.args[0]
     assert not check.free
-    assert f"PID {child.pid}" in box.answer_label.text()
+    assert f"in use by Shop frontend (PID {child.pid}) on 127.0.0.1:{port}." in (
+        box.answer_label.text()
+    )
     assert "Nearest free port:" in box.answer_label.text()
     assert check.suggestion.port > port
     assert not box.show_button.isHidden()
