@@ -99,6 +99,8 @@ def test_who_names_the_holder_and_says_when_free(child: ListenerProcess) -> None
     held = portwatch("who", str(child.ports[0]))
     assert held.returncode == 0
     assert str(child.pid) in held.stdout
+    # Its owner is known: nothing about other sockets' lookups.
+    assert held.stderr == ""
     as_json = json.loads(portwatch("who", str(child.ports[0]), "--json").stdout)
     assert [r["pid"] for r in as_json] == [child.pid]
     child.stop()
@@ -232,6 +234,9 @@ def _nobody_can_run() -> bool:
     return probe.returncode == 0
 
 
+NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+
+
 @pytest.mark.privileged
 @pytest.mark.skipif(
     not _nobody_can_run(), reason="needs root, setpriv and Debian's python3-psutil/platformdirs"
@@ -282,6 +287,18 @@ def test_non_root_view_hides_other_users_owners(child: ListenerProcess) -> None:
         assert all(r["owner_unknown"] == "needs privileges" for r in ours)
         assert "owners hidden" in result.stderr
         assert "root" in result.stderr
+        # `who` on a port whose owner is hidden says why, too.
+        who = subprocess.run(
+            [*NOBODY, str(DEBIAN_PYTHON), "-m", "portwatch", "who", str(child.ports[0])],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=str(copy),
+            timeout=60,
+            check=False,
+        )
+        assert who.returncode == 0, who.stderr
+        assert "owners hidden" in who.stderr
     finally:
         shutil.rmtree(copy, ignore_errors=True)
 

@@ -97,7 +97,9 @@ def cmd_who(args: argparse.Namespace) -> int:
         print(f"Port {args.port} is free: nothing listens on it (TCP or UDP).")
     else:
         print("\n".join(who_lines(rows, labels)))
-    _footer(snapshot)
+    # What failed elsewhere in the scan does not bear on this port's answer.
+    if not rows or any(row.pid is None for row in rows):
+        _footer(snapshot)
     return 0
 
 
