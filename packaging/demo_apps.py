@@ -121,8 +121,9 @@ class DemoApps:
         folder.mkdir(exist_ok=True)
         conf = folder / "nginx.conf"
         conf.write_text(NGINX_CONF.format(folder=folder, port=port))
+        # A service starts in "/", as systemd starts it: no project of its own.
         done = subprocess.run(
-            [nginx, "-c", str(conf)], capture_output=True, timeout=10, check=False
+            [nginx, "-c", str(conf)], capture_output=True, timeout=10, check=False, cwd="/"
         )
         pid_file = folder / "nginx.pid"
         deadline = time.monotonic() + 5
@@ -139,7 +140,7 @@ class DemoApps:
             return self._child([f"tcp:::1:{port}"]).ports[0]
         args = [redis, "--port", str(port), "--bind", "::1", "--save", "", "--appendonly", "no"]
         proc = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, cwd="/"
         )
         self._procs.append(proc)
         self._into_unit(proc.pid)
