@@ -22,6 +22,7 @@ import pytest
 
 from portwatch.core.alerts.alert import Alert, AlertKind
 from portwatch.core.alerts.engine import AlertRules
+from portwatch.core.consumers import ConsumerGuard
 from portwatch.core.diff import Event, diff
 from portwatch.core.free import plan_free
 from portwatch.core.model import OwnerUnknown, Snapshot
@@ -29,7 +30,7 @@ from portwatch.core.platform.linux import LinuxPsutilSource
 from portwatch.core.platform.netlink.sock_diag import SockDiag
 from portwatch.core.platform.netlink.source import LinuxNetlinkSource
 from portwatch.core.procinfo import ProcessCache
-from portwatch.core.scanner import ConsumerGuard, Scanner
+from portwatch.core.scanner import Scanner
 from portwatch.core.settings import Settings
 from tests.support.factories import listener
 from tests.support.procs import Endpoint, ListenerProcess, at, is_root

@@ -17,12 +17,12 @@ from typing import Protocol
 
 from portwatch.core.alerts.alert import Alert
 from portwatch.core.alerts.engine import AlertRules
+from portwatch.core.consumers import ConsumerGuard
 from portwatch.core.diff import Event, PendingOwnerGate, diff
 from portwatch.core.history import HistoryRecorder
 from portwatch.core.history.writer import HistoryWriter
 from portwatch.core.model import Snapshot
 from portwatch.core.portspec import matches_any
-from portwatch.core.scanner import ConsumerGuard
 from portwatch.core.settings import Settings
 
 SAVING = "Saving the port history"  # a scan's rows into the batch

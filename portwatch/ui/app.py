@@ -30,11 +30,12 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from portwatch.core.alerts.engine import AlertRules
+from portwatch.core.consumers import ConsumerGuard
 from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder
 from portwatch.core.history.rows import held_by_another
 from portwatch.core.model import Snapshot
 from portwatch.core.pipeline import ScanResult
-from portwatch.core.scanner import ConsumerGuard, Scanner
+from portwatch.core.scanner import Scanner
 from portwatch.core.settings import Settings
 from portwatch.notify.probe import describe_connection, without_connecting
 from portwatch.notify.sender import (
