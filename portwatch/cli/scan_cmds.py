@@ -22,6 +22,7 @@ from portwatch.core.arguments import interval_seconds, port_number
 from portwatch.core.diff import PendingOwnerGate, diff
 from portwatch.core.model import Listener, Snapshot
 from portwatch.core.person_ports import count_ports
+from portwatch.core.portcheck import answer_port
 from portwatch.core.safetext import visible
 from portwatch.core.scanner import Scanner
 
@@ -94,7 +95,8 @@ def cmd_who(args: argparse.Namespace) -> int:
         print(to_json(rows, labels))
         return 0
     if not rows:
-        print(f"Port {args.port} is free: nothing listens on it (TCP or UDP).")
+        # Nothing listens, but closed connections or a hidden socket may still refuse a bind.
+        print(visible(answer_port(args.port, snapshot=snapshot).message(labels)))
     else:
         print("\n".join(who_lines(rows, labels)))
     # What failed elsewhere in the scan does not bear on this port's answer.

@@ -11,14 +11,15 @@ import errno
 import socket
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from portwatch.core.free.plan import scan_port_settled
-from portwatch.core.model import Listener, Proto, Snapshot
-from portwatch.core.naming import NO_LABELS, Labels, who_text
+from portwatch.core.model import Listener, OwnerUnknown, Proto, Snapshot
+from portwatch.core.naming import NO_LABELS, Labels, kernel_owner, who_text
+from portwatch.core.platform.time_wait import TIME_WAIT_SECONDS, time_wait_count
 from portwatch.core.portspec import MAX_PORT, MIN_PORT
 from portwatch.core.scanner import Scanner
+from portwatch.core.settled import scan_port_settled
 
 # Where a development server binds: "localhost" (127.0.0.1 or ::1 — Node 17+
 # tries ::1 first) or every interface (0.0.0.0, ::). Checking the specific
@@ -142,6 +143,9 @@ class PortCheck:
     statuses: dict[str, BindStatus] = field(default_factory=dict)
     holders: tuple[Listener, ...] = ()
     suggestion: Suggestion | None = None
+    # TCP connections on the port waiting in TIME_WAIT (the kernel's count);
+    # None when not asked (the port bound) or the system would not say.
+    time_wait: int | None = None
 
     @property
     def free(self) -> bool:
@@ -167,19 +171,20 @@ class PortCheck:
         endpoints: dict[str, list[str]] = {}
         for row in self.holders:
             if row.proto == self.proto:
-                who = who_text(row, labels.for_listener(row))
-                endpoints.setdefault(who, []).append(row.endpoint)
+                endpoints.setdefault(_holder_words(row, labels), []).append(row.endpoint)
         return [
             f"{who} on {' and '.join(dict.fromkeys(where))}" for who, where in endpoints.items()
         ]
 
     def message(self, labels: Labels = NO_LABELS) -> str:
         name = f"{self.proto.upper()} port {self.port}"
+        waiting = _waiting(self.time_wait)
         if self.free and self.lingering:
             return (
                 f"{name} is free for servers that set SO_REUSEADDR (Node, Python and most "
-                "development servers do): only connections closed in the last minute "
-                "(TIME_WAIT) remain on it."
+                f"development servers do): {waiting or 'connections closed lately are'} "
+                f"in TIME_WAIT for up to {TIME_WAIT_SECONDS} s, and other servers get "
+                "'Address already in use' until they expire."
             )
         if self.free:
             return f"{name} is free."
@@ -192,6 +197,12 @@ class PortCheck:
             text = (
                 f"Nothing listens on {name}, but binding it needs privileges "
                 "(ports below 1024 are reserved for root/administrators)."
+            )
+        elif waiting:
+            text = (
+                f"Nothing listens on {name}, but {waiting} in TIME_WAIT for up to "
+                f"{TIME_WAIT_SECONDS} s: a new server gets 'Address already in use' until "
+                "they expire."
             )
         else:
             busy = [a for a, s in self.statuses.items() if s is BindStatus.IN_USE]
@@ -207,6 +218,22 @@ class PortCheck:
         return text
 
 
+def _holder_words(row: Listener, labels: Labels) -> str:
+    """Who holds ``row``, as a sentence names it; a hidden owner says that it is hidden."""
+    label = labels.for_listener(row)
+    if label is None and row.pid is None and row.owner_unknown is OwnerUnknown.NEEDS_PRIVILEGES:
+        owner = kernel_owner(row) or "another user's process"
+        return f"{owner} (hidden)"
+    return who_text(row, label)
+
+
+def _waiting(count: int | None) -> str | None:
+    """'3 connections are', '1 connection is', or None when there are none or none known."""
+    if not count:
+        return None
+    return f"{count:,} connection is" if count == 1 else f"{count:,} connections are"
+
+
 def check_port(
     port: int,
     proto: Proto = "tcp",
@@ -217,18 +244,93 @@ def check_port(
     """Bind-check ``port``, name its holders from ``snapshot`` (or a scan), suggest another."""
     _require_port(port)
     statuses = bind_statuses(port, proto)
-    in_use = any(s is not BindStatus.FREE for s in statuses.values())
-    rows: list[Listener] = []
-    if snapshot is None and in_use:
-        scanner = Scanner(connection_owners=False)
-        try:
-            rows = scan_port_settled(scanner, port)
-        finally:
-            scanner.close()
-    elif snapshot is not None:
-        rows = snapshot.on_port(port)
+    rows = _rows_on(port, snapshot, in_use=_in_use(statuses))
+    return _check(port, proto, statuses, rows, snapshot, suggest=suggest)
+
+
+@dataclass(frozen=True, slots=True)
+class PortAnswer:
+    """'Can I use port N?' for TCP and UDP, on IPv4 and IPv6."""
+
+    tcp: PortCheck
+    udp: PortCheck
+
+    @property
+    def port(self) -> int:
+        return self.tcp.port
+
+    @property
+    def free(self) -> bool:
+        return self.tcp.free and self.udp.free
+
+    @property
+    def holders(self) -> tuple[Listener, ...]:
+        return (*self.tcp.holders, *self.udp.holders)
+
+    @property
+    def suggestion(self) -> Suggestion | None:
+        """The nearest free port of the protocol that is taken (TCP's when both are)."""
+        return self.tcp.suggestion if not self.tcp.free else self.udp.suggestion
+
+    def message(self, labels: Labels = NO_LABELS) -> str:
+        """'Port 3000 is free (TCP and UDP).', else what takes each protocol, then the other."""
+        if self.free and not self.tcp.lingering:
+            return f"Port {self.port} is free (TCP and UDP)."
+        checks = (self.tcp, self.udp)
+        # What takes the port first; the other protocol's "is free" after it.
+        ordered = sorted(checks, key=lambda check: check.free and not check.lingering)
+        return " ".join(check.message(labels) for check in ordered)
+
+
+def answer_port(port: int, *, snapshot: Snapshot | None = None, suggest: bool = True) -> PortAnswer:
+    """:func:`check_port` for TCP and UDP, with one scan for both when one is needed."""
+    _require_port(port)
+    tcp_statuses = bind_statuses(port, "tcp")
+    udp_statuses = bind_statuses(port, "udp")
+    in_use = _in_use(tcp_statuses) or _in_use(udp_statuses)
+    rows = _rows_on(port, snapshot, in_use=in_use)
+    return PortAnswer(
+        tcp=_check(port, "tcp", tcp_statuses, rows, snapshot, suggest=suggest),
+        udp=_check(port, "udp", udp_statuses, rows, snapshot, suggest=suggest),
+    )
+
+
+def _in_use(statuses: dict[str, BindStatus]) -> bool:
+    return any(s is not BindStatus.FREE for s in statuses.values())
+
+
+def _rows_on(port: int, snapshot: Snapshot | None, *, in_use: bool) -> list[Listener]:
+    """The listeners on ``port``: from ``snapshot``, else a scan when a bind was refused."""
+    if snapshot is not None:
+        return snapshot.on_port(port)
+    if not in_use:
+        return []
+    scanner = Scanner(connection_owners=False)
+    try:
+        return scan_port_settled(scanner, port)
+    finally:
+        scanner.close()
+
+
+def _check(
+    port: int,
+    proto: Proto,
+    statuses: dict[str, BindStatus],
+    rows: list[Listener],
+    snapshot: Snapshot | None,
+    *,
+    suggest: bool,
+) -> PortCheck:
     holders = tuple(row for row in rows if row.proto == proto)
-    check = PortCheck(port=port, proto=proto, statuses=statuses, holders=holders)
+    # Only the kernel says whether closed connections are what refuses the bind.
+    waiting = _in_use(statuses) and proto == "tcp" and not holders
+    check = PortCheck(
+        port=port,
+        proto=proto,
+        statuses=statuses,
+        holders=holders,
+        time_wait=time_wait_count(port) if waiting else None,
+    )
     if check.free or not suggest:
         return check
     # Ports the window's snapshot shows in use are passed over without a bind.
@@ -239,6 +341,4 @@ def check_port(
         if port < MAX_PORT
         else Suggestion(start=port, port=None, proto=proto)
     )
-    return PortCheck(
-        port=port, proto=proto, statuses=statuses, holders=holders, suggestion=suggestion
-    )
+    return replace(check, suggestion=suggestion)

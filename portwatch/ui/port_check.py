@@ -2,7 +2,7 @@
 
 The check binds the port on 127.0.0.1, 0.0.0.0, ::1 and :: and releases it at
 once; it and the suggestion run on the thread pool, the answer comes back
-as ``answered(PortCheck)``.
+as ``answered(PortAnswer)`` (TCP and UDP).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBox
 
 from portwatch.core.model import Snapshot
 from portwatch.core.naming import NO_LABELS, Labels
-from portwatch.core.portcheck import PortCheck, check_port
+from portwatch.core.portcheck import PortAnswer, answer_port
 from portwatch.core.portspec import validate_port
 from portwatch.core.safetext import visible_lines
 from portwatch.ui.thread_pool import run_in_pool
@@ -33,7 +33,7 @@ class PortCheckBox(QWidget):
     ``labels_provider`` returns the user's names for ports and apps.
     """
 
-    answered = Signal(object)  # PortCheck
+    answered = Signal(object)  # PortAnswer
     invalid = Signal(str)  # the inline message for bad input
     show_port_requested = Signal(int)
 
@@ -47,7 +47,7 @@ class PortCheckBox(QWidget):
         super().__init__(parent)
         self.snapshot_provider = snapshot_provider
         self.labels_provider = labels_provider
-        self.last_check: PortCheck | None = None
+        self.last_check: PortAnswer | None = None
         self._busy = False
 
         self.port_edit = QLineEdit()
@@ -104,9 +104,9 @@ class PortCheckBox(QWidget):
         self._busy = True
         self.check_button.setEnabled(False)
         self._say(f"Checking port {port}…", "")
-        run_in_pool(self, lambda: check_port(port, snapshot=snapshot), self._answered)
+        run_in_pool(self, lambda: answer_port(port, snapshot=snapshot), self._answered)
 
-    def _answered(self, result: PortCheck) -> None:
+    def _answered(self, result: PortAnswer) -> None:
         self._busy = False
         self.check_button.setEnabled(True)
         self.last_check = result

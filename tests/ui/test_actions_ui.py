@@ -434,9 +434,11 @@ def test_port_check_names_the_holder_and_suggests(
         qtbot.keyClick(box.port_edit, Qt.Key.Key_Return)
     check = done.args[0]
     assert not check.free
-    assert f"in use by Shop frontend (PID {child.pid}) on 127.0.0.1:{port}." in (
-        box.answer_label.text()
+    assert box.answer_label.text().startswith(
+        f"TCP port {port} is in use by Shop frontend (PID {child.pid}) on 127.0.0.1:{port}."
     )
+    # The other protocol is said too.
+    assert box.answer_label.text().endswith(f"UDP port {port} is free.")
     assert "Nearest free port:" in box.answer_label.text()
     assert check.suggestion.port > port
     assert not box.show_button.isHidden()
@@ -456,7 +458,7 @@ def test_port_check_says_free(qtbot: QtBot, window: QWidget) -> None:
     box.port_edit.setText(str(port))
     with qtbot.waitSignal(box.answered, timeout=10000):
         box.check_button.click()
-    assert box.answer_label.text() == f"TCP port {port} is free."
+    assert box.answer_label.text() == f"Port {port} is free (TCP and UDP)."
     assert box.show_button.isHidden()
     assert box.copy_suggestion_button.isHidden()
 

@@ -4,14 +4,7 @@ The modules depend on each other in that order; this package only names
 their public parts in one place.
 """
 
-from portwatch.core.free.plan import (
-    SETTLE_SCANS,
-    FreePlan,
-    Holder,
-    plan_free,
-    plan_free_port,
-    scan_port_settled,
-)
+from portwatch.core.free.plan import FreePlan, Holder, plan_free, plan_free_port
 from portwatch.core.free.rounds import MAX_FREE_ROUNDS, FreeOutcome, free_port
 from portwatch.core.free.safety import (
     privilege_hint,
@@ -25,6 +18,7 @@ from portwatch.core.free.stop import (
     StopResult,
     stop_processes,
 )
+from portwatch.core.settled import SETTLE_SCANS, scan_port_settled
 
 __all__ = [
     "KILL_WAIT_SECONDS",

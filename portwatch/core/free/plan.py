@@ -18,7 +18,7 @@ from portwatch.core.owner_text import owner_text
 from portwatch.core.users import my_identity, owner_uid
 
 if TYPE_CHECKING:
-    from portwatch.core.scanner import Scanner
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,22 +159,6 @@ def plan_free(
         ports = {row.port for row in (*ownerless, *(r for h in holders for r in h.listeners))}
         port = ports.pop() if len(ports) == 1 else None
     return FreePlan(port=port, holders=tuple(holders), ownerless=tuple(ownerless))
-
-
-# A fresh scanner may not have found every socket's owner yet (the Linux
-# owner walk runs under a CPU budget per scan and reports PENDING); a
-# one-shot command rescans a few times before it decides.
-SETTLE_SCANS = 20
-
-
-def scan_port_settled(scanner: Scanner, port: int, *, scans: int = SETTLE_SCANS) -> list[Listener]:
-    """The rows on ``port`` once no owner on it is still being looked up (or after ``scans``)."""
-    rows: list[Listener] = []
-    for _attempt in range(max(1, scans)):
-        rows = scanner.scan().on_port(port)
-        if not any(row.owner_unknown is OwnerUnknown.PENDING for row in rows):
-            break
-    return rows
 
 
 def plan_free_port(port: int, snapshot: Snapshot) -> FreePlan:

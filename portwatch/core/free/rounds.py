@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from portwatch.core.free.plan import FreePlan, plan_free, scan_port_settled
+from portwatch.core.free.plan import FreePlan, plan_free
 from portwatch.core.free.stop import StopResult, stop_processes
 from portwatch.core.model import Listener
+from portwatch.core.portcheck import PortAnswer, answer_port
 from portwatch.core.scanner import Scanner
+from portwatch.core.settled import scan_port_settled
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,15 +25,22 @@ class FreeOutcome:
     cancelled: bool = False
     # One per round; a later round finds processes that shared the socket.
     plans: tuple[FreePlan, ...] = ()
+    # Whether a server could bind the port at the end, when nothing held it any more.
+    answer: PortAnswer | None = None
 
     def message(self) -> str:
+        refused = self.answer is not None and not self.answer.free
         if self.plan.is_free:
+            if refused and self.answer is not None:
+                return self.answer.message()
             return f"Port {self.port} is already free."
         lines = [r.message() for r in self.results]
         if self.cancelled:
             lines.append("Cancelled: nothing more was ended.")
         if self.free_after:
             lines.append(f"Port {self.port} is free now.")
+        elif refused and self.answer is not None and not self.still_held_by:
+            lines.append(self.answer.message())
         else:
             last = self.plans[-1] if self.plans else self.plan
             lines += last.problems()
@@ -77,7 +86,8 @@ def _free_port(
 ) -> FreeOutcome:
     first = plan = plan_free(scan_port_settled(scanner, port), port=port)
     if plan.is_free:
-        return FreeOutcome(port=port, plan=plan, free_after=True, plans=(plan,))
+        bind = answer_port(port, suggest=False)
+        return FreeOutcome(port=port, plan=plan, free_after=bind.free, plans=(plan,), answer=bind)
     plans = [plan]
     results: list[StopResult] = []
     handled: set[int] = set()
@@ -102,11 +112,14 @@ def _free_port(
             break
         plan = plan_free(after, port=port)
         plans.append(plan)
+    # Nothing listens any more; the port is free only if a server can bind it.
+    answer = None if after else answer_port(port, suggest=False)
     return FreeOutcome(
         port=port,
         plan=first,
         results=tuple(results),
-        free_after=not after,
+        free_after=answer is not None and answer.free,
+        answer=answer,
         still_held_by=tuple(after),
         cancelled=cancelled,
         plans=tuple(plans),
