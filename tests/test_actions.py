@@ -397,6 +397,19 @@ def test_check_port_says_each_holder_once_with_its_addresses_and_the_users_name(
     )
 
 
+def test_check_port_says_a_hidden_holder_is_hidden() -> None:
+    hidden = {"pid": None, "owner_unknown": OwnerUnknown.NEEDS_PRIVILEGES, "user": None}
+    rows = (
+        listener(5432, "127.0.0.1", **hidden),
+        listener(6379, "127.0.0.1", **{**hidden, "user": "redis", "unit": "redis.service"}),
+    )
+    busy = dict.fromkeys(("127.0.0.1", "0.0.0.0", "::1", "::"), BindStatus.IN_USE)
+    postgres = PortCheck(port=5432, proto="tcp", statuses=busy, holders=rows[:1])
+    assert postgres.held_by() == ["another user's process (hidden) on 127.0.0.1:5432"]
+    redis = PortCheck(port=6379, proto="tcp", statuses=busy, holders=rows[1:])
+    assert redis.held_by() == ["redis.service (redis, hidden) on 127.0.0.1:6379"]
+
+
 def test_check_port_free_after_release() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from portwatch.core.model import Listener, OwnerUnknown, Proto, Snapshot
-from portwatch.core.naming import NO_LABELS, Labels, kernel_owner, who_text
+from portwatch.core.naming import NO_LABELS, Labels, who_text
 from portwatch.core.platform.time_wait import TIME_WAIT_SECONDS, time_wait_count
 from portwatch.core.portspec import MAX_PORT, MIN_PORT
 from portwatch.core.scanner import Scanner
@@ -222,8 +222,12 @@ def _holder_words(row: Listener, labels: Labels) -> str:
     """Who holds ``row``, as a sentence names it; a hidden owner says that it is hidden."""
     label = labels.for_listener(row)
     if label is None and row.pid is None and row.owner_unknown is OwnerUnknown.NEEDS_PRIVILEGES:
-        owner = kernel_owner(row) or "another user's process"
-        return f"{owner} (hidden)"
+        where = row.container or row.unit
+        if where is None:
+            return (
+                f"{row.user}'s process (hidden)" if row.user else "another user's process (hidden)"
+            )
+        return f"{where} ({row.user}, hidden)" if row.user else f"{where} (hidden)"
     return who_text(row, label)
 
 
