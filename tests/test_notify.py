@@ -10,6 +10,7 @@ import pytest
 
 from portwatch.notify import probe, set_windows_app_id
 from portwatch.notify.dbus import DBusNotifier, NotifyError
+from portwatch.notify.sender import NotificationSender, Outgoing
 from tests.support.notify_stub import StubServer, private_bus
 from tests.support.procs import wait_until
 
@@ -120,3 +121,35 @@ def test_probe_without_a_bus(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_windows_app_id_is_a_no_op_elsewhere() -> None:
     assert set_windows_app_id() is False
+
+
+def test_a_newer_notification_about_a_port_takes_its_place_and_a_withdrawal_closes_it(
+    stub: StubServer, bus: str
+) -> None:
+    sent: list[tuple[int, bool]] = []
+    sender = NotificationSender(
+        lambda on_action: DBusNotifier(on_action, bus=bus),
+        on_sent=lambda key, ok: sent.append((key, ok)),
+        on_delivery=lambda _probe: None,
+        on_action=lambda _port: None,
+    )
+    sender.start()
+    try:
+        slot = ("tcp", 9000)
+        sender.send(Outgoing(1, "Port 9000 is open to the network", "…", 1, 9000, slot=slot))
+        sender.send(Outgoing(2, "Port 5432 is in use", "…", 1, 5432, slot=("tcp", 5432)))
+        sender.send(Outgoing(3, "Port 9000 is free", "…", 1, 9000, slot=slot))
+        sender.send(Outgoing(4, "3 ports opened by node", "…", 1, 9000))  # a summary: its own
+        assert wait_until(lambda: len(stub.calls) == 4, timeout=10)
+        # Ids 1, 2, 3, 4 in order: the third replaces the first, the others replace nothing.
+        assert [call.replaces_id for call in stub.calls] == [0, 0, 1, 0]
+        sender.send(Outgoing(5, "Port 9000 closed again", "", 0, None, slot=slot, withdraw=True))
+        sender.send(
+            Outgoing(6, "Port 8000 closed again", "", 0, None, slot=("tcp", 8000), withdraw=True)
+        )
+        assert wait_until(lambda: len(sent) == 6, timeout=10)
+        # The stub gives each Notify a new id: 9000's notification on screen is 3.
+        assert stub.closed == [3]
+        assert all(ok for _key, ok in sent)
+    finally:
+        sender.close()

@@ -20,18 +20,31 @@ class Hanging:
     def __init__(self) -> None:
         self.release = threading.Event()
         self.calls: list[str] = []
+        self.withdrawn: list[int] = []
         self.closed = False
 
     @property
     def info(self) -> ServerInfo:
         return INFO
 
-    def notify(self, title: str, body: str, *, urgency: int = 1, port: int | None = None) -> int:
-        del body, urgency, port  # the Notifier signature; the title is enough to tell calls apart
+    def notify(
+        self,
+        title: str,
+        body: str,
+        *,
+        urgency: int = 1,
+        port: int | None = None,
+        replaces_id: int = 0,
+    ) -> int:
+        # The Notifier signature; the title is enough to tell calls apart.
+        del body, urgency, port, replaces_id
         self.calls.append(title)
         if not self.release.wait(10):
             raise TimeoutError("no answer")
         return len(self.calls)
+
+    def close_notification(self, notification_id: int) -> None:
+        self.withdrawn.append(notification_id)
 
     def close(self) -> None:
         self.closed = True
@@ -40,8 +53,17 @@ class Hanging:
 class Failing(Hanging):
     """A notifier whose every Notify times out at once."""
 
-    def notify(self, title: str, body: str, *, urgency: int = 1, port: int | None = None) -> int:
-        del body, urgency, port  # the Notifier signature; the title is enough to tell calls apart
+    def notify(
+        self,
+        title: str,
+        body: str,
+        *,
+        urgency: int = 1,
+        port: int | None = None,
+        replaces_id: int = 0,
+    ) -> int:
+        # The Notifier signature; the title is enough to tell calls apart.
+        del body, urgency, port, replaces_id
         self.calls.append(title)
         raise TimeoutError("no answer within 5 s")
 

@@ -81,7 +81,8 @@ def test_watched_port_occupied_then_freed() -> None:
     assert alerts[0].body == "node (PID 100) listens on tcp 127.0.0.1:3000"
     freed = run.step()
     assert [(a.kind, a.port) for a in freed] == [(AlertKind.FREED, 3000)]
-    assert freed[0].urgency is Urgency.LOW
+    # Critical is kept for broken policies: everything else leaves with the server's timeout.
+    assert freed[0].urgency is Urgency.NORMAL
     assert freed[0].body == "node (PID 100) stopped listening on tcp 127.0.0.1:3000"
 
 
@@ -127,7 +128,7 @@ def test_public_bind_alerts_globally_and_names_port_and_process() -> None:
     assert alert.kind is AlertKind.EXPOSED
     assert alert.title == "Port 8000 is open to the network"
     assert alert.body == "python3 (PID 7) listens on tcp 0.0.0.0:8000 (public)"
-    assert alert.urgency is Urgency.CRITICAL
+    assert alert.urgency is Urgency.NORMAL
 
 
 def test_lan_level_and_ignore_list() -> None:
@@ -204,13 +205,17 @@ def test_flapping_port_alerts_once_per_quiet_period() -> None:
         notified += loud(run.step(listener(3000)))
         notified += loud(run.step())
         run.clock.now += 2
-    assert [a.kind for a in notified] == [AlertKind.OCCUPIED]
+    # In use, then one "restarted": the same program took it again.
+    assert [a.kind for a in notified] == [AlertKind.OCCUPIED, AlertKind.RESTARTED]
     # The held-back alerts still exist, marked, for the Alerts list.
     run.clock.now += 31
     again = run.step(listener(3000))
-    assert [(a.kind, a.notify, a.suppressed) for a in again] == [(AlertKind.OCCUPIED, True, False)]
+    assert [(a.kind, a.notify, a.suppressed) for a in again] == [(AlertKind.RESTARTED, True, False)]
     held = run.step()
-    assert [(a.kind, a.notify, a.suppressed) for a in held] == [(AlertKind.FREED, False, True)]
+    assert [(a.kind, a.notify, a.suppressed) for a in held] == [(AlertKind.FREED, True, False)]
+    # A stranger taking it within the minute is news, not a restart.
+    other = run.step(listener(3000, pid=300, process="ruby", exe="/usr/bin/ruby"))
+    assert [(a.kind, a.notify) for a in other] == [(AlertKind.OCCUPIED, False)]
 
 
 def test_quiet_period_does_not_hide_a_worse_kind_of_news() -> None:
@@ -248,7 +253,7 @@ def test_summary_of_mixed_processes() -> None:
     summary = loud(alerts)[0]
     assert summary.title == "3 port alerts"
     assert summary.body == "2 opened to the network by node; 1 opened to the network by python3"
-    assert summary.urgency is Urgency.CRITICAL
+    assert summary.urgency is Urgency.NORMAL
 
 
 def test_below_threshold_stays_individual() -> None:
@@ -363,3 +368,109 @@ def test_a_hidden_owner_is_named_by_the_unit_and_user_the_kernel_reports() -> No
     alerts = unknown.step(listener(5432, pid=None, process=None, user=None))
     assert alerts[0].body.startswith("owner unknown")
     assert alerts[0].holder == "owner unknown"
+
+
+# --- restarts, withdrawals, short-lived ports -------------------------------------------
+
+
+def shop(port: int, address: str = "0.0.0.0", pid: int = 700, **fields: object) -> Listener:
+    """python3 running the shop's dev server."""
+    base = {"process": "python3", "exe": "/usr/bin/python3.11", "project": "shop"}
+    return listener(port, address, pid=pid, **{**base, **fields})
+
+
+def test_the_same_program_taking_a_public_port_again_is_no_alert() -> None:
+    run = Run(Settings(), shop(8000))
+    assert run.step() == []  # freed: not watched, never told, nothing to say
+    assert run.step(shop(8000, pid=701)) == []
+    # Narrower is no news either.
+    run.step()
+    assert run.step(shop(8000, "127.0.0.1", pid=702)) == []
+
+
+def test_a_restart_that_reaches_further_or_another_program_is_news() -> None:
+    run = Run(Settings(), shop(8000, "127.0.0.1"))
+    run.step()
+    wider = run.step(shop(8000, pid=701))
+    assert [(a.kind, a.notify) for a in wider] == [(AlertKind.EXPOSED, True)]
+    run.step()
+    run.clock.now += 31  # past the quiet period of the first
+    other_project = run.step(shop(8000, pid=702, project="blog"))
+    assert [(a.kind, a.notify) for a in other_project] == [(AlertKind.EXPOSED, True)]
+
+
+def test_a_restart_after_the_window_is_a_new_start() -> None:
+    run = Run(Settings(), shop(8000))
+    run.step()
+    run.clock.now += 61
+    assert [a.kind for a in run.step(shop(8000, pid=701))] == [AlertKind.EXPOSED]
+
+
+def test_a_watched_port_restarted_within_the_quiet_period_is_told_once() -> None:
+    run = Run(WATCH_3000)
+    assert [a.kind for a in loud(run.step(shop(3000, "127.0.0.1")))] == [AlertKind.OCCUPIED]
+    run.clock.now += 5
+    freed = run.step()
+    assert [(a.kind, a.notify) for a in freed] == [(AlertKind.FREED, False)]  # quiet period
+    restarted = run.step(shop(3000, "127.0.0.1", pid=701))
+    assert [(a.kind, a.notify) for a in restarted] == [(AlertKind.RESTARTED, True)]
+    assert restarted[0].title == "Port 3000 restarted (PID 700 → 701)"
+    assert restarted[0].body == "python3 — shop (PID 701) took tcp 127.0.0.1:3000 again"
+    assert restarted[0].urgency is Urgency.NORMAL
+
+
+def test_a_restart_between_two_scans_is_one_notice_not_an_owner_change() -> None:
+    run = Run(WATCH_3000, shop(3000))
+    # The same socket key, a new process of the same program: no "open to the network".
+    alerts = run.step(shop(3000, pid=701))
+    assert [(a.kind, a.notify) for a in alerts] == [(AlertKind.RESTARTED, True)]
+    unwatched = Run(Settings(), shop(8000))
+    assert unwatched.step(shop(8000, pid=701)) == []
+
+
+def test_a_restart_that_breaks_a_policy_is_still_critical() -> None:
+    watch = WatchedPort(PortSpec(3000, 3000), allowed_exposure=Exposure.LOOPBACK)
+    run = Run(Settings(watched_ports=(watch,)), shop(3000))
+    run.step()
+    alerts = run.step(shop(3000, pid=701))
+    assert [(a.kind, a.urgency) for a in alerts] == [(AlertKind.EXPOSURE_POLICY, Urgency.CRITICAL)]
+
+
+def test_a_port_told_as_open_and_gone_soon_after_is_withdrawn() -> None:
+    run = Run(Settings())
+    opened = run.step(shop(9000))
+    assert [(a.kind, a.notify) for a in opened] == [(AlertKind.EXPOSED, True)]
+    gone = run.step()
+    assert [(a.kind, a.notify, a.port) for a in gone] == [(AlertKind.WITHDRAWN, False, 9000)]
+    assert gone[0].title == "Port 9000 closed again"
+    assert gone[0].body == "python3 — shop (PID 700) stopped listening on tcp 0.0.0.0:9000"
+    # Once is enough: a port never told is not withdrawn.
+    run.clock.now += 120
+    assert run.step(shop(9001, "127.0.0.1")) == []
+    assert run.step() == []
+
+
+def test_short_lived_ports_of_one_program_are_one_summary_a_minute() -> None:
+    run = Run(Settings())
+    told = []
+    for port in range(41000, 41006):
+        told += run.step(shop(port, ephemeral=True, pid=port))
+        run.clock.now += 5
+    # The first is told at once; the other five are listed quietly.
+    assert [(a.port, a.notify) for a in told if a.kind is AlertKind.EXPOSED] == [
+        (41000, True),
+        *((port, False) for port in range(41001, 41006)),
+    ]
+    assert not [a for a in told if a.kind is AlertKind.SUMMARY]
+    run.clock.now += 30
+    later = loud(run.step())
+    assert [a.kind for a in later] == [AlertKind.SUMMARY]
+    assert later[0].title == "5 ports opened to the network by python3 — shop"
+    assert later[0].body == (
+        "Ports 41001, 41002, 41003, 41004, 41005: short-lived ports, in the last minute"
+    )
+    # A watched port in that range is told each time.
+    watched = Run(Settings(watched_ports=(WatchedPort(PortSpec(41000, 41010)),)))
+    alerts = [watched.step(shop(port, ephemeral=True, pid=port)) for port in (41000, 41001)]
+    exposed = [[a.notify for a in step if a.kind is AlertKind.EXPOSED] for step in alerts]
+    assert exposed == [[True], [True]]

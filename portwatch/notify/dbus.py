@@ -190,6 +190,10 @@ class DBusNotifier:
                         del self._ports[old]
         return int(notification_id)
 
+    def close_notification(self, notification_id: int) -> None:
+        """Take a notification off the screen (an error if it is gone already)."""
+        self._call("CloseNotification", "u", (notification_id,))
+
     # --- signals ---
 
     def _listen(self) -> None:

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_QUEUED = 8
+# Ports whose last notification id is remembered (to replace or withdraw it).
+MAX_SLOTS = 256
 # After the notification service failed, try to reconnect at most this often.
 RECONNECT_SECONDS = 60.0
 
@@ -45,8 +47,16 @@ class Notifier(Protocol):
     def info(self) -> ServerInfo: ...
 
     def notify(
-        self, title: str, body: str, *, urgency: int = 1, port: int | None = None
+        self,
+        title: str,
+        body: str,
+        *,
+        urgency: int = 1,
+        port: int | None = None,
+        replaces_id: int = 0,
     ) -> int: ...
+
+    def close_notification(self, notification_id: int) -> None: ...
 
     def close(self) -> None: ...
 
@@ -70,6 +80,11 @@ class Outgoing:
     body: str
     urgency: int
     port: int | None
+    # The port (proto, port) the notification is about: a newer one about it takes its
+    # place on screen. None for summaries and notices, which stand alone.
+    slot: tuple[str, int] | None = None
+    # Take the slot's notification off the screen instead of showing one.
+    withdraw: bool = False
 
 
 class NotificationSender:
@@ -99,6 +114,8 @@ class NotificationSender:
         self._retry_now = False
         self._notifier: Notifier | None = None
         self._failed_at: float | None = None
+        # The notification last shown for each slot, on this connection (this thread only).
+        self._on_screen: dict[tuple[str, int], int] = {}
         self._thread = threading.Thread(target=self._run, name="portwatch-notify", daemon=True)
 
     def start(self) -> None:
@@ -146,6 +163,7 @@ class NotificationSender:
             return None
         self._failed_at = None
         self._notifier = notifier
+        self._on_screen.clear()  # another connection's ids mean nothing to this one
         if report:
             self._on_delivery(self._describe(notifier.info, None))
         return notifier
@@ -164,15 +182,34 @@ class NotificationSender:
         notifier = self._usable()
         if notifier is None:
             return False
+        if item.withdraw:
+            self._withdraw(notifier, item.slot)
+            return True
+        replaces = self._on_screen.get(item.slot, 0) if item.slot is not None else 0
         try:
-            notifier.notify(item.title, item.body, urgency=item.urgency, port=item.port)
+            shown = notifier.notify(
+                item.title, item.body, urgency=item.urgency, port=item.port, replaces_id=replaces
+            )
         except Exception as exc:  # noqa: BLE001 - the service went away or hangs: fall back
             log.warning("a desktop notification failed, falling back: %s", exc)
             notifier.close()
             self._notifier = None
             self._failed_at = self._clock()
             return False
+        if item.slot is not None:
+            if len(self._on_screen) >= MAX_SLOTS:
+                self._on_screen.clear()
+            self._on_screen[item.slot] = shown
         return True
+
+    def _withdraw(self, notifier: Notifier, slot: tuple[str, int] | None) -> None:
+        notification_id = self._on_screen.pop(slot, None) if slot is not None else None
+        if notification_id is None:
+            return
+        try:
+            notifier.close_notification(notification_id)
+        except Exception as exc:  # noqa: BLE001 - already gone (closed by the user or expired)
+            log.debug("notification %d was not withdrawn: %s", notification_id, exc)
 
     def close(self) -> None:
         """End the thread (a Notify in flight ends within its timeout) and the connection."""

@@ -108,7 +108,10 @@ class AlertsController(QObject):
         """List it, deliver it if it is meant to be heard; then it goes to the history."""
         self._log.add_alert(alert)
         self._in_order.append(_Raised(alert))
-        if alert.suppressed:
+        if alert.kind is AlertKind.WITHDRAWN:
+            self._withdraw(alert)
+            self._delivered(alert, "list")
+        elif alert.suppressed:
             self._delivered(alert, "quiet period")
         elif not alert.notify:
             self._delivered(alert, "list")
@@ -118,7 +121,11 @@ class AlertsController(QObject):
     def notice(self, title: str, body: str) -> None:
         self.raise_alert(
             Alert(
-                kind=AlertKind.NOTICE, at=time.time(), title=title, body=body, urgency=Urgency.LOW
+                kind=AlertKind.NOTICE,
+                at=time.time(),
+                title=title,
+                body=body,
+                urgency=Urgency.NORMAL,
             )
         )
 
@@ -142,7 +149,14 @@ class AlertsController(QObject):
                 self._next_key += 1
                 self._waiting[key] = (alert, methods[at + 1 :])
                 self.notifications.send(
-                    Outgoing(key, alert.title, alert.body, int(alert.urgency), alert.port)
+                    Outgoing(
+                        key,
+                        alert.title,
+                        alert.body,
+                        int(alert.urgency),
+                        alert.port,
+                        slot=_slot(alert),
+                    )
                 )
                 return
             if method == "tray" and self.balloon is not None and self.balloon.show_balloon(alert):
@@ -156,6 +170,16 @@ class AlertsController(QObject):
                 self._delivered(alert, "in_app")
                 return
         self._delivered(alert, "list")
+
+    def _withdraw(self, alert: Alert) -> None:
+        """The port is free again: its notification, if one is shown, goes."""
+        slot = _slot(alert)
+        if self.notifications is not None and slot is not None and "dbus" in self.delivery_order():
+            key = self._next_key
+            self._next_key += 1
+            self.notifications.send(
+                Outgoing(key, alert.title, "", 0, None, slot=slot, withdraw=True)
+            )
 
     def _on_sent(self, key: int, ok: bool) -> None:
         waiting = self._waiting.pop(key, None)
@@ -198,3 +222,13 @@ class AlertsController(QObject):
             "Alerts will appear in this window only",
             f"No notification service or system tray was found. {probe.describe()}".strip(),
         )
+
+
+# Alerts about one port take each other's place on screen; these stand alone.
+_STANDALONE = frozenset({AlertKind.SUMMARY, AlertKind.STARTUP, AlertKind.NOTICE})
+
+
+def _slot(alert: Alert) -> tuple[str, int] | None:
+    if alert.kind in _STANDALONE or alert.port is None or alert.proto is None:
+        return None
+    return (alert.proto, alert.port)

@@ -53,6 +53,7 @@ class StubServer:
     capabilities: list[str] = field(default_factory=lambda: ["actions", "body"])
     calls: list[NotifyCall] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)  # CloseNotification's ids
 
     def __post_init__(self) -> None:
         self._outbox: queue.Queue[Any] = queue.Queue()
@@ -105,6 +106,10 @@ class StubServer:
                         )
                     )
                 self._conn.send(new_method_return(msg, "u", (nid,)))
+            elif member == "CloseNotification":
+                with self._lock:
+                    self.closed.append(int(msg.body[0]))
+                self._conn.send(new_method_return(msg))
             else:
                 self._conn.send(new_method_return(msg))
 

@@ -14,6 +14,9 @@ class AlertKind(StrEnum):
     EXPOSURE_POLICY = "exposure_policy"  # a watched port bound wider than allowed
     EXPOSED = "exposed"  # the global alert: a new bind reachable from the network
     REMOTE_CLIENT = "remote_client"
+    RESTARTED = "restarted"  # a watched port taken again by the program that left it
+    # A port told as taken is free again: its notification, if still shown, is withdrawn.
+    WITHDRAWN = "withdrawn"
     SUMMARY = "summary"
     NOTICE = "notice"  # portwatch itself has something to say (settings reset, delivery)
 

@@ -17,6 +17,17 @@ Noise control, in order:
 4. Batching: when ``settings.summary_threshold`` or more alerts would be
    notified from one scan, one summary is notified instead ("6 ports opened
    by node") and the single alerts go to the Alerts list only.
+5. Restarts: the same program taking a port it left within a minute (a
+   worker respawned, a reload, a dev server restarted), reaching no further,
+   is no exposure alert; on a watched port it is one "restarted" notice.
+6. Short-lived ports (the OS's ephemeral range): the first of a program is
+   told, the rest of the minute become one summary.
+7. A port told as taken and freed soon after gets a quiet ``withdrawn``
+   alert: its notification, if still on screen, is taken away.
+
+Critical urgency is kept for a broken port policy (an unexpected owner, a
+bind wider than allowed): everything else is normal and leaves with the
+notification server's timeout.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
+from portwatch.core.alerts.ephemeral import EphemeralBatch
 from portwatch.core.alerts.policy import (
     alerts_for_exposure,
     is_ignored,
@@ -34,22 +46,23 @@ from portwatch.core.alerts.policy import (
     watch_for,
     widest,
 )
-from portwatch.core.alerts.texts import holder_name, items_text, reach, shown, summarize, who
+from portwatch.core.alerts.quiet import QuietPeriod, batch
+from portwatch.core.alerts.restarts import RecentlyFreed, is_restart
+from portwatch.core.alerts.texts import holder_name, items_text, reach, shown, who
 from portwatch.core.diff import Event, EventKind
 from portwatch.core.exposure import is_loopback_peer
-from portwatch.core.model import Exposure, Listener, ListenerKey, Snapshot
+from portwatch.core.model import Listener, ListenerKey, Snapshot
 from portwatch.core.naming import NO_LABELS
 from portwatch.core.person_ports import count_ports
 from portwatch.core.settings import Settings, WatchedPort
 
-_QUIET_GROUP = {
-    AlertKind.OCCUPIED: "occupancy",
-    AlertKind.FREED: "occupancy",
-    AlertKind.UNEXPECTED_OWNER: "owner",
-    AlertKind.EXPOSURE_POLICY: "exposure",
-    AlertKind.EXPOSED: "exposure",
-    AlertKind.REMOTE_CLIENT: "remote",
-}
+# Alerts that tell a port is taken: withdrawn when it is freed within WITHDRAW_WINDOW.
+_TAKEN = frozenset(
+    {AlertKind.EXPOSED, AlertKind.OCCUPIED, AlertKind.RESTARTED, AlertKind.UNEXPECTED_OWNER}
+)
+# Seconds a taken-port notification may still be on screen: critical ones stay until
+# dismissed, others leave with the server's timeout (dunst: 10 s) unless hovered.
+WITHDRAW_WINDOW = 600.0
 
 
 class AlertRules:
@@ -57,15 +70,23 @@ class AlertRules:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._last_alert: dict[tuple[str, int], float] = {}
+        self._quiet = QuietPeriod(clock)
         self._remote_seen: set[ListenerKey] = set()
         self._started = False
         self._labels = NO_LABELS  # the user's names, from the settings of the scan at hand
+        self._recently_freed = RecentlyFreed()
+        self._short_lived = EphemeralBatch()
+        # Ports (proto, port) told as taken, and when (the clock): freed again soon
+        # after, their notification is withdrawn.
+        self._told_taken: dict[tuple[str, int], float] = {}
 
     def reset(self) -> None:
         """Forget everything: the next snapshot is treated as a start-up."""
-        self._last_alert.clear()
+        self._quiet.clear()
         self._remote_seen.clear()
+        self._recently_freed.clear()
+        self._short_lived.clear()
+        self._told_taken.clear()
         self._started = False
 
     def evaluate(
@@ -96,16 +117,26 @@ class AlertRules:
                 candidates.extend(self._owner_changed(event, settings))
             else:
                 candidates.extend(self._exposure_changed(event, settings))
-        for rows in bound.values():
-            candidates.extend(self._bound(rows, new.taken_at, settings))
+        now = self._clock()
+        # Freed first: a port left and taken again in one scan is a restart.
         for (proto, port), rows in freed.items():
             still_held = any(r.proto == proto for r in new.on_port(port))
             if not still_held:
+                self._recently_freed.freed(widest(rows), now)
                 candidates.extend(self._freed(rows, new.taken_at, settings))
+        for rows in bound.values():
+            restarted = self._recently_freed.restart_of(widest(rows), now)
+            if restarted is not None:
+                candidates.extend(self._restarted(widest(rows), restarted, new.taken_at, settings))
+            else:
+                candidates.extend(self._bound(rows, new.taken_at, settings))
         candidates.extend(self._remote_clients(new, settings))
 
-        alerts = self._apply_quiet_period(candidates, settings)
-        return self._batch(alerts, new.taken_at, settings)
+        alerts = self._quiet.apply(candidates, settings.quiet_period)
+        alerts += self._short_lived.due(now, new.taken_at)
+        alerts = batch(alerts, new.taken_at, settings.summary_threshold)
+        self._remember_told(alerts, now)
+        return alerts
 
     # --- one kind of event each ---
 
@@ -124,7 +155,11 @@ class AlertRules:
         if exposed:
             in_use = " (a watched port)" if watch is not None and watch.notify_occupied else ""
             body = f"{listens} ({row.exposure})"
-            return [self._exposed(row, at, f"is open to {reach(row.exposure)}{in_use}", body)]
+            alert = self._exposed(row, at, f"is open to {reach(row.exposure)}{in_use}", body)
+            # A watched port is told each time; a random high port once a minute per program.
+            if row.ephemeral and watch is None:
+                alert = self._short_lived.admit(alert, self._clock())
+            return [alert]
         if watch is not None and watch.notify_occupied:
             return [
                 self._alert(
@@ -136,6 +171,28 @@ class AlertRules:
                 )
             ]
         return []
+
+    def _restarted(
+        self, row: Listener, before: Listener, at: float, settings: Settings
+    ) -> list[Alert]:
+        """The program that left the port took it again: news on a watched port only."""
+        watch = watch_for(settings, row.port, row.proto)
+        context = f"{self._who(row)} took {row.proto} {row.endpoint} again"
+        policy = self._policy(row, watch, at, context)
+        if policy is not None:
+            return [policy]
+        if watch is None or not (watch.notify_occupied or watch.notify_freed):
+            return []
+        pids = f"PID {before.pid} → {row.pid}" if before.pid != row.pid else f"PID {row.pid}"
+        return [
+            self._alert(
+                AlertKind.RESTARTED,
+                row,
+                at,
+                f"Port {row.port} restarted ({pids})",
+                body=context,
+            )
+        ]
 
     def _policy(
         self, row: Listener, watch: WatchedPort | None, at: float, context: str
@@ -165,35 +222,33 @@ class AlertRules:
         return None
 
     def _exposed(self, row: Listener, at: float, what: str, body: str) -> Alert:
-        """The exposure alert: 'Port 8000 <what>', critical when the whole network can reach it."""
+        """The exposure alert: 'Port 8000 <what>'. Critical is kept for broken policies."""
         return self._alert(
             AlertKind.EXPOSED,
             row,
             at,
             f"Port {row.port} {what}",
             body=body,
-            urgency=Urgency.CRITICAL if row.exposure is Exposure.PUBLIC else Urgency.NORMAL,
         )
 
     def _freed(self, rows: list[Listener], at: float, settings: Settings) -> list[Alert]:
         row = widest(rows)
         watch = watch_for(settings, row.port, row.proto)
-        if watch is None or not watch.notify_freed:
-            return []
         endpoints = ", ".join(dict.fromkeys(r.endpoint for r in rows))
-        return [
-            self._alert(
-                AlertKind.FREED,
-                row,
-                at,
-                f"Port {row.port} is free",
-                body=f"{self._who(row)} stopped listening on {row.proto} {endpoints}",
-                urgency=Urgency.LOW,
-            )
-        ]
+        stopped = f"{self._who(row)} stopped listening on {row.proto} {endpoints}"
+        if watch is not None and watch.notify_freed:
+            # Told in the place of the "taken" notification, if that is still shown.
+            return [self._alert(AlertKind.FREED, row, at, f"Port {row.port} is free", body=stopped)]
+        told = self._told_taken.pop((row.proto, row.port), None)
+        if told is None:
+            return []
+        title = f"Port {row.port} closed again"
+        return [self._alert(AlertKind.WITHDRAWN, row, at, title, body=stopped, notify=False)]
 
     def _owner_changed(self, event: Event, settings: Settings) -> list[Alert]:
         row, before = event.listener, event.previous
+        if before is not None and is_restart(before, row):
+            return self._restarted(row, before, event.at, settings)
         was = self._who(before) if before is not None else "?"
         context = f"{self._who(row)} now holds {row.proto} {row.endpoint} (was {was})"
         watch = watch_for(settings, row.port, row.proto)
@@ -308,33 +363,15 @@ class AlertRules:
             port=ports[0] if len(ports) == 1 else None,
         )
 
-    def _apply_quiet_period(self, alerts: list[Alert], settings: Settings) -> list[Alert]:
-        now = self._clock()
-        result: list[Alert] = []
+    def _remember_told(self, alerts: list[Alert], now: float) -> None:
+        """Which ports were just told as taken; forget those told too long ago to be shown."""
         for alert in alerts:
-            group = _QUIET_GROUP.get(alert.kind)
-            if group is None or alert.port is None:
-                result.append(alert)
-                continue
-            key = (group, alert.port)
-            last = self._last_alert.get(key)
-            if last is not None and now - last < settings.quiet_period:
-                result.append(replace(alert, notify=False, suppressed=True))
-                continue
-            self._last_alert[key] = now
-            result.append(alert)
-        # Forget timers that can no longer matter, so the dict stays small.
-        horizon = now - settings.quiet_period
-        for key in [k for k, t in self._last_alert.items() if t < horizon]:
-            del self._last_alert[key]
-        return result
-
-    def _batch(self, alerts: list[Alert], at: float, settings: Settings) -> list[Alert]:
-        loud = [a for a in alerts if a.notify]
-        if len(loud) < settings.summary_threshold:
-            return alerts
-        quiet = [replace(a, notify=False) if a.notify else a for a in alerts]
-        return [*quiet, summarize(loud, at)]
+            told = alert.notify and alert.kind in _TAKEN
+            if told and alert.port is not None and alert.proto is not None:
+                self._told_taken[(alert.proto, alert.port)] = now
+        horizon = now - WITHDRAW_WINDOW
+        for key in [k for k, t in self._told_taken.items() if t < horizon]:
+            del self._told_taken[key]
 
     def _alert(
         self,
@@ -345,6 +382,7 @@ class AlertRules:
         *,
         body: str,
         urgency: Urgency = Urgency.NORMAL,
+        notify: bool = True,
     ) -> Alert:
         return Alert(
             kind=kind,
@@ -357,6 +395,7 @@ class AlertRules:
             pid=row.pid,
             holder=self._holder(row),
             urgency=urgency,
+            notify=notify,
             ports=(row.port,),
         )
 

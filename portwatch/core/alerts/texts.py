@@ -18,6 +18,7 @@ VERB = {
     AlertKind.UNEXPECTED_OWNER: "taken unexpectedly",
     AlertKind.EXPOSURE_POLICY: "bound too widely",
     AlertKind.REMOTE_CLIENT: "reached from the network",
+    AlertKind.RESTARTED: "restarted",
 }
 
 LIST_LIMIT = 6
