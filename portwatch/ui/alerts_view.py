@@ -14,7 +14,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from portwatch.core.alerts.alert import Alert, Urgency
+from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
 from portwatch.core.owner_text import owner_text
 from portwatch.core.safetext import visible, visible_lines
 from portwatch.ui.tables.cells import SORT_ROLE, plain_tooltip
@@ -38,6 +38,21 @@ MAX_ALERTS = 2000
 
 QUIET_FOREGROUND = QColor(130, 130, 130)
 CRITICAL_FOREGROUND = QColor(179, 38, 30)
+
+# Each kind of news its colour (a dot before the text) and its words (the tooltip).
+KIND_LOOKS: dict[AlertKind, tuple[str, str]] = {
+    AlertKind.EXPOSED: ("#D9730D", "Reachable from the network"),
+    AlertKind.OCCUPIED: ("#2F6FDB", "A watched port was taken"),
+    AlertKind.FREED: ("#2E9D5B", "A watched port was freed"),
+    AlertKind.RESTARTED: ("#1B8A8A", "A watched port was restarted"),
+    AlertKind.WITHDRAWN: ("#8C8C8C", "Closed again soon after"),
+    AlertKind.UNEXPECTED_OWNER: ("#B3261E", "A port rule was broken"),
+    AlertKind.EXPOSURE_POLICY: ("#B3261E", "A port rule was broken"),
+    AlertKind.REMOTE_CLIENT: ("#7B3FB5", "Another machine connected"),
+    AlertKind.SUMMARY: ("#505050", "Several alerts at once"),
+    AlertKind.STARTUP: ("#8C8C8C", "What was there at start"),
+    AlertKind.NOTICE: ("#8C8C8C", "From portwatch"),
+}
 
 
 def format_clock(epoch: float) -> str:
@@ -59,6 +74,8 @@ class AlertsModel(QAbstractTableModel):
         super().__init__(parent)
         self._alerts: list[Alert] = []
         self.max_rows = max_rows
+        self._expanded: set[int] = set()  # id() of the summaries shown with their alerts
+        self._dots: dict[str, QIcon] = {}
 
     def add_alert(self, alert: Alert) -> None:
         self.beginInsertRows(QModelIndex(), 0, 0)
@@ -67,15 +84,41 @@ class AlertsModel(QAbstractTableModel):
         if len(self._alerts) > self.max_rows:
             first = self.max_rows
             self.beginRemoveRows(QModelIndex(), first, len(self._alerts) - 1)
+            self._expanded -= {id(alert) for alert in self._alerts[first:]}
             del self._alerts[first:]
             self.endRemoveRows()
+
+    def add_older(self, alerts: list[Alert]) -> None:
+        """Alerts older than every listed one (earlier runs'), oldest first, below the rest."""
+        room = self.max_rows - len(self._alerts)
+        older = list(reversed(alerts))[: max(0, room)]
+        if not older:
+            return
+        first = len(self._alerts)
+        self.beginInsertRows(QModelIndex(), first, first + len(older) - 1)
+        self._alerts.extend(older)
+        self.endInsertRows()
 
     def clear(self) -> None:
         if not self._alerts:
             return
         self.beginRemoveRows(QModelIndex(), 0, len(self._alerts) - 1)
         self._alerts.clear()
+        self._expanded.clear()
         self.endRemoveRows()
+
+    def toggle_expanded(self, row: int) -> bool:
+        """Show a summary's alerts under it, or fold them away; False for other rows."""
+        alert = self._alerts[row]
+        if not alert.details:
+            return False
+        self._expanded ^= {id(alert)}
+        cell = self.index(row, self.WHAT)
+        self.dataChanged.emit(cell, cell)
+        return True
+
+    def is_expanded(self, row: int) -> bool:
+        return id(self._alerts[row]) in self._expanded
 
     def alerts(self) -> list[Alert]:
         return list(self._alerts)
@@ -106,9 +149,14 @@ class AlertsModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return self._sort(alert, column)
         if role == Qt.ItemDataRole.ToolTipRole:
+            kind = KIND_LOOKS.get(alert.kind, ("", ""))[1]
             note = "\n(not notified: quiet period)" if alert.suppressed else ""
             text = f"{alert.title}\n{alert.body}{note}" if alert.body else alert.title + note
-            return plain_tooltip(text, multiline=True)
+            if alert.details:
+                text += "\n(double-click to show its alerts here)"
+            return plain_tooltip(f"{kind}\n{text}" if kind else text, multiline=True)
+        if role == Qt.ItemDataRole.DecorationRole and column == self.WHAT:
+            return self._dot(alert.kind)
         if role == Qt.ItemDataRole.ForegroundRole:
             if alert.suppressed:
                 return QUIET_FOREGROUND
@@ -132,12 +180,34 @@ class AlertsModel(QAbstractTableModel):
             return str(alert.port)
         if column == self.WHAT:
             first_line = alert.body.split("\n", 1)[0] if alert.body else ""
-            return visible(f"{alert.title} — {first_line}" if first_line else alert.title)
+            text = visible(f"{alert.title} — {first_line}" if first_line else alert.title)
+            if id(alert) in self._expanded:
+                text += "".join(f"\n    {visible(line)}" for line in alert.details)
+            elif alert.details:
+                text += f"  [{len(alert.details)} alerts ▸]"
+            return text
         # The holder as the alert names it; alerts of older versions carry only the process.
         name = alert.holder or alert.process
         if alert.pid is None:
             return visible(name or "")
         return visible(owner_text(name, alert.pid))
+
+    def _dot(self, kind: AlertKind) -> QIcon | None:
+        looks = KIND_LOOKS.get(kind)
+        if looks is None:
+            return None
+        icon = self._dots.get(looks[0])
+        if icon is None:
+            pixmap = QPixmap(10, 10)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(looks[0]))
+            painter.drawEllipse(0, 0, 10, 10)
+            painter.end()
+            icon = self._dots[looks[0]] = QIcon(pixmap)
+        return icon
 
     def _sort(self, alert: Alert, column: int) -> Any:
         if column == self.TIME:
@@ -225,6 +295,11 @@ class AlertsView(QWidget):
         self.count_label.setText(f"{count} alert{'s' if count != 1 else ''}")
 
     def _activated(self, index: QModelIndex) -> None:
+        """A summary opens or folds its alerts; any other row shows its port."""
+        row = self.proxy.mapToSource(index).row()
+        if self.model.toggle_expanded(row):
+            self.table.resizeRowToContents(index.row())
+            return
         alert = self.proxy.data(index, ALERT_ROLE)
         if isinstance(alert, Alert) and alert.port is not None:
             self.port_activated.emit(alert.port)

@@ -31,8 +31,7 @@ from PySide6.QtWidgets import QApplication
 
 from portwatch.core.alerts.engine import AlertRules
 from portwatch.core.consumers import ConsumerGuard
-from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder
-from portwatch.core.history.rows import held_by_another
+from portwatch.core.history import HistoryReader, HistoryRecorder
 from portwatch.core.model import Snapshot
 from portwatch.core.pipeline import ScanResult
 from portwatch.core.scanner import Scanner
@@ -46,6 +45,7 @@ from portwatch.notify.sender import (
 )
 from portwatch.ui.alerts_controller import AlertsController
 from portwatch.ui.alerts_view import AlertsView
+from portwatch.ui.history_open import list_past_alerts, open_history
 from portwatch.ui.history_view import HistoryView
 from portwatch.ui.listener_actions import install_actions
 from portwatch.ui.main_window import MainWindow
@@ -111,7 +111,7 @@ class PortwatchApp(QObject):
         self.labels = settings.labels
         self.window.set_labels(self.labels)
         self.alerts_view = AlertsView()
-        self.history, history_problem = _open_history(history, settings)
+        self.history, history_problem = open_history(history, settings)
         self.history_view = (
             HistoryView(HistoryReader(self.history.path)) if self.history is not None else None
         )
@@ -174,6 +174,8 @@ class PortwatchApp(QObject):
         self.settings.tell_loaded()
         if history_problem:
             self.alerts.notice("Port history is off", history_problem)
+        elif self.history is not None:
+            list_past_alerts(self.alerts_view, self.history.path)
         if self.notifications is not None:
             self.notifications.start()  # connects on its thread, then says what can be delivered
         else:
@@ -396,20 +398,3 @@ class PortwatchApp(QObject):
 def _update_tray(tray: TrayIcon, result: ScanResult) -> None:
     tray.update_snapshot(result.snapshot)
     tray.set_watched_busy(result.watched_busy)
-
-
-def _open_history(
-    history: HistoryRecorder | None, settings: Settings
-) -> tuple[HistoryRecorder | None, str | None]:
-    """The given recorder, or one built from the settings; why there is none otherwise."""
-    if history is not None:
-        return history, None
-    try:
-        return HistoryRecorder.from_settings(settings), None
-    except HistoryError as exc:
-        if held_by_another(exc):
-            # Not off for the whole run: the writer thread opens it once the lock goes.
-            log.warning("%s; the history is written once it is free", exc)
-            return HistoryRecorder.from_settings(settings, open_now=False), None
-        log.warning("history is off: %s", exc)
-        return None, str(exc)

@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from portwatch.core import paths
 from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
+from portwatch.core.alerts.texts import summarize
 from portwatch.core.diff import diff
 from portwatch.core.history import HistoryReader, HistoryRecorder
 from portwatch.core.model import Listener, OwnerUnknown, Snapshot
@@ -24,7 +25,7 @@ from portwatch.core.portspec import PortSpec
 from portwatch.core.settings import NotificationStyle, Settings, WatchedPort, save_settings
 from portwatch.notify.probe import describe_connection
 from portwatch.notify.sender import Notifier
-from portwatch.ui.alerts_view import AlertsModel, AlertsView
+from portwatch.ui.alerts_view import KIND_LOOKS, AlertsModel, AlertsView
 from portwatch.ui.app import PortwatchApp
 from portwatch.ui.history_view import HistoryView, HoldingsModel
 from tests.support.factories import listener
@@ -86,6 +87,54 @@ def test_alerts_model_marks_quiet_and_critical() -> None:
     assert model.data(model.index(1, 0), Qt.ItemDataRole.ForegroundRole) is not None
     tip = model.data(model.index(2, 0), Qt.ItemDataRole.ToolTipRole)
     assert tip.endswith("(not notified: quiet period)")
+
+
+@pytest.mark.usefixtures("qtbot")
+def test_alerts_are_coloured_by_kind_and_only_a_broken_rule_is_red() -> None:
+    model = AlertsModel()
+    model.add_alert(alert(8000, kind=AlertKind.EXPOSED))
+    model.add_alert(alert(3000, kind=AlertKind.FREED))
+    model.add_alert(alert(5432, kind=AlertKind.EXPOSURE_POLICY, urgency=Urgency.CRITICAL))
+    colours = []
+    for row in range(3):
+        icon = model.data(model.index(row, AlertsModel.WHAT), Qt.ItemDataRole.DecorationRole)
+        colours.append(icon.pixmap(10, 10).toImage().pixelColor(5, 5).name())
+    assert colours == [
+        KIND_LOOKS[AlertKind.EXPOSURE_POLICY][0].lower(),
+        KIND_LOOKS[AlertKind.FREED][0].lower(),
+        KIND_LOOKS[AlertKind.EXPOSED][0].lower(),
+    ]
+    assert len(set(colours)) == 3
+    foreground = [
+        model.data(model.index(row, 0), Qt.ItemDataRole.ForegroundRole) for row in range(3)
+    ]
+    assert foreground[0] is not None
+    assert foreground[1:] == [None, None]
+    tip = model.data(model.index(2, AlertsModel.WHAT), Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("Reachable from the network")
+
+
+def test_a_summary_opens_to_show_its_alerts_and_folds_again(qtbot: QtBot) -> None:
+    view = AlertsView()
+    qtbot.addWidget(view)
+    view.show()
+    singles = [alert(port, notify=False) for port in (3000, 3001, 3002)]
+    for single in singles:
+        view.model.add_alert(single)
+    view.model.add_alert(summarize(singles, time.time()))
+    row = next(r for r in range(4) if view.proxy.index(r, AlertsModel.PORT).data() == "3000 +2")
+    cell = view.proxy.index(row, AlertsModel.WHAT)
+    assert cell.data().endswith("[3 alerts ▸]")
+    folded = view.table.rowHeight(row)
+    rect = view.table.visualRect(cell)
+    with qtbot.assertNotEmitted(view.port_activated):
+        qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        qtbot.mouseDClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    lines = cell.data().split("\n")
+    assert lines[1:] == [f"    {single.text}" for single in singles]
+    assert view.table.rowHeight(row) > folded
+    view.model.toggle_expanded(view.proxy.mapToSource(cell).row())
+    assert cell.data().endswith("[3 alerts ▸]")
 
 
 def test_alerts_view_double_click_asks_for_the_port(qtbot: QtBot) -> None:
@@ -513,3 +562,30 @@ def test_alerts_model_names_the_holder_as_the_alert_does() -> None:
         "postgresql@15-main.service (postgres)"
     )
     assert model.data(model.index(0, AlertsModel.PROCESS)) == "node (PID 1)"
+
+
+def test_the_alerts_tab_lists_earlier_runs_alerts_below_this_runs(
+    qtbot: QtBot, make_app: Callable[..., PortwatchApp]
+) -> None:
+    first = make_app(tray_available=False)
+    feed(qtbot, first, snap())
+    with qtbot.waitSignal(
+        first.alerts.alert_raised, check_params_cb=lambda alert, _how: alert.port == 8000
+    ):
+        feed(qtbot, first, snap(listener(8000, "0.0.0.0", pid=7, process="python3")))
+    settle(first)
+    first.shutdown()  # the history is written and closed: the app quits
+
+    second = make_app(tray_available=False)
+    model = second.alerts_view.model
+    qtbot.waitUntil(lambda: any(a.port == 8000 for a in model.alerts()), timeout=10_000)
+    feed(qtbot, second, snap())
+    alerts = model.alerts()
+    earlier = [a for a in alerts if a.port == 8000]
+    assert [(a.kind, a.title, a.notify) for a in earlier] == [
+        (AlertKind.EXPOSED, "Port 8000 is open to the network", False)
+    ]
+    assert earlier[0].body == "python3 (PID 7) listens on tcp 0.0.0.0:8000 (public)"
+    # This run's come first (newest at the top); the earlier run's start-up is there too.
+    assert alerts.index(earlier[0]) > 0
+    assert sum(1 for a in alerts if a.kind is AlertKind.STARTUP) == 2

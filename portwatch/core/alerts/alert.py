@@ -47,6 +47,8 @@ class Alert:
     notify: bool = True
     suppressed: bool = False  # held back by the quiet period
     ports: tuple[int, ...] = ()
+    # A summary's single alerts, one line each ("Port 3001 is in use: node (PID 5) …").
+    details: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:

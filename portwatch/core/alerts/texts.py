@@ -118,4 +118,5 @@ def summarize(alerts: Sequence[Alert], at: float) -> Alert:
         holder=only_owner if only_owner != OWNER_UNKNOWN else None,
         urgency=urgency,
         ports=ports,
+        details=tuple(alert.text for alert in alerts),
     )
