@@ -5,13 +5,15 @@ Other parts add their actions after these (``install_actions``).
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLineEdit, QToolBar, QWidget
 
 from portwatch.ui.tables.filters import ListenerToggles
 
 SEARCH_DEBOUNCE_MS = 150
+# The Pause button's text while monitoring, and while paused.
+PAUSE_TEXT, RESUME_TEXT = "Pause", "Resume"
 
 
 class FilterBar(QToolBar):
@@ -54,8 +56,9 @@ class FilterBar(QToolBar):
             "Group by app", False, "Show the ports under the app or project that holds them"
         )
         self.addSeparator()
-        self.pause_action = self._toggle("Pause", False, "Pause monitoring")
+        self.pause_action = self._toggle(PAUSE_TEXT, False, "Pause monitoring")
         self.pause_action.toggled.connect(self.pause_toggled)
+        self._fix_pause_width()
         self.settings_action = QAction("Settings…", self)
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.settings_action.triggered.connect(self.settings_requested)
@@ -68,6 +71,23 @@ class FilterBar(QToolBar):
         action.setToolTip(tip)
         self.addAction(action)
         return action
+
+    def _fix_pause_width(self) -> None:
+        """The Pause button as wide as its widest text: Resume moves no button after it."""
+        button = self.widgetForAction(self.pause_action)
+        shown = self.pause_action.text()
+        widths = []
+        for text in (PAUSE_TEXT, RESUME_TEXT):
+            self.pause_action.setText(text)
+            widths.append(button.sizeHint().width())
+        self.pause_action.setText(shown)
+        button.setMinimumWidth(max(widths))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        # Another font or style measures the texts differently.
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fix_pause_width()
 
     def set_search_now(self, text: str) -> None:
         """Put ``text`` in the search box and search at once (no typing pause to wait for)."""
@@ -100,5 +120,6 @@ class FilterBar(QToolBar):
         """Reflect the monitoring state (without emitting pause_toggled again)."""
         self.pause_action.blockSignals(True)
         self.pause_action.setChecked(paused)
-        self.pause_action.setText("Resume" if paused else "Pause")
+        self.pause_action.setText(RESUME_TEXT if paused else PAUSE_TEXT)
+        self.pause_action.setToolTip("Resume monitoring" if paused else "Pause monitoring")
         self.pause_action.blockSignals(False)
