@@ -24,6 +24,7 @@ from portwatch.core.naming import NO_LABELS, Labels
 from portwatch.core.reveal import reveal_in_file_manager
 from portwatch.core.safetext import visible
 from portwatch.ui.action_rules import COPY_KINDS, copy_text, enabled_for
+from portwatch.ui.filter_bar import LISTENERS_TAB
 from portwatch.ui.free_flow import FreePortFlow
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.port_check import PortCheckBox
@@ -277,6 +278,8 @@ def install_actions(
     toolbar = window.toolbar
     toolbar.addSeparator()
     toolbar.addActions(actions.toolbar_actions)
+    # They act on the listeners selected or shown, which only that tab shows.
+    toolbar.limit_to(actions.toolbar_actions, (LISTENERS_TAB,))
     window.context_menu_requested.connect(actions.populate_menu)
     window.selection_changed.connect(actions.set_selection)
     status = window.statusBar()
