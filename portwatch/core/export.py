@@ -26,8 +26,11 @@ def export_format_for(path: str | Path, chosen_filter: str = "") -> ExportFormat
 
 
 def export_text(listeners: Iterable[Listener], fmt: ExportFormat) -> str:
-
-    return to_json(listeners) + "\n" if fmt is ExportFormat.JSON else to_csv(listeners)
+    """The file's text; times are ISO 8601 local time, for the person who opens it
+    (``list --json`` keeps epoch seconds for scripts)."""
+    if fmt is ExportFormat.JSON:
+        return to_json(listeners, iso_times=True) + "\n"
+    return to_csv(listeners, iso_times=True)
 
 
 @dataclass(frozen=True, slots=True)

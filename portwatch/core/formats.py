@@ -4,6 +4,7 @@ exports, copies and the History tab."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterable, Sequence
@@ -45,15 +46,34 @@ LISTENER_KEYS = (
 )
 
 
-def listener_row(listener: Listener, label: str | None = None) -> dict[str, Any]:
-    """The promised keys of one listener, ``label`` being the user's name for it (or None)."""
+def iso_local_time(epoch: float) -> str:
+    """'2026-12-04T16:50:11+01:00': ISO 8601 local time with its UTC offset, to the second."""
+    return dt.datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
+
+
+def listener_row(
+    listener: Listener, label: str | None = None, *, iso_times: bool = False
+) -> dict[str, Any]:
+    """The promised keys of one listener, ``label`` being the user's name for it (or None).
+
+    ``started`` is epoch seconds, as `list --json` promises scripts; with
+    ``iso_times`` (a file for a person: the window's export) :func:`iso_local_time`.
+    """
     data = listener.to_json(label)
-    return {key: data.get(key) for key in LISTENER_KEYS}
+    row = {key: data.get(key) for key in LISTENER_KEYS}
+    if iso_times and listener.started is not None:
+        row["started"] = iso_local_time(listener.started)
+    return row
 
 
-def to_json(listeners: Iterable[Listener], labels: Labels = NO_LABELS) -> str:
-    """A JSON array; the text is exactly what was read (escaped by JSON), and valid UTF-8."""
-    rows = [listener_row(row, labels.for_listener(row)) for row in listeners]
+def to_json(
+    listeners: Iterable[Listener], labels: Labels = NO_LABELS, *, iso_times: bool = False
+) -> str:
+    """A JSON array; the text is exactly what was read (escaped by JSON), and valid UTF-8.
+
+    ``iso_times``: times as ISO 8601 text (:func:`listener_row`).
+    """
+    rows = [listener_row(row, labels.for_listener(row), iso_times=iso_times) for row in listeners]
     return json.dumps(rows, indent=2)
 
 
@@ -65,16 +85,19 @@ def _csv_value(value: object) -> object:
     return value
 
 
-def to_csv(listeners: Iterable[Listener], labels: Labels = NO_LABELS) -> str:
+def to_csv(
+    listeners: Iterable[Listener], labels: Labels = NO_LABELS, *, iso_times: bool = False
+) -> str:
     """A header row, then one line per listener: text cells shown visibly, never as formulas.
 
     Lists become one cell: the command line and the PIDs joined by spaces.
+    ``iso_times``: times as ISO 8601 text (:func:`listener_row`).
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(LISTENER_KEYS)
     for row in listeners:
-        data = listener_row(row, labels.for_listener(row))
+        data = listener_row(row, labels.for_listener(row), iso_times=iso_times)
         if data["cmdline"] is not None:
             data["cmdline"] = " ".join(data["cmdline"])
         data["pids"] = " ".join(str(pid) for pid in data["pids"])

@@ -163,3 +163,23 @@ def resources_dir() -> Path:
 
 def resource_path(name: str) -> Path:
     return resources_dir() / name
+
+
+def xdg_data_dirs() -> list[Path]:
+    """``$XDG_DATA_HOME`` and ``$XDG_DATA_DIRS`` with their defaults (Base Directory spec)."""
+    home = os.environ.get("XDG_DATA_HOME", "")
+    dirs = os.environ.get("XDG_DATA_DIRS", "") or "/usr/local/share:/usr/share"
+    found = [Path(home) if home else Path.home() / ".local" / "share"]
+    found += (Path(d) for d in dirs.split(":") if d)
+    return [d for d in found if d.is_absolute()]
+
+
+def installed_icons() -> list[Path]:
+    """The app's icon files in the hicolor theme of the data folders, as the .deb
+    and the .rpm install them (``hicolor/48x48/apps/<APP_ID>.png``, …; the
+    PNGs are rendered at packaging time). A pip install puts none there."""
+    return [
+        icon
+        for data in xdg_data_dirs()
+        for icon in sorted((data / "icons" / "hicolor").glob(f"*/apps/{APP_ID}.*"))
+    ]

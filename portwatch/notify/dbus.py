@@ -16,6 +16,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from jeepney import (  # type: ignore[import-untyped]
@@ -32,7 +33,7 @@ from jeepney.io.threading import (  # type: ignore[import-untyped]
 )
 from jeepney.wrappers import unwrap_msg  # type: ignore[import-untyped]
 
-from portwatch.core.paths import APP_ID, APP_NAME, resource_path
+from portwatch.core.paths import APP_ID, APP_NAME, installed_icons
 from portwatch.core.safetext import mask_text, visible, visible_lines
 
 log = logging.getLogger(__name__)
@@ -79,13 +80,31 @@ def notification_texts(title: str, body: str, *, markup: bool) -> tuple[str, str
     return summary, _escape(text) if markup else text
 
 
+# Servers draw a notification's icon at 32 to 64 px (twice that on HiDPI screens):
+# the largest installed PNG up to this size is sent, for them to scale down.
+ICON_PIXELS = 128
+# A themed icon the servers' own themes have, where the app's PNG is not installed.
+FALLBACK_ICON = "dialog-warning"
+
+
 def default_icon() -> str:
-    """The app's SVG when the install has it, else a themed icon every server knows."""
-    try:
-        path = resource_path("portwatch.svg")
-    except FileNotFoundError:
-        return "dialog-warning"
-    return str(path) if path.is_file() else "dialog-warning"
+    """The path of the app's icon as a PNG where a package installed it in the
+    hicolor theme (the .deb, the .rpm), else the name of a themed icon.
+
+    Never the SVG in portwatch's resources: servers load the icon with their
+    own image library, and dunst (gdk-pixbuf) logs "Failed to load image
+    info" for it and shows none. A pip install has no PNG: the app's icon
+    is rendered only when it is packaged.
+    """
+    sizes: dict[int, Path] = {}
+    for icon in installed_icons():
+        width = icon.parent.parent.name.partition("x")[0]  # hicolor/128x128/apps/…
+        if icon.suffix == ".png" and width.isdigit():
+            sizes.setdefault(int(width), icon)
+    if not sizes:
+        return FALLBACK_ICON
+    fitting = [size for size in sizes if size <= ICON_PIXELS]
+    return str(sizes[max(fitting) if fitting else min(sizes)])
 
 
 class DBusNotifier:

@@ -24,6 +24,7 @@ from portwatch.core.naming import NO_LABELS, Labels
 from portwatch.core.reveal import reveal_in_file_manager
 from portwatch.core.safetext import visible
 from portwatch.ui.action_rules import COPY_KINDS, copy_text, enabled_for
+from portwatch.ui.filter_bar import LISTENERS_TAB
 from portwatch.ui.free_flow import FreePortFlow
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.port_check import PortCheckBox
@@ -44,9 +45,10 @@ class ListenerActions(QObject):
     selection while a menu is open cannot retarget them.
 
     ``rows_provider`` returns the rows the table shows now (after search and
-    filters): Export writes those. ``terminate_wait`` is how long a graceful
-    terminate gets before Force kill is offered. ``rename`` opens the Rename
-    dialog for a port or an app; without it menus offer no "Rename…".
+    filters, less the rows just gone): Export writes those. ``terminate_wait``
+    is how long a graceful terminate gets before Force kill is offered.
+    ``rename`` opens the Rename dialog for a port or an app; without it menus
+    offer no "Rename…".
     """
 
     message = Signal(str)  # status bar text
@@ -93,7 +95,9 @@ class ListenerActions(QObject):
         self.copy_menu.addActions(list(self.copy_actions.values()))
         self.reveal_action = self._shared("Reveal executable", lambda: self.reveal(self.selection))
         self.export_action = self._shared("Export…", self.export_rows)
-        self.export_action.setToolTip("Save the table as shown (search and filters) to CSV or JSON")
+        self.export_action.setToolTip(
+            "Save the table's current rows as shown (search and filters) to CSV or JSON"
+        )
         self.set_selection([])
 
     def _shared(
@@ -267,17 +271,15 @@ def install_actions(
     ``listener_proxy``, ``context_menu_requested``, ``selection_changed``,
     ``add_tab``, ``show_port`` and the status bar.
     """
-    proxy = window.listener_proxy
-
-    def visible_rows() -> list[Listener]:
-        return [proxy.listener_at(proxy.index(row, 0)) for row in range(proxy.rowCount())]
-
-    actions = ListenerActions(window, rows_provider=visible_rows, rename=rename)
+    rows_provider = window.listener_proxy.current_listeners
+    actions = ListenerActions(window, rows_provider=rows_provider, rename=rename)
     window.listener_view.addActions(actions.shortcut_actions)
     window.listener_tree.addActions(actions.shortcut_actions)
     toolbar = window.toolbar
     toolbar.addSeparator()
     toolbar.addActions(actions.toolbar_actions)
+    # They act on the listeners selected or shown, which only that tab shows.
+    toolbar.limit_to(actions.toolbar_actions, (LISTENERS_TAB,))
     window.context_menu_requested.connect(actions.populate_menu)
     window.selection_changed.connect(actions.set_selection)
     status = window.statusBar()

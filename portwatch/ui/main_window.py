@@ -44,7 +44,7 @@ from portwatch.core.model import Connection, Listener, Snapshot
 from portwatch.core.naming import Labels
 from portwatch.core.paths import state_dir
 from portwatch.ui.details import DetailsPane
-from portwatch.ui.filter_bar import FilterBar
+from portwatch.ui.filter_bar import CONNECTIONS_TAB, LISTENERS_TAB, FilterBar
 from portwatch.ui.icons import app_icon
 from portwatch.ui.listener_tree import ListenerTree
 from portwatch.ui.scan_status import ScanStatus
@@ -159,8 +159,8 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.splitter, "Listeners")
-        self.tabs.addTab(self.connection_view, "Connections")
+        self.tabs.addTab(self.splitter, LISTENERS_TAB)
+        self.tabs.addTab(self.connection_view, CONNECTIONS_TAB)
         self.tabs.currentChanged.connect(self._tab_changed)
 
         self.notice = NoticeBar(NO_TRAY_TEXT)
@@ -358,7 +358,8 @@ class MainWindow(QMainWindow):
         self.context_menu_requested.emit(menu, listeners)
         menu.exec(view.viewport().mapToGlobal(position))
 
-    def _tab_changed(self, _index: int) -> None:
+    def _tab_changed(self, index: int) -> None:
+        self.toolbar.show_tab(self.tabs.tabText(index))
         self.connections_visible_changed.emit(self.connections_visible)
 
     # --- window state ------------------------------------------------------------------

@@ -147,10 +147,23 @@ def _watch_port_settings(port: int, style: NotificationStyle) -> dict[str, str]:
     return {name: os.environ[name] for name in user_dirs}
 
 
+def _install_rendered_icons() -> Path:
+    """The app's PNGs in the user's hicolor theme, as a package installs them; the
+    128 px one, which the notifications name."""
+    rendered = Path(os.environ["XDG_CACHE_HOME"]) / "rendered-icons"
+    script = ROOT / "resources" / "render_icons.py"
+    subprocess.run([sys.executable, str(script), str(rendered)], check=True, timeout=120)
+    themes = Path(os.environ["XDG_DATA_HOME"]) / "icons"
+    themes.mkdir(parents=True, exist_ok=True)
+    (rendered / "hicolor").rename(themes / "hicolor")
+    return themes / "hicolor" / "128x128" / "apps" / f"{paths.APP_ID}.png"
+
+
 def test_watched_port_public_bind_and_freed_notify_through_dunst(
     desktop: Desktop, monitor: NotifyMonitor, tmp_path: Path
 ) -> None:
     port = _free_port()
+    icon = _install_rendered_icons()
     env = {**desktop.env, **_watch_port_settings(port, NotificationStyle.SYSTEM)}
     app = AlertsAppProcess("--debug", env=env, logs=tmp_path)
     try:
@@ -175,7 +188,7 @@ def test_watched_port_public_bind_and_freed_notify_through_dunst(
             assert f"127.0.0.1:{port}" in occupied.body
             # Named as the app it runs, in its project: "listener_child.py — portwatch (PID …)".
             assert occupied.body.startswith("listener_child.py"), occupied.body
-            assert occupied.icon.endswith("portwatch.svg")
+            assert occupied.icon == str(icon)  # a PNG dunst can load, not the SVG
             assert '"show"' in occupied.actions  # dunst has actions: a Show button
 
             # 2. Another child binds a port on 0.0.0.0: a public-bind notification.
@@ -202,6 +215,10 @@ def test_watched_port_public_bind_and_freed_notify_through_dunst(
         dunst_total = int(count or 0) + int(shown or 0)
         waiting = desktop.run(["dunstctl", "count", "waiting"]).stdout.strip()
         assert dunst_total + int(waiting or 0) >= 3
+        assert desktop.logs is not None
+        dunst_log = (desktop.logs / "dunst.log").read_text()
+        assert "Failed to load image" not in dunst_log, dunst_log
+        assert "No icon found" not in dunst_log, dunst_log
 
         desktop.screenshot(tmp_path / "desktop.png")
         assert (tmp_path / "desktop.png").stat().st_size > 0

@@ -97,14 +97,18 @@ def run_flow(
     qtbot: QtBot, actions: ListenerActions, answers: list[str]
 ) -> tuple[StopResult | None, DialogAnswerer]:
     answerers: list[DialogAnswerer] = []
-    actions.flow_started.connect(lambda flow: answerers.append(DialogAnswerer(flow, answers)))
-    with qtbot.waitSignal(actions.flow_started, timeout=2000) as started:
-        actions.free_action.trigger()
-    flow: FreePortFlow = started.args[0]
-    with qtbot.waitSignal(flow.finished, timeout=20000) as done:
-        pass
-    result: StopResult | None = done.args[0]
-    return result, answerers[0]
+    finished: list[StopResult | None] = []
+
+    def started(flow: FreePortFlow) -> None:
+        # Heard from the start: a flow that is refused or cancelled at once may end
+        # before a wait for its end could begin.
+        flow.finished.connect(finished.append)
+        answerers.append(DialogAnswerer(flow, answers))
+
+    actions.flow_started.connect(started)
+    actions.free_action.trigger()
+    qtbot.waitUntil(lambda: bool(finished), timeout=20000)
+    return finished[0], answerers[0]
 
 
 # --- free ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from PySide6.QtCore import QItemSelectionModel, QPersistentModelIndex, Qt
 from pytestqt.modeltest import ModelTester
 
 from portwatch.core.model import Listener
+from portwatch.ui.tables.addresses import address_sort_key
 from portwatch.ui.tables.cells import ITEM_ROLE
 from portwatch.ui.tables.filters import ListenerProxy
 from portwatch.ui.tables.listeners import ListenerColumn, ListenerTableModel
@@ -19,13 +20,19 @@ from tests.support.factories import listener
 ASCENDING, DESCENDING = Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder
 
 
+# 127.0.0.10 sorts after 127.0.0.9 by number, before it as text.
+ADDRESSES = ("127.0.0.10", "127.0.0.9", "::1")
+
+
 def _listeners(rng: random.Random, count: int, first_pid: int) -> list[Listener]:
-    # Few distinct ports and counts: plenty of ties for the tie order to matter.
+    # Few distinct addresses and counts, and each port bound by six rows (TCP
+    # and UDP on three addresses): plenty of ties for the tie order to matter.
+    # One row per bind: every (port, protocol, address) once, so every row is its own.
     return [
         listener(
-            address=f"127.0.0.{rng.randrange(1, 4)}",
-            # One row per bind: distinct ports, so every row is its own.
-            port=first_pid + n,
+            address=ADDRESSES[n // 2 % 3],
+            proto="udp" if n % 2 else "tcp",
+            port=first_pid + n // 6,
             pid=first_pid + n,
             connections=rng.randrange(3),
         )
@@ -34,9 +41,15 @@ def _listeners(rng: random.Random, count: int, first_pid: int) -> list[Listener]
 
 
 def expected_rows(model: ListenerTableModel, column: int, order: Qt.SortOrder) -> list[int]:
-    """The table's rows sorted by Python, ties by table row in both orders."""
-    values = [model.sort_key(row, column) for row in range(model.rowCount())]
-    return sorted(range(len(values)), key=values.__getitem__, reverse=order == DESCENDING)
+    """The table's rows sorted by Python: by the column, ties by port, protocol,
+    then address (numerically); a descending sort reverses all of it."""
+
+    def order_of(row: int) -> tuple[object, ...]:
+        item = model.item_at(row)
+        value = model.sort_key(row, column)
+        return value, item.port, item.proto, address_sort_key(item.address)
+
+    return sorted(range(model.rowCount()), key=order_of, reverse=order == DESCENDING)
 
 
 def churn(rng: random.Random, rows: list[Listener], next_pid: int) -> list[Listener]:
@@ -49,7 +62,9 @@ def churn(rng: random.Random, rows: list[Listener], next_pid: int) -> list[Liste
 
 
 @pytest.mark.parametrize("order", [ASCENDING, DESCENDING])
-@pytest.mark.parametrize("column", [ListenerColumn.PORT, ListenerColumn.CONNECTIONS])
+@pytest.mark.parametrize(
+    "column", [ListenerColumn.ADDRESS, ListenerColumn.PORT, ListenerColumn.CONNECTIONS]
+)
 def test_order_matches_sorted_through_random_churn(column: int, order: Qt.SortOrder) -> None:
     rng = random.Random(column * 10 + int(order == DESCENDING))
     clock = [0.0]
@@ -96,6 +111,55 @@ def test_sorter_passes_qtmodeltester_through_churn_and_resorts(
         model.expire()
         sorter.sort(step % 4, ASCENDING if step % 2 else DESCENDING)
     assert sorter.rowCount() == model.rowCount() == len(rows)
+
+
+def _binds(proxy: ListenerProxy) -> list[str]:
+    """Each row of the view as 'proto address:port'."""
+    rows = (proxy.listener_at(proxy.index(row, 0)) for row in range(proxy.rowCount()))
+    return [f"{row.proto} {row.endpoint}" for row in rows]
+
+
+def test_equal_addresses_go_by_port_then_protocol_in_both_orders() -> None:
+    model = ListenerTableModel()
+    proxy = ListenerProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(ListenerColumn.ADDRESS, ASCENDING)
+    # Arriving out of order: the table's own row order would not give the answer.
+    model.apply(
+        [
+            listener(443, "0.0.0.0"),
+            listener(22, "127.0.0.1"),
+            listener(80, "0.0.0.0", proto="udp"),
+            listener(80, "0.0.0.0"),
+        ]
+    )
+    assert _binds(proxy) == [
+        "tcp 0.0.0.0:80",
+        "udp 0.0.0.0:80",
+        "tcp 0.0.0.0:443",
+        "tcp 127.0.0.1:22",
+    ]
+    # A row that arrives later is placed among its ties by port too.
+    model.apply([*model.items(), listener(8080, "0.0.0.0"), listener(53, "0.0.0.0")])
+    assert _binds(proxy) == [
+        "tcp 0.0.0.0:53",
+        "tcp 0.0.0.0:80",
+        "udp 0.0.0.0:80",
+        "tcp 0.0.0.0:443",
+        "tcp 0.0.0.0:8080",
+        "tcp 127.0.0.1:22",
+    ]
+    # Descending is the ascending order reversed, ties included: equal
+    # addresses go by port from the highest, UDP before TCP on one port.
+    proxy.sort(ListenerColumn.ADDRESS, DESCENDING)
+    assert _binds(proxy) == [
+        "tcp 127.0.0.1:22",
+        "tcp 0.0.0.0:8080",
+        "tcp 0.0.0.0:443",
+        "udp 0.0.0.0:80",
+        "tcp 0.0.0.0:80",
+        "tcp 0.0.0.0:53",
+    ]
 
 
 def test_a_resort_keeps_persistent_indexes_on_their_rows() -> None:

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from portwatch.core.autostart.base import AutostartError, LaunchCommand, remove, write_entry
-from portwatch.core.paths import APP_ID, resource_path
+from portwatch.core.paths import APP_ID, installed_icons, resource_path
 
 # Characters that force an Exec argument into double quotes (Desktop Entry spec, "Exec key").
 _RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")
@@ -41,22 +41,12 @@ def exec_value(argv: tuple[str, ...]) -> str:
     return " ".join(words).replace("\\", "\\\\")
 
 
-def _data_dirs() -> list[Path]:
-    """``$XDG_DATA_HOME`` and ``$XDG_DATA_DIRS`` with their defaults (Base Directory spec)."""
-    home = os.environ.get("XDG_DATA_HOME", "")
-    dirs = os.environ.get("XDG_DATA_DIRS", "") or "/usr/local/share:/usr/share"
-    found = [Path(home) if home else Path.home() / ".local" / "share"]
-    found += (Path(d) for d in dirs.split(":") if d)
-    return [d for d in found if d.is_absolute()]
-
-
 def icon_value() -> str:
     """The Icon= value: the theme name where a package put the icon in the hicolor
     theme (the .deb, the .rpm), else the path of the icon shipped inside portwatch
     (a pip install puts none in any theme, and a name would show no icon)."""
-    for data in _data_dirs():
-        if any((data / "icons" / "hicolor").glob(f"*/apps/{APP_ID}.*")):
-            return APP_ID
+    if installed_icons():
+        return APP_ID
     try:
         icon = resource_path("portwatch.svg")
     except FileNotFoundError:

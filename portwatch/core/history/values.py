@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from portwatch.core import files
 from portwatch.core.diff import EventKind
+from portwatch.core.formats import iso_local_time
 from portwatch.core.safetext import csv_cell, visible
 
 STARTED = "started"
@@ -144,9 +145,7 @@ HOLDING_CSV_COLUMNS = (
 
 
 def _iso(epoch: float | None) -> str:
-    if epoch is None:
-        return ""
-    return dt.datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
+    return "" if epoch is None else iso_local_time(epoch)
 
 
 def holdings_to_csv(holdings: Iterable[Holding], out: TextIO) -> int:

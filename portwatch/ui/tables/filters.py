@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex
 
 from portwatch.core.model import Connection, Exposure, Listener
+from portwatch.ui.tables.rows import RowState
 from portwatch.ui.tables.search_proxy import SearchProxy
 
 
@@ -78,6 +79,13 @@ class ListenerProxy(SearchProxy[Listener]):
 
     def listener_at(self, index: QModelIndex | QPersistentModelIndex) -> Listener:
         return self.source_table().item_at(self.table_row(index))
+
+    def current_listeners(self) -> list[Listener]:
+        """The rows shown, in their order, less those greyed out because the
+        last scan no longer saw their socket (they linger a moment as GONE)."""
+        table = self.source_table()
+        rows = (self.table_row(self.index(position, 0)) for position in range(self.rowCount()))
+        return [table.item_at(row) for row in rows if table.state_at(row) is not RowState.GONE]
 
 
 class ConnectionProxy(SearchProxy[Connection]):

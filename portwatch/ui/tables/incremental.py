@@ -130,6 +130,7 @@ class IncrementalTableModel(RowTableModel[K, T]):
         key_of = self._key_of
         same_item = self.same_item
         index_get = self._index.get
+        tie_of = self.tie_of
         rows = self._rows
         gone = RowState.GONE
         pending = self._pending
@@ -147,7 +148,8 @@ class IncrementalTableModel(RowTableModel[K, T]):
                 if key not in fresh:  # a duplicate key in one snapshot: keep the first
                     state = RowState.NEW if new_until else RowState.CURRENT
                     haystack = self.haystack_of(item)
-                    fresh[key] = Row(key, item, state, -1, new_until, {}, haystack)
+                    tie = tie_of(key)
+                    fresh[key] = Row(key, item, state, -1, new_until, {}, haystack, tie=tie)
                 continue
             position = row.position
             if seen[position]:

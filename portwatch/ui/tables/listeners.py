@@ -152,6 +152,12 @@ class ListenerTableModel(IncrementalTableModel[ListenerKey, Listener]):
             if old.for_listener(item) != new.for_listener(item):
                 yield row
 
+    def tie_of(self, key: ListenerKey) -> tuple[int, str, str]:
+        # Rows equal on the sorted column go by port, protocol, then address
+        # (numerically): by Address, 0.0.0.0:80 comes before 0.0.0.0:443.
+        proto, _family, address, port = key
+        return port, proto, address_sort_key(address)
+
     def same_item(self, old: Listener, new: Listener) -> bool:
         # The key fields are equal already; the rest, without building tuples.
         return (

@@ -7,7 +7,8 @@ changes them.
 
 Most of a poll's cost is Qt calling back into Python, so ``index`` is
 answered directly, and sort values are cached per row (``sort_key``,
-``sort_values``) for the sorting proxy, which sorts in Python on them.
+``sort_values``) for the sorting proxy, which sorts in Python on them, ties
+broken by ``tie_of`` (``order_key``, ``order_values``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class Row(Generic[K, T]):
     haystack: str = ""
     # column -> sort value, made when a sort first compares it (see sort_key)
     sort_keys: dict[int, Any] = field(default_factory=dict)
+    # its order among rows with equal sort values (``tie_of`` its key, made once)
+    tie: Any = None
 
 
 class RowTableModel(QAbstractTableModel, Generic[K, T]):
@@ -218,6 +221,24 @@ class RowTableModel(QAbstractTableModel, Generic[K, T]):
                 value = keys[column] = sort(row.item)
                 values.append(value)
         return values
+
+    def tie_of(self, key: K) -> Any:
+        """How rows equal on the sorted column are ordered among themselves.
+
+        Made from the row's key, so it never changes while the row lives.
+        The same for every row (this default): they keep the table's row order.
+        """
+        del key  # for tables with an order of their own (listeners: by port)
+        return None
+
+    def order_key(self, row: int, column: int) -> Any:
+        """What a sorting proxy orders the row by: its ``sort_key``, then its ``tie_of``."""
+        return self.sort_key(row, column), self._rows[row].tie
+
+    def order_values(self, column: int) -> list[Any]:
+        """Every row's ``order_key`` for ``column``, in row order."""
+        ties = [row.tie for row in self._rows]
+        return list(zip(self.sort_values(column), ties, strict=True))
 
     def row_of(self, key: K) -> int | None:
         row = self._index.get(key)

@@ -20,10 +20,13 @@ class SortProxy(QAbstractProxyModel):
     Qt's QSortFilterProxyModel calls a Python ``lessThan`` for every
     comparison (~140,000 for a click on a header at 10,000 rows). This proxy
     keeps its own order instead: ``sort`` is one ``sorted()`` over the
-    table's cached sort values (``IncrementalTableModel.sort_values``); a new
-    row is placed by binary search; a row whose sort value moved is taken out
-    and put back. Ties go by the table's row number (its order of arrival),
-    ascending in both orders, as a stable sort leaves them.
+    table's cached sort values with their tie-breakers
+    (``RowTableModel.order_values``); a new row is placed by binary search; a
+    row whose sort value moved is taken out and put back. A descending sort is
+    the ascending one reversed, tie-breakers included (the listener table:
+    equal addresses by port, 443 before 80). Rows equal on both go by the
+    table's row number (their order of arrival), ascending in both orders, as
+    a stable sort leaves them.
 
     It sits under the search filter (``SearchProxy``), so it always holds
     every row in order: a change of search or toggles only hides or shows
@@ -39,7 +42,7 @@ class SortProxy(QAbstractProxyModel):
         self._table: IncrementalTableModel[Any, Any] | None = None
         self._column = -1
         self._order = Qt.SortOrder.AscendingOrder
-        # The table row of each of this proxy's rows, and (sorted) its sort value.
+        # The table row of each of this proxy's rows, and (sorted) its order key.
         self._rows: list[int] = []
         self._keys: list[Any] = []
         # This proxy's row of each table row; None: to be worked out again.
@@ -96,7 +99,7 @@ class SortProxy(QAbstractProxyModel):
     def _sorted(self, count: int) -> tuple[list[int], list[Any]]:
         if self._table is None or not 0 <= self._column < self._table.columnCount():
             return list(range(count)), []
-        values = self._table.sort_values(self._column)
+        values = self._table.order_values(self._column)
         descending = self._order == Qt.SortOrder.DescendingOrder
         # sorted() is stable with reverse=True too: ties keep the table's order.
         rows = sorted(range(count), key=values.__getitem__, reverse=descending)
@@ -183,7 +186,7 @@ class SortProxy(QAbstractProxyModel):
             self.endInsertRows()
             return
         column = self._column
-        values = {row: table.sort_key(row, column) for row in new_rows}
+        values = {row: table.order_key(row, column) for row in new_rows}
         descending = self._order == Qt.SortOrder.DescendingOrder
         ordered = sorted(new_rows, key=values.__getitem__, reverse=descending)
         # Each new row's place among the old rows; rows with the same place
@@ -252,7 +255,7 @@ class SortProxy(QAbstractProxyModel):
         keys, column = self._keys, self._column
         moved: dict[int, Any] = {}
         for row in changed_rows:
-            value = table.sort_key(row, column)
+            value = table.order_key(row, column)
             if value != keys[positions[row]]:
                 moved[row] = value
         if not moved:
