@@ -76,3 +76,30 @@ def test_without_an_installed_png_a_theme_name_not_the_svg(
     assert icon == FALLBACK_ICON
     assert "/" not in icon
     assert not icon.endswith(".svg")
+
+
+@pytest.mark.usefixtures("qapp")
+def test_a_pip_install_renders_the_app_icon_into_the_cache_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtGui import QImage
+
+    from portwatch.core import paths
+    from portwatch.ui.notify_icon import ICON_SIZE, notification_icon
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "empty"))
+    icon = Path(notification_icon())
+    assert icon.parent == paths.cache_dir()
+    assert icon.suffix == ".png"
+    image = QImage(str(icon))
+    assert (image.width(), image.height()) == (ICON_SIZE, ICON_SIZE)
+    # The badge is drawn: its middle is the loopback green, not transparent.
+    assert image.pixelColor(ICON_SIZE // 2, ICON_SIZE // 2).alpha() == 255
+    made = icon.stat().st_mtime_ns
+    assert notification_icon() == str(icon)
+    assert icon.stat().st_mtime_ns == made  # drawn once
+    # A package's PNG wins over the rendered one.
+    pngs = _install(tmp_path / "share", (64,))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "share"))
+    assert notification_icon() == str(pngs[64])

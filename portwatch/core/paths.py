@@ -72,6 +72,11 @@ def state_dir() -> Path:
     return _ensure(Path(_dirs().user_state_dir))
 
 
+def cache_dir() -> Path:
+    """Files portwatch can make again (the notification icon as a PNG)."""
+    return _ensure(Path(_dirs().user_cache_dir))
+
+
 def log_dir() -> Path:
     return _ensure(Path(_dirs().user_log_dir))
 

@@ -41,7 +41,6 @@ from portwatch.notify.sender import (
     DescribeDelivery,
     NotificationSender,
     NotifierFactory,
-    dbus_notifier,
 )
 from portwatch.ui.alerts_controller import AlertsController
 from portwatch.ui.alerts_view import AlertsView
@@ -49,6 +48,7 @@ from portwatch.ui.history_open import list_past_alerts, open_history
 from portwatch.ui.history_view import HistoryView
 from portwatch.ui.listener_actions import install_actions
 from portwatch.ui.main_window import MainWindow
+from portwatch.ui.notify_icon import dbus_notifier_with_icon
 from portwatch.ui.pipeline_thread import PipelineThread
 from portwatch.ui.rename_dialog import Renamer
 from portwatch.ui.settings_store import SettingsStore
@@ -72,7 +72,7 @@ GIL_SWITCH_SECONDS = 0.001
 
 # The desktop notifier of this platform (macOS and Windows: the tray icon's own).
 DEFAULT_NOTIFIER: NotifierFactory | None = (
-    None if sys.platform in ("darwin", "win32") else dbus_notifier
+    None if sys.platform in ("darwin", "win32") else dbus_notifier_with_icon
 )
 
 
