@@ -10,7 +10,7 @@ import time
 import pytest
 
 from portwatch.core import paths
-from portwatch.core.diff import diff
+from portwatch.core.diff import Event, EventKind, diff
 from portwatch.core.model import Snapshot
 from portwatch.core.settings import load_settings
 from portwatch.entry import main
@@ -170,3 +170,52 @@ def test_history_bad_input_and_empty(capsys: pytest.CaptureFixture[str]) -> None
     code, _, err = run(capsys, "history", "--port", "0")
     assert code == 2
     assert "out of range" in err
+
+
+def _fill_many(pairs: int) -> None:
+    """``pairs`` ports bound and freed in the last ten minutes (``2 * pairs`` events,
+    ``pairs`` holdings), and one port held two hours ago, through the app's recorder."""
+    now = time.time()
+    old = listener(19999, pid=4, process="ruby")
+    with RecordingHistory() as history:
+        history.record_events([Event(EventKind.BOUND, old, now - 7200)])
+        history.record_events([Event(EventKind.FREED, old, now - 7100)])
+        batch = []
+        for n in range(pairs):
+            row = listener(20000 + n, pid=1000 + n, process="node" if n % 2 else "deno")
+            at = now - 600 + n * 0.25
+            batch += [Event(EventKind.BOUND, row, at), Event(EventKind.FREED, row, at + 0.1)]
+        history.record_events(batch)
+        # The counts are those of the queries they stand for.
+        reader = history.reader
+        for filters in ({}, {"since": now - 1800}, {"process": "DENO"}, {"port": 20001}):
+            assert reader.count_events(**filters) == len(reader.events(**filters))
+            assert reader.count_holdings(**filters) == len(reader.holdings(**filters))
+        assert reader.count_events(kinds=["bound"]) == pairs + 1
+
+
+def test_history_says_when_it_shows_fewer_rows_than_match(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _fill_many(617)
+    code, out, err = run(capsys, "history", "--events", "--since", "30m")
+    assert code == 0
+    assert len(out.splitlines()) == 1 + 500  # the header and the newest 500
+    assert err == "500 of 1,234 shown: use --limit N to see more\n"
+    # JSON and CSV stay whole on stdout; the note is on stderr all the same.
+    code, out, err = run(capsys, "history", "--events", "--since", "30m", "--json", "--limit", "7")
+    assert len(json.loads(out)) == 7
+    assert err == "7 of 1,234 shown: use --limit N to see more\n"
+    # Everything shown, or exactly as many as the limit: nothing to say.
+    code, out, err = run(capsys, "history", "--events", "--since", "30m", "--limit", "1234")
+    assert (len(out.splitlines()), err) == (1 + 1234, "")
+    code, out, err = run(capsys, "history", "--events", "--port", "20001")
+    assert (len(out.splitlines()), err) == (1 + 2, "")
+    # The holdings view has the same limit.
+    code, out, err = run(capsys, "history", "--since", "30m", "--limit", "10", "--csv")
+    assert len(out.splitlines()) == 1 + 10
+    assert err == "10 of 617 shown: use --limit N to see more\n"
+    code, out, err = run(capsys, "history", "--process", "ruby", "--limit", "1")
+    assert (len(out.splitlines()), err) == (1 + 1, "")
+    code, out, err = run(capsys, "history")
+    assert err == "500 of 618 shown: use --limit N to see more\n"

@@ -12,7 +12,14 @@ from portwatch.cli.common import format_table, format_time
 from portwatch.core import paths
 from portwatch.core.arguments import argument_type, port_number
 from portwatch.core.formats import format_duration
-from portwatch.core.history import HistoryError, HistoryReader, holdings_to_csv, parse_since
+from portwatch.core.history import (
+    HistoryError,
+    HistoryEvent,
+    HistoryReader,
+    Holding,
+    holdings_to_csv,
+    parse_since,
+)
 from portwatch.core.safetext import csv_cell, visible
 
 MAX_LIMIT = 1_000_000
@@ -83,44 +90,60 @@ def _print(history: HistoryReader, args: argparse.Namespace) -> int:
     filters = {"port": args.port, "process": args.process, "since": args.since}
     if args.events:
         events = history.events(**filters, limit=args.limit)
-        if args.json:
-            print(json.dumps([e.to_json() for e in events], indent=2))
-            return 0
-        rows = [
-            (
-                format_time(e.at),
-                e.kind,
-                e.proto or "-",
-                visible(e.address or "-"),
-                str(e.port) if e.port is not None else "-",
-                str(e.pid) if e.pid is not None else "-",
-                e.process or "-",
-            )
-            for e in events
-        ]
-        if args.csv:
-            writer = csv.writer(sys.stdout, lineterminator="\n")
-            writer.writerow(("time", "event", "proto", "address", "port", "pid", "process"))
-            writer.writerows((*row[:-1], csv_cell(row[-1])) for row in rows)
-        elif rows:
-            shown = [(*row[:-1], visible(row[-1])) for row in rows]
-            print(
-                format_table(("TIME", "EVENT", "PROTO", "ADDRESS", "PORT", "PID", "PROCESS"), shown)
-            )
-        else:
-            print("No matching events.")
+        _print_events(events, args)
+        if len(events) >= args.limit:
+            _say_truncated(len(events), history.count_events(**filters))
         return 0
-
     holdings = history.holdings(**filters, limit=args.limit)
+    _print_holdings(holdings, args)
+    if len(holdings) >= args.limit:
+        _say_truncated(len(holdings), history.count_holdings(**filters))
+    return 0
+
+
+def _say_truncated(shown: int, matching: int) -> None:
+    """On stderr, so the rows on stdout stay whole for a pipe or a JSON reader."""
+    if matching > shown:
+        print(f"{shown:,} of {matching:,} shown: use --limit N to see more", file=sys.stderr)
+
+
+def _print_events(events: list[HistoryEvent], args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps([e.to_json() for e in events], indent=2))
+        return
+    rows = [
+        (
+            format_time(e.at),
+            e.kind,
+            e.proto or "-",
+            visible(e.address or "-"),
+            str(e.port) if e.port is not None else "-",
+            str(e.pid) if e.pid is not None else "-",
+            e.process or "-",
+        )
+        for e in events
+    ]
+    if args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(("time", "event", "proto", "address", "port", "pid", "process"))
+        writer.writerows((*row[:-1], csv_cell(row[-1])) for row in rows)
+    elif rows:
+        shown = [(*row[:-1], visible(row[-1])) for row in rows]
+        print(format_table(("TIME", "EVENT", "PROTO", "ADDRESS", "PORT", "PID", "PROCESS"), shown))
+    else:
+        print("No matching events.")
+
+
+def _print_holdings(holdings: list[Holding], args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps([h.to_json() for h in holdings], indent=2))
-        return 0
+        return
     if args.csv:
         holdings_to_csv(holdings, sys.stdout)
-        return 0
+        return
     if not holdings:
         print("Nothing matches: no port was held in that time by that process.")
-        return 0
+        return
     now = time.time()
     table: list[tuple[str, ...]] = []
     for hold in holdings:
@@ -145,7 +168,6 @@ def _print(history: HistoryReader, args: argparse.Namespace) -> int:
     print(
         format_table(("PORT", "PROTO", "PROCESS", "PID", "FROM", "UNTIL", "HELD", "COMMAND"), table)
     )
-    return 0
 
 
 def _short(command: str | None, width: int = 60) -> str:

@@ -38,13 +38,15 @@ def copy_text(kind: str, listeners: Sequence[Listener]) -> str:
 
 
 def enabled_for(listeners: Sequence[Listener]) -> dict[str, bool]:
-    """Which actions make sense for these rows (keys: free, open, reveal, copy kinds)."""
+    """Which actions make sense for these rows (keys: free, reveal, copy kinds).
+
+    "Open in browser" depends on what each socket serves: ``ui.web_check``.
+    """
     has_pid = any(r.pid is not None for r in listeners)
     hidden = any(r.owner_unknown is OwnerUnknown.NEEDS_PRIVILEGES for r in listeners)
     return {
         # Rows with hidden owners keep Free enabled: the dialog says how to use sudo.
         "free": has_pid or hidden,
-        "open": any(r.proto == "tcp" for r in listeners),
         "reveal": any(r.exe for r in listeners),
         "copy": bool(listeners),
         "endpoint": bool(listeners),

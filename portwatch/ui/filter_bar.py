@@ -81,7 +81,6 @@ class FilterBar(QToolBar):
         # (a disabled group greys its actions whatever their own state).
         self._tab = LISTENERS_TAB  # the window opens on it
         self._scopes: dict[tuple[str, ...], QActionGroup] = {}
-        self._tooltips: dict[QAction, str] = {}
         self.limit_to([self.search_action], (LISTENERS_TAB, CONNECTIONS_TAB))
         self.limit_to([*self.persisted_toggles().values(), self.group_action], (LISTENERS_TAB,))
 
@@ -102,7 +101,6 @@ class FilterBar(QToolBar):
             # A group's checkable actions are exclusive by default: these are not.
             group.setExclusionPolicy(QActionGroup.ExclusionPolicy.None_)
         for action in actions:
-            self._tooltips[action] = action.toolTip()
             group.addAction(action)
         self.show_tab(self._tab)
 
@@ -112,10 +110,14 @@ class FilterBar(QToolBar):
         for tabs, group in self._scopes.items():
             works = title in tabs
             group.setEnabled(works)
+            where = tabs_text(tabs)
             for action in group.actions():
-                tooltip = self._tooltips[action]
+                # The action's own words as they are now (Open in browser changes
+                # its own with the selection), without what an earlier tab added.
+                tooltip = action.toolTip()
+                for added in (f" (works only on {where})", f"Works only on {where}"):
+                    tooltip = tooltip.removesuffix(added)
                 if not works:
-                    where = tabs_text(tabs)
                     tooltip = (
                         f"{tooltip} (works only on {where})"
                         if tooltip

@@ -16,9 +16,9 @@ from PySide6.QtCore import QObject, QStandardPaths, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
-from portwatch.core.browser import browser_url
 from portwatch.core.export import export_format_for, export_listeners
 from portwatch.core.free import TERMINATE_WAIT_SECONDS
+from portwatch.core.http_probe import Prober, probe_http
 from portwatch.core.model import Listener, Snapshot
 from portwatch.core.naming import NO_LABELS, Labels
 from portwatch.core.reveal import reveal_in_file_manager
@@ -29,10 +29,9 @@ from portwatch.ui.free_flow import FreePortFlow
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.port_check import PortCheckBox
 from portwatch.ui.rename_dialog import RenameTarget, rename_targets
+from portwatch.ui.web_check import WebCheck
 
 EXPORT_FILTERS = "CSV (*.csv);;JSON (*.json)"
-# More tabs than this from one click is a mistake, not a wish.
-MAX_BROWSER_TABS = 5
 
 
 class ListenerActions(QObject):
@@ -48,7 +47,9 @@ class ListenerActions(QObject):
     filters, less the rows just gone): Export writes those. ``terminate_wait``
     is how long a graceful terminate gets before Force kill is offered.
     ``rename`` opens the Rename dialog for a port or an app; without it menus
-    offer no "Rename…".
+    offer no "Rename…". "Open in browser" is enabled for sockets that serve
+    web pages: ``prober`` asks one that is not known to (``core.http_probe``),
+    on the thread pool.
     """
 
     message = Signal(str)  # status bar text
@@ -63,6 +64,7 @@ class ListenerActions(QObject):
         rows_provider: Callable[[], Sequence[Listener]] | None = None,
         terminate_wait: float = TERMINATE_WAIT_SECONDS,
         rename: Callable[[RenameTarget], object] | None = None,
+        prober: Prober = probe_http,
     ) -> None:
         super().__init__(parent)
         self.parent_widget = parent
@@ -80,6 +82,8 @@ class ListenerActions(QObject):
         self.open_action = self._shared(
             "Open in browser", lambda: self.open_in_browser(self.selection)
         )
+        self.web = WebCheck(self, prober=prober)
+        self._open_follower = self.web.follow(self.open_action, [])
         self.copy_actions: dict[str, QAction] = {}
         for kind, label, _what in COPY_KINDS:
             shortcut = QKeySequence.StandardKey.Copy if kind == "row" else None
@@ -129,7 +133,8 @@ class ListenerActions(QObject):
         self.selection = list(listeners)
         enabled = enabled_for(self.selection)
         self.free_action.setEnabled(enabled["free"])
-        self.open_action.setEnabled(enabled["open"])
+        self._open_follower.set_rows(self.selection)
+        self.web.ask(self.selection)
         self.reveal_action.setEnabled(enabled["reveal"])
         self.copy_menu.setEnabled(enabled["copy"])
         for kind, action in self.copy_actions.items():
@@ -155,7 +160,12 @@ class ListenerActions(QObject):
             QKeySequence.SequenceFormat.NativeText
         )
         add(menu, f"Free port…\t{delete}", "free", lambda: self.free(rows))
-        add(menu, "Open in browser", "open", lambda: self.open_in_browser(rows))
+        self.web.follow(
+            add(menu, "Open in browser", "open", lambda: self.open_in_browser(rows)), rows
+        )
+        # Probed when the menu opens (a tray menu builds its submenus before).
+        menu.aboutToShow.connect(functools.partial(self.web.ask, rows))
+        menu.setToolTipsVisible(True)  # why Open in browser is off
         copy_menu = menu.addMenu("Copy")
         copy_menu.setEnabled(enabled["copy"])
         copy_key = QKeySequence(QKeySequence.StandardKey.Copy).toString(
@@ -205,13 +215,22 @@ class ListenerActions(QObject):
         self.flow = None
 
     def open_in_browser(self, listeners: Sequence[Listener]) -> None:
-        urls = list(dict.fromkeys(u for u in map(browser_url, listeners) if u))
-        for url in urls[:MAX_BROWSER_TABS]:
-            if QDesktopServices.openUrl(QUrl(url)):
-                self.browser_opened.emit(url)
-                self.message.emit(f"Opened {url}")
-            else:
-                self.message.emit(f"No browser could open {url}")
+        """Open the sockets that serve web pages (or may: not probed); say which failed."""
+        verdict = self.web.verdict(listeners)
+        if not verdict.urls:
+            self.message.emit(verdict.tooltip)  # why not, or that it is still being checked
+            return
+        opened: list[str] = []
+        failed: list[str] = []
+        for url in verdict.urls:
+            (opened if QDesktopServices.openUrl(QUrl(url)) else failed).append(url)
+        for url in opened:
+            self.browser_opened.emit(url)
+        if failed:
+            also = f" (opened {', '.join(opened)})" if opened else ""
+            self.message.emit(f"Could not open a browser for {', '.join(failed)}{also}")
+        else:
+            self.message.emit(f"Opened {', '.join(opened)}")
 
     def _copy_selection(self, kind: str) -> None:
         self.copy(kind, self.selection)

@@ -10,7 +10,7 @@ Extension points for the other parts of the app (keep them small):
   the selected ``Listener`` objects just before the listener table's context
   menu shows; connect and ``menu.addAction(...)``.
 - ``MainWindow.show_port(port)``: bring the window up with the search set to
-  that port.
+  that port and its row selected (``show_port.py``).
 - ``MainWindow.settings_requested``: the "Settings…" action was chosen.
 - ``MainWindow.set_labels(labels)``: the user's names for ports and apps (from
   the settings), shown before the detected names in the table and details.
@@ -48,6 +48,7 @@ from portwatch.ui.filter_bar import CONNECTIONS_TAB, LISTENERS_TAB, FilterBar
 from portwatch.ui.icons import app_icon
 from portwatch.ui.listener_tree import ListenerTree
 from portwatch.ui.scan_status import ScanStatus
+from portwatch.ui.show_port import select_port
 from portwatch.ui.table_views import (
     CONNECTION_WIDTHS,
     LISTENER_WIDTHS,
@@ -206,10 +207,15 @@ class MainWindow(QMainWindow):
         return [self.listener_proxy.listener_at(index) for index in rows]
 
     def show_port(self, port: int) -> None:
-        """Bring the window up, on the Listeners tab, searching for ``port``."""
+        """Bring the window up on the Listeners tab, searching for ``port``, its row selected."""
         self.tabs.setCurrentIndex(0)
         self.toolbar.set_search_now(str(port))
         self.bring_to_front()
+        proxy = self.listener_tree.tree_proxy if self.grouped else self.listener_proxy
+        toggles = self.toolbar.toggles()
+        missing = select_port(self.listeners_view, proxy, port, self.snapshot, toggles)
+        if missing is not None:
+            self.statusBar().showMessage(missing, 10_000)
 
     def set_labels(self, labels: Labels) -> None:
         """Show the user's names (only the renamed rows' cells change)."""

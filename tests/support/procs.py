@@ -48,11 +48,19 @@ class ListenerProcess:
     """A child that holds sockets until ``stop()``; ports are in ``ports``."""
 
     def __init__(
-        self, specs: Sequence[str], *, ignore_term: bool = False, prefix: Sequence[str] = ()
+        self,
+        specs: Sequence[str],
+        *,
+        ignore_term: bool = False,
+        prefix: Sequence[str] = (),
+        reply: str | None = None,
     ) -> None:
+        """``reply``: what the child answers each TCP client's message with (else nothing)."""
         cmd = [*prefix, sys.executable, str(CHILD), *specs]
         if ignore_term:
             cmd.append("--ignore-term")
+        if reply is not None:
+            cmd.append(f"--reply={reply}")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

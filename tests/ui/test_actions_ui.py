@@ -27,6 +27,7 @@ from pytestqt.qtbot import QtBot
 
 from portwatch.core.export import ExportResult
 from portwatch.core.free import Holder, StopResult
+from portwatch.core.http_probe import WebAnswer
 from portwatch.core.model import Listener, OwnerUnknown, PortRange
 from portwatch.core.naming import Labels
 from portwatch.core.scanner import Scanner
@@ -36,6 +37,7 @@ from portwatch.ui.main_window import MainWindow
 from portwatch.ui.port_check import ERROR_STYLE, PortCheckBox
 from tests.support.factories import listener
 from tests.support.procs import ListenerProcess, is_root, wait_until
+from tests.test_http_probe import CountingProber
 
 
 def scan_port(port: int) -> list[Listener]:
@@ -231,7 +233,7 @@ def test_free_is_disabled_without_an_owner(window: QWidget) -> None:
 
 
 def test_open_in_browser_uses_the_bound_host(
-    window: QWidget, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, window: QWidget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened: list[str] = []
 
@@ -240,7 +242,8 @@ def test_open_in_browser_uses_the_bound_host(
         return True
 
     monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(fake_open))
-    actions = ListenerActions(window)
+    prober = CountingProber(WebAnswer.YES)  # both serve web pages
+    actions = ListenerActions(window, prober=prober)
     actions.set_selection(
         [
             fake_listener(address="0.0.0.0", port=3000),
@@ -248,6 +251,8 @@ def test_open_in_browser_uses_the_bound_host(
             fake_listener(address="127.0.0.1", port=5353, proto="udp"),
         ]
     )
+    qtbot.waitUntil(actions.open_action.isEnabled, timeout=5000)
+    assert sorted(prober.calls) == [("127.0.0.1", 3000), ("::1", 8443)]
     actions.open_action.trigger()
     assert opened == ["http://localhost:3000/", "https://[::1]:8443/"]
     actions.set_selection([fake_listener(proto="udp")])
@@ -295,7 +300,7 @@ def test_ctrl_c_copies_the_row_and_delete_frees(qtbot: QtBot, window: QWidget) -
 
 
 def test_populate_menu_binds_its_actions_to_the_rows_given(
-    window: QWidget, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, window: QWidget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened: list[str] = []
 
@@ -304,7 +309,7 @@ def test_populate_menu_binds_its_actions_to_the_rows_given(
         return True
 
     monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(open_url))
-    actions = ListenerActions(window, rows_provider=list)
+    actions = ListenerActions(window, rows_provider=list, prober=CountingProber(WebAnswer.YES))
     menu = QMenu(window)
     menu.addAction("Details")
     row = fake_listener(address="127.0.0.1", port=5173)
@@ -325,6 +330,8 @@ def test_populate_menu_binds_its_actions_to_the_rows_given(
     # menu still acts on the row it was opened for.
     actions.set_selection([fake_listener(port=9999)])
     by_text = {a.text().split("\t")[0]: a for a in menu.actions()}
+    menu.aboutToShow.emit()  # its sockets are checked as it opens
+    qtbot.waitUntil(by_text["Open in browser"].isEnabled, timeout=5000)
     by_text["Open in browser"].trigger()
     assert opened == ["http://127.0.0.1:5173/"]
     copy_menu = by_text["Copy"].menu()

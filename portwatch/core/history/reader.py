@@ -199,11 +199,9 @@ class HistoryReader:
                 return []
             version = self.version or SCHEMA_VERSION
             command = command_of("events", version)
-            where, params = _filters(command, port=port, process=process, since=since, until=until)
-            if kinds:
-                where.append(f"kind IN ({', '.join('?' * len(kinds))})")
-                params.extend(kinds)
-            clause = (" WHERE " + " AND ".join(where)) if where else ""
+            clause, params = _event_where(
+                command, port=port, process=process, since=since, until=until, kinds=kinds
+            )
             # Fixed column names; every value is a parameter.
             sql = f"SELECT {event_select(version)} FROM events{clause}"  # noqa: S608
             bounded = _limit(limit)
@@ -238,33 +236,10 @@ class HistoryReader:
         with self._read() as conn:
             if not self._has_events():
                 return []
-            if not has_table(conn, "holdings"):
-                raise HistoryError(
-                    f"the history database {self.path} is from an older portwatch that kept no "
-                    "holding intervals: the tray app builds them the next time it starts "
-                    "(portwatch history --events shows the events meanwhile)"
-                )
+            self._require_holdings(conn)
             version = self.version or SCHEMA_VERSION
             command = command_of("holdings", version)
-            where: list[str] = []
-            params: list[Any] = []
-            if port is not None:
-                where.append("port = ?")
-                params.append(port)
-            if process:
-                # LIKE folds ASCII case only: rows with other letters are compared in Python.
-                needle = process.lower()
-                where.append(
-                    "CASE WHEN ascii_only"
-                    f" THEN process LIKE ? ESCAPE '\\' OR {command} LIKE ? ESCAPE '\\'"
-                    f" ELSE portwatch_contains(process, {command}, ?) END"
-                )
-                pattern = _like_pattern(needle)
-                params.extend([pattern, pattern, needle])
-            if since is not None:
-                where.append("(ended IS NULL OR ended >= ?)")
-                params.append(since)
-            clause = (" WHERE " + " AND ".join(where)) if where else ""
+            clause, params = _holding_where(command, port=port, process=process, since=since)
             shown = (
                 f"proto, port, pid, process, {command}, user, addresses, exposure, "
                 "started, ended, end_known"
@@ -306,19 +281,62 @@ class HistoryReader:
             ) in rows
         ]
 
+    def count_events(
+        self,
+        *,
+        port: int | None = None,
+        process: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        kinds: Sequence[str] | None = None,
+    ) -> int:
+        """How many rows :meth:`events` finds with these filters and no limit (one COUNT)."""
+        with self._read() as conn:
+            if not self._has_events():
+                return 0
+            command = command_of("events", self.version or SCHEMA_VERSION)
+            clause, params = _event_where(
+                command, port=port, process=process, since=since, until=until, kinds=kinds
+            )
+            sql = f"SELECT COUNT(*) FROM events{clause}"  # noqa: S608 - values are parameters
+            return int(conn.execute(sql, params).fetchone()[0])
+
+    def count_holdings(
+        self, *, port: int | None = None, process: str | None = None, since: float | None = None
+    ) -> int:
+        """How many rows :meth:`holdings` finds with these filters and no limit (one COUNT)."""
+        with self._read() as conn:
+            if not self._has_events():
+                return 0
+            self._require_holdings(conn)
+            command = command_of("holdings", self.version or SCHEMA_VERSION)
+            clause, params = _holding_where(command, port=port, process=process, since=since)
+            sql = f"SELECT COUNT(*) FROM holdings{clause}"  # noqa: S608 - values are parameters
+            return int(conn.execute(sql, params).fetchone()[0])
+
+    def _require_holdings(self, conn: sqlite3.Connection) -> None:
+        if not has_table(conn, "holdings"):
+            raise HistoryError(
+                f"the history database {self.path} is from an older portwatch that kept no "
+                "holding intervals: the tray app builds them the next time it starts "
+                "(portwatch history --events shows the events meanwhile)"
+            )
+
     def export_holdings_csv(self, path: Path, **filters: Any) -> int:
         """Write :meth:`holdings` to ``path`` as CSV (atomic, 0600); returns the row count."""
         return write_holdings_csv(path, self.holdings(**filters))
 
 
-def _filters(
+def _event_where(
     command: str,
     *,
     port: int | None,
     process: str | None,
     since: float | None,
     until: float | None,
-) -> tuple[list[str], list[Any]]:
+    kinds: Sequence[str] | None,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (or "") of an events query, and its parameters."""
     where: list[str] = []
     params: list[Any] = []
     if port is not None:
@@ -334,7 +352,35 @@ def _filters(
     if until is not None:
         where.append("at <= ?")
         params.append(until)
-    return where, params
+    if kinds:
+        where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+        params.extend(kinds)
+    return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+def _holding_where(
+    command: str, *, port: int | None, process: str | None, since: float | None
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (or "") of a holdings query, and its parameters."""
+    where: list[str] = []
+    params: list[Any] = []
+    if port is not None:
+        where.append("port = ?")
+        params.append(port)
+    if process:
+        # LIKE folds ASCII case only: rows with other letters are compared in Python.
+        needle = process.lower()
+        where.append(
+            "CASE WHEN ascii_only"
+            f" THEN process LIKE ? ESCAPE '\\' OR {command} LIKE ? ESCAPE '\\'"
+            f" ELSE portwatch_contains(process, {command}, ?) END"
+        )
+        pattern = _like_pattern(needle)
+        params.extend([pattern, pattern, needle])
+    if since is not None:
+        where.append("(ended IS NULL OR ended >= ?)")
+        params.append(since)
+    return (" WHERE " + " AND ".join(where)) if where else "", params
 
 
 def _masked_event(event: HistoryEvent) -> HistoryEvent:
