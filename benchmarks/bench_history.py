@@ -177,6 +177,7 @@ def to_schema_1(source: Path, target: Path) -> None:
         raw.execute("UPDATE events SET cmdline = (SELECT text FROM commands WHERE id = command_id)")
         raw.execute("DROP INDEX events_command")
         raw.execute("ALTER TABLE events DROP COLUMN command_id")
+        raw.execute("ALTER TABLE events DROP COLUMN process_started")
         raw.execute("DROP TABLE holdings")
         raw.execute("DROP TABLE commands")
         raw.execute("PRAGMA user_version = 0")

@@ -20,7 +20,7 @@ import pytest
 from portwatch.core import paths
 from portwatch.core.diff import Event, EventKind, diff
 from portwatch.core.exposure import classify
-from portwatch.core.history import HistoryError, Holding
+from portwatch.core.history import SCHEMA_VERSION, HistoryError, Holding
 from portwatch.core.model import Listener, Proto, Snapshot
 from portwatch.core.scanner import Scanner
 from portwatch.entry import main
@@ -279,7 +279,8 @@ def test_migration_from_schema_1_keeps_the_answers(tmp_path: Path) -> None:
     old = tmp_path / "old.sqlite3"
     copy_to_schema_1(recorded, old)
     expected = reference_holdings(old)
-    assert before == expected
+    # Schema 1 kept no process start: the same holdings, with that unknown.
+    assert [replace(h, process_started=None) for h in before] == expected
 
     with RecordingHistory(old) as history:
         assert history.holdings() == expected
@@ -290,8 +291,9 @@ def test_migration_from_schema_1_keeps_the_answers(tmp_path: Path) -> None:
         assert real[0].cmdline is not None
         assert "listener_child.py" in real[0].cmdline
     raw = sqlite3.connect(old)
-    assert raw.execute("PRAGMA user_version").fetchone() == (3,)
-    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+    assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    meta = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert meta == (str(SCHEMA_VERSION),)
     raw.close()
     # Opening it again finds the table built: nothing is rebuilt or lost.
     with RecordingHistory(old) as history:
@@ -453,9 +455,10 @@ def test_database_from_a_newer_portwatch_is_refused() -> None:
     with RecordingHistory():
         pass
     raw = sqlite3.connect(paths.history_db())
-    raw.execute("PRAGMA user_version = 4")
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     raw.close()
-    with pytest.raises(HistoryError, match=r"written by a newer portwatch \(schema 4"):
+    newer = rf"written by a newer portwatch \(schema {SCHEMA_VERSION + 1}"
+    with pytest.raises(HistoryError, match=newer):
         RecordingHistory()
 
 
@@ -475,4 +478,6 @@ def test_holding_rows_round_trip() -> None:
         exposure="loopback",
         start=1.0,
         end=None,
+        process_started=1.0,
+        seen_at_start=True,
     )

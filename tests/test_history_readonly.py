@@ -25,7 +25,13 @@ from hypothesis import strategies as st
 from portwatch.cli.history_cmds import MAX_LIMIT, row_limit
 from portwatch.core import paths
 from portwatch.core.diff import Event, EventKind
-from portwatch.core.history import HistoryError, HistoryReader, HistoryRecorder, parse_since
+from portwatch.core.history import (
+    SCHEMA_VERSION,
+    HistoryError,
+    HistoryReader,
+    HistoryRecorder,
+    parse_since,
+)
 from tests.support.factories import node_listener as listener
 from tests.support.history_reference import RecordingHistory
 from tests.support.procs import is_root
@@ -204,6 +210,9 @@ def _to_schema_2(db: Path, secret_command: str) -> None:
     """The file as portwatch wrote it before the commands table, with one unmasked secret."""
     raw = sqlite3.connect(db)
     with raw:
+        raw.execute("ALTER TABLE events DROP COLUMN process_started")
+        for column in ("process_started", "seen_at_start"):
+            raw.execute(f"ALTER TABLE holdings DROP COLUMN {column}")
         for table in ("events", "holdings"):
             raw.execute(f"ALTER TABLE {table} ADD COLUMN cmdline TEXT")
             raw.execute(
@@ -265,14 +274,14 @@ def test_a_newer_file_is_refused_in_one_line() -> None:
     with HistoryRecorder(db, retention_days=90, max_rows=1000, max_bytes=100 << 20) as rec:
         record_old_holding(rec, 3006, 1)
     raw = sqlite3.connect(db)
-    raw.execute("PRAGMA user_version = 4")
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     raw.close()
     before = sha256(db)
     result = history_cli("--port", "3006")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"portwatch history: the history database {db} was written by a newer portwatch "
-        "(schema 4, this one knows 3): update portwatch"
+        f"(schema {SCHEMA_VERSION + 1}, this one knows {SCHEMA_VERSION}): update portwatch"
     ]
     assert sha256(db) == before
 

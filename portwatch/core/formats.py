@@ -175,14 +175,27 @@ def format_listeners(listeners: Sequence[Listener], labels: Labels = NO_LABELS) 
     return format_table(TABLE_HEADERS, rows)
 
 
-def format_duration(seconds: float | None) -> str:
-    """'3d 4h', '2h 05m', '7m 09s', '12s'; empty for an unknown duration."""
+def format_duration(seconds: float | None, *, words: bool = False) -> str:
+    """'3d 4h', '2h 05m', '7m 09s', '12s' for columns of text; with ``words``, as a person
+    says it: '3 days 4 h', '2 h 5 min', '7 min 9 s', '12 s' (a zero second unit left out:
+    '2 h', '1 day'). Empty for an unknown duration."""
     if seconds is None:
         return ""
     whole = max(0, int(seconds))
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
+    if words:
+        units = (
+            (days, " day" if days == 1 else " days"),
+            (hours, " h"),
+            (minutes, " min"),
+            (secs, " s"),
+        )
+        # The largest unit there is and the one after it, as the short form shows.
+        first = next((i for i, (value, _) in enumerate(units) if value), len(units) - 1)
+        shown = [f"{value}{unit}" for value, unit in units[first : first + 2] if value]
+        return " ".join(shown) or "0 s"
     if days:
         return f"{days}d {hours}h"
     if hours:

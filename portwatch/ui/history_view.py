@@ -1,21 +1,18 @@
-"""The History tab: who held a port, when, for how long, with which command; CSV export."""
+"""The History tab: who held a port, when, for how long, with which command; CSV export.
+
+The latest holdings are there as soon as the tab is shown: each time it is
+shown, and after new events while it is, the current search runs again on
+the thread pool. No rows: a sentence says what was searched.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    Signal,
-)
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -24,147 +21,49 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QStackedWidget,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from portwatch.core.formats import format_duration
 from portwatch.core.history import (
     HistoryError,
     HistoryReader,
     Holding,
     parse_since,
+    since_words,
     write_holdings_csv,
 )
-from portwatch.core.owner_text import owner_name
 from portwatch.core.portspec import PortSpecError, parse_port
 from portwatch.core.safetext import visible
+from portwatch.ui.history_model import HoldingsModel
 from portwatch.ui.tables.cells import SORT_ROLE
 from portwatch.ui.thread_pool import run_in_pool
 
 log = logging.getLogger(__name__)
 
-AnyIndex = QModelIndex | QPersistentModelIndex
 ERROR_STYLE = "color: #B3261E;"
 ROW_LIMIT = 5000
+NOTHING_RECORDED = (
+    "No port has been recorded yet. portwatch records who holds which port while it runs."
+)
+# Column widths follow the contents of this many rows (a new search's first answer).
+SIZED_ROWS = 200
 
 
-def _when(epoch: float | None) -> str:
-    if epoch is None:
-        return ""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
-
-
-HoldingKey = tuple[str, int, int | None, float | None]
-
-
-def _key(hold: Holding) -> HoldingKey:
-    return (hold.proto, hold.port, hold.pid, hold.start)
-
-
-class HoldingsModel(QAbstractTableModel):
-    """Holding intervals. A new query replaces the rows; a refresh of the same query
-    updates rows in place and inserts new ones, so the selection stays put."""
-
-    PORT, PROTO, PROCESS, PID, FROM, UNTIL, HELD, COMMAND = range(8)
-    HEADERS = ("Port", "Proto", "Process", "PID", "From", "Until", "Held for", "Command")
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[Holding] = []
-
-    def holdings(self) -> list[Holding]:
-        return list(self._rows)
-
-    def set_holdings(self, holdings: list[Holding]) -> None:
-        new_keys = [_key(h) for h in holdings]
-        old_index = {_key(h): i for i, h in enumerate(self._rows)}
-        if set(old_index) - set(new_keys):
-            self.beginResetModel()
-            self._rows = list(holdings)
-            self.endResetModel()
-            return
-        # Same query refreshed: existing rows change in place, new ones are appended.
-        for hold, key in zip(holdings, new_keys, strict=True):
-            row = old_index.get(key)
-            if row is not None and self._rows[row] != hold:
-                self._rows[row] = hold
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
-        added = [h for h, key in zip(holdings, new_keys, strict=True) if key not in old_index]
-        if added:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
-            self._rows.extend(added)
-            self.endInsertRows()
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        hold = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(hold, column)
-        if role == SORT_ROLE:
-            return self._sort(hold, column)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column == self.COMMAND and hold.cmdline:
-                return hold.cmdline
-            if column == self.UNTIL and hold.end is not None and not hold.end_known:
-                return "portwatch was not running when it ended: this is when it noticed"
-            if column == self.FROM and hold.start is None:
-                return "Bound before the oldest kept history"
-            return None
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (self.PORT, self.PID, self.HELD):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    def _text(self, hold: Holding, column: int) -> str:
-        if column == self.PORT:
-            return str(hold.port)
-        if column == self.PROTO:
-            return hold.proto
-        if column == self.PROCESS:
-            # No pid was visible when it was recorded (another user's, or the kernel's).
-            return owner_name(hold.process, hold.pid)
-        if column == self.PID:
-            return str(hold.pid) if hold.pid is not None else ""
-        if column == self.FROM:
-            return _when(hold.start) if hold.start is not None else "(before history)"
-        if column == self.UNTIL:
-            if hold.end is None:
-                return "still held"
-            return ("before " if not hold.end_known else "") + _when(hold.end)
-        if column == self.HELD:
-            text = format_duration(hold.duration)
-            return text + "+" if hold.end is None and text else text
-        return hold.cmdline or ""
-
-    def _sort(self, hold: Holding, column: int) -> Any:
-        if column == self.PORT:
-            return hold.port
-        if column == self.PID:
-            return hold.pid if hold.pid is not None else -1
-        if column == self.FROM:
-            return hold.start if hold.start is not None else 0.0
-        if column == self.UNTIL:
-            return hold.end if hold.end is not None else float("inf")
-        if column == self.HELD:
-            return hold.duration if hold.duration is not None else -1.0
-        return self._text(hold, column).lower()
+def nothing_found(port: int | None, process: str | None, since_text: str | None) -> str:
+    """What an empty answer says: 'No holding matches port 3000 in the last 2 hours'."""
+    subject = " and ".join(
+        [
+            *([f"port {port}"] if port is not None else []),
+            *([f"“{visible(process)}”"] if process else []),
+        ]
+    )
+    when = f" {since_words(since_text)}" if since_text else ""
+    if subject:
+        return f"No holding matches {subject}{when}"
+    return f"No port was held{when}" if when else NOTHING_RECORDED
 
 
 class HistoryView(QWidget):
@@ -196,6 +95,7 @@ class HistoryView(QWidget):
         self.error.hide()
 
         self.table = QTableView()
+        self.table.horizontalHeader().setResizeContentsPrecision(SIZED_ROWS)
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(HoldingsModel.FROM, Qt.SortOrder.DescendingOrder)
@@ -205,6 +105,15 @@ class HistoryView(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(
             HoldingsModel.COMMAND, QHeaderView.ResizeMode.Stretch
         )
+
+        self.empty = QLabel()
+        self.empty.setObjectName("historyEmpty")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setEnabled(False)  # dimmed, as the details pane's hint
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.table)
+        self.pages.addWidget(self.empty)
 
         self.count_label = QLabel()
         self.export_button = QPushButton("Export CSV…")
@@ -220,7 +129,7 @@ class HistoryView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(search)
         layout.addWidget(self.error)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.pages, 1)
         layout.addLayout(bottom)
 
         for edit in (self.port_edit, self.process_edit, self.since_edit):
@@ -257,6 +166,11 @@ class HistoryView(QWidget):
             return
         self._run(filters)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        """Shown (its tab chosen, the window opened): the latest holdings, off the UI thread."""
+        super().showEvent(event)
+        self.refresh()
+
     def close_history(self) -> None:
         """Let go of the database (the app is quitting)."""
         self.history.close()
@@ -277,6 +191,9 @@ class HistoryView(QWidget):
         self._searches += 1
         number = self._searches
         history = self.history
+        empty = nothing_found(
+            filters["port"], filters["process"], self.since_edit.text().strip() or None
+        )
 
         def query() -> list[Holding] | HistoryError:
             try:
@@ -284,16 +201,19 @@ class HistoryView(QWidget):
             except HistoryError as exc:
                 return exc
 
-        run_in_pool(self, query, lambda found: self._show(number, found))
+        run_in_pool(self, query, lambda found: self._show(number, found, empty))
 
-    def _show(self, number: int, found: list[Holding] | HistoryError) -> None:
+    def _show(self, number: int, found: list[Holding] | HistoryError, empty: str) -> None:
         if number != self._searches:
             return  # a newer search is under way
         if isinstance(found, HistoryError):
             self.error.setText(str(found))
             self.error.show()
             return
-        self.model.set_holdings(found)
+        if self.model.set_holdings(found) and found:
+            self.table.resizeColumnsToContents()
+        self.empty.setText(empty)
+        self.pages.setCurrentWidget(self.table if found else self.empty)
         count = len(found)
         more = " (the newest shown)" if count >= ROW_LIMIT else ""
         self.count_label.setText(f"{count} holding{'s' if count != 1 else ''}{more}")

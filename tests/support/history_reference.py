@@ -6,7 +6,9 @@ that write a history and ask it questions.
 Copied from portwatch/core/history.py as it was at commit e1a8da4, where
 ``holdings()`` read every event and paired them at query time. Tests replay the
 same events through it and through the holdings table that replaced it, and
-the answers must agree (rows, values and order).
+the answers must agree (rows, values and order). Since schema 4 it also says
+when each holding's process started (the first of its events that knew) and
+whether a ``present`` row opened it (it was there when portwatch started).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def reference_holdings(
     """``holdings()`` as it was, with no port filter (with one, it skipped the restarts)."""
     conn = sqlite3.connect(db)
     try:
-        columns = event_columns(conn)
+        columns = [*event_columns(conn), _process_started(conn)]
         rows = conn.execute(
             f"SELECT id, {', '.join(columns)} FROM events "
             "WHERE kind IN (?, ?, ?, ?, ?, ?) ORDER BY at, id",
@@ -98,6 +100,11 @@ def event_columns(conn: sqlite3.Connection) -> list[str]:
     return [command if c == "cmdline" else c for c in _COLUMNS]
 
 
+def _process_started(conn: sqlite3.Connection) -> str:
+    names = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    return "process_started" if "process_started" in names else "NULL"
+
+
 HoldKey = tuple[str, int, int | None]  # (proto, port, pid)
 
 
@@ -109,6 +116,10 @@ class _Open:
     last: HistoryEvent
     resumed: bool = True
     seen: dict[str, str] = field(default_factory=dict)  # every address held, widest exposure
+    process_started: float | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.process_started = self.first.process_started
 
     def bind(self, address: str, exposure: str) -> None:
         self.addresses[address] = exposure
@@ -135,6 +146,8 @@ def close(hold: _Open, end: float | None, *, known: bool = True) -> Holding:
         start=hold.start,
         end=end,
         end_known=known,
+        process_started=hold.process_started,
+        seen_at_start=hold.first.kind == PRESENT and hold.start is not None,
     )
 
 
@@ -158,6 +171,8 @@ class _Pairing:
             self.open[key] = hold
         hold.bind(event.address or "", event.exposure or "")
         hold.last = event
+        if hold.process_started is None:
+            hold.process_started = event.process_started
 
     def started(self, event: HistoryEvent) -> Iterator[Holding]:
         yield from self.flush_pending()

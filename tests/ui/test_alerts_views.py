@@ -1,14 +1,13 @@
-"""Alerts list, History tab and the alerts controller on a real app (offscreen)."""
+"""Alerts list and the alerts controller on a real app (offscreen); the History tab:
+test_history_view.py."""
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
@@ -18,7 +17,6 @@ from pytestqt.qtbot import QtBot
 from portwatch.core import paths
 from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
 from portwatch.core.alerts.texts import summarize
-from portwatch.core.diff import diff
 from portwatch.core.history import HistoryReader, HistoryRecorder
 from portwatch.core.model import Listener, OwnerUnknown, Snapshot
 from portwatch.core.portspec import PortSpec
@@ -27,10 +25,8 @@ from portwatch.notify.probe import describe_connection
 from portwatch.notify.sender import Notifier
 from portwatch.ui.alerts_view import KIND_LOOKS, AlertsModel, AlertsView
 from portwatch.ui.app import PortwatchApp
-from portwatch.ui.history_view import HistoryView, HoldingsModel
 from tests.support.factories import listener
 from tests.support.history_lock import history_locked
-from tests.support.history_reference import RecordingHistory
 from tests.support.notify_stub import StubServer, private_bus
 from tests.support.procs import wait_until
 from tests.ui.composed import built_apps, feed, settle
@@ -156,93 +152,6 @@ def test_alerts_view_double_click_asks_for_the_port(qtbot: QtBot) -> None:
     assert "&lt;b&gt;x&lt;/b&gt; 8000" in view.banner.text()
     view.dismiss.click()
     assert view.banner.isHidden()
-
-
-# --- the History tab ---
-
-
-@pytest.fixture
-def history() -> Iterator[RecordingHistory]:
-    with RecordingHistory() as db:
-        now = time.time()
-        s0 = Snapshot(now - 7200, 0.0, ())
-        node = listener(3000, "127.0.0.1", pid=5, process="node", cmdline=("proc3000", "--serve"))
-        s1 = Snapshot(now - 7000, 0.0, (node,))
-        s2 = Snapshot(now - 3600, 0.0, ())
-        s3 = Snapshot(now - 60, 0.0, (listener(8000, "0.0.0.0", pid=9, process="python3"),))
-        db.record_start(s0)
-        for a, b in ((s0, s1), (s1, s2), (s2, s3)):
-            db.record_events(diff(a, b))
-        yield db
-
-
-def test_history_view_search_and_export(
-    qtbot: QtBot, history: RecordingHistory, tmp_path: Path, qtmodeltester: ModelTester
-) -> None:
-    view = HistoryView(history.reader)
-    qtbot.addWidget(view)
-    view.show()
-    with qtbot.waitSignal(view.searched) as found:
-        view.search_button.click()
-    assert found.args == [2]
-    qtmodeltester.check(view.model)
-    view.port_edit.setText("3000")
-    with qtbot.waitSignal(view.searched):
-        view.search()
-    model = view.model
-    assert model.rowCount() == 1
-    assert model.data(model.index(0, HoldingsModel.PROCESS)) == "node"
-    assert model.data(model.index(0, HoldingsModel.HELD)) == "56m 40s"
-    assert model.data(model.index(0, HoldingsModel.COMMAND)) == "proc3000 --serve"
-    view.port_edit.clear()
-    view.process_edit.setText("python")
-    with qtbot.waitSignal(view.searched):
-        view.search()
-    assert [h.port for h in model.holdings()] == [8000]
-    assert model.data(model.index(0, HoldingsModel.UNTIL)) == "still held"
-    target = tmp_path / "export.csv"
-    assert view.export_csv(target) == 1
-    rows = list(csv.DictReader(target.open()))
-    assert rows[0]["process"] == "python3"
-    assert rows[0]["addresses"] == "0.0.0.0"
-
-
-def test_history_view_bad_input_says_why(qtbot: QtBot, history: RecordingHistory) -> None:
-    view = HistoryView(history.reader)
-    qtbot.addWidget(view)
-    view.show()
-    view.port_edit.setText("70000")
-    view.search()
-    assert view.error.isVisible()
-    assert view.error.text() == "'70000' is not a port number (1-65535)"
-    # The one port parser: full-width digits, signs and underscores are refused here too.
-    for text in ("\uff13\uff10\uff10\uff10", "+3000", "3_000"):
-        view.port_edit.setText(text)
-        view.search()
-        assert view.error.text() == f"'{text}' is not a port number (1-65535)"
-    view.port_edit.clear()
-    view.since_edit.setText("last tuesday")
-    view.search()
-    assert view.error.text().startswith("'last tuesday' is not a time")
-    view.since_edit.setText("30m")
-    with qtbot.waitSignal(view.searched):
-        view.search()
-    assert not view.error.isVisible()
-    assert [h.port for h in view.model.holdings()] == [8000]
-
-
-def test_history_refresh_updates_rows_in_place(qtbot: QtBot, history: RecordingHistory) -> None:
-    view = HistoryView(history.reader)
-    qtbot.addWidget(view)
-    with qtbot.waitSignal(view.searched):
-        view.search()
-    before = view.model.rowCount()
-    s3 = Snapshot(time.time() - 60, 0.0, (listener(8000, "0.0.0.0", pid=9, process="python3"),))
-    s4 = snap(listener(8000, "0.0.0.0", pid=9, process="python3"), listener(9000, "::1", pid=3))
-    history.record_events(diff(s3, s4))
-    with qtbot.assertNotEmitted(view.model.modelReset), qtbot.waitSignal(view.searched):
-        view.refresh()
-    assert view.model.rowCount() == before + 1
 
 
 # --- the alerts on a real app ---

@@ -28,6 +28,7 @@ from portwatch.core.history.values import (
     Holding,
     holdings_to_csv,
     parse_since,
+    since_words,
     write_holdings_csv,
 )
 
@@ -44,5 +45,6 @@ __all__ = [
     "Holding",
     "holdings_to_csv",
     "parse_since",
+    "since_words",
     "write_holdings_csv",
 ]

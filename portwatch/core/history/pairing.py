@@ -51,6 +51,8 @@ class _Hold:
     end: float | None = None
     end_known: bool = True
     closed_event: int = STILL_OPEN
+    process_started: float | None = None  # the first one an event of it knew
+    seen_at_start: bool = False  # opened by a ``present`` row: held before portwatch started
     stored: tuple[Any, ...] | None = None  # the columns as in the table, when read from it
 
     @classmethod
@@ -66,6 +68,8 @@ class _Hold:
             first=(event.process, event.cmdline, event.user),
             last=_last(event),
             bound={},
+            process_started=event.process_started,
+            seen_at_start=event.kind == PRESENT and start is not None,
         )
 
     def bind(self, address: str, exposure: str) -> None:
@@ -113,6 +117,8 @@ class _Hold:
             seen=dict(saved.get("seen", saved["bound"])),
             end=column["ended"],
             end_known=bool(column["end_known"]),
+            process_started=column["process_started"],
+            seen_at_start=bool(column["seen_at_start"]),
             stored=stored,
         )
 
@@ -144,6 +150,8 @@ class _Hold:
             self.opened_event,
             self.closed_event,
             None if closed else self.state_json(shown),
+            self.process_started,
+            int(self.seen_at_start),
         )
 
 
@@ -168,6 +176,8 @@ _HOLDING_COLUMNS = (
     "opened_event",
     "closed_event",
     "open_state",
+    "process_started",
+    "seen_at_start",
 )
 # As stored: the command line by its commands row.
 _STORED_NAMES = tuple("command_id" if c == "cmdline" else c for c in _HOLDING_COLUMNS)
@@ -284,6 +294,8 @@ class _Pairing:
             hold = self.open[key] = _Hold.opened_by(event, start)
         hold.bind(event.address or "", event.exposure or "")
         hold.last = _last(event)
+        if hold.process_started is None:
+            hold.process_started = event.process_started
         self._touch(hold)
 
     def feed(self, event: HistoryEvent) -> None:

@@ -34,6 +34,7 @@ from portwatch.core.history.schema import (
     command_of,
     event_select,
     has_table,
+    holding_starts,
     version_of,
 )
 from portwatch.core.history.values import (
@@ -242,7 +243,7 @@ class HistoryReader:
             clause, params = _holding_where(command, port=port, process=process, since=since)
             shown = (
                 f"proto, port, pid, process, {command}, user, addresses, exposure, "
-                "started, ended, end_known"
+                f"started, ended, end_known, {holding_starts(version)}"
             )
             # Fixed column names; every value is a parameter.
             sql = f"SELECT {shown} FROM holdings{clause} ORDER BY {_NEWEST_FIRST}"  # noqa: S608
@@ -265,6 +266,8 @@ class HistoryReader:
                 start=start,
                 end=end,
                 end_known=bool(end_known),
+                process_started=process_started,
+                seen_at_start=bool(seen_at_start),
             )
             for (
                 proto,
@@ -278,6 +281,8 @@ class HistoryReader:
                 start,
                 end,
                 end_known,
+                process_started,
+                seen_at_start,
             ) in rows
         ]
 

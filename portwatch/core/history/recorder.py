@@ -59,6 +59,7 @@ PRUNE_EVERY = 500
 MAX_PENDING = 5000
 
 _CMDLINE_AT = EVENT_FIELDS.index("cmdline")
+_DETAIL_AT = EVENT_FIELDS.index("detail")
 _STORED = ", ".join("command_id" if name == "cmdline" else name for name in EVENT_FIELDS)
 _INSERT = f"INSERT INTO events ({_STORED}) VALUES ({', '.join('?' * len(EVENT_FIELDS))})"  # noqa: S608 - fixed names
 
@@ -215,11 +216,12 @@ class HistoryRecorder:
             else:
                 # Events appended by an older portwatch that knew no holdings table.
                 catch_up(conn)
-        if 0 < version < SCHEMA_VERSION:
+        if 0 < version < 3:
             self._compact()
 
     def _compact(self) -> None:
-        """Rewrite an upgraded file: it gives freed pages back from now on, old text is gone."""
+        """Rewrite a file from before schema 3: it gives freed pages back from now on (schema 3
+        files were made so), its unmasked command lines are gone."""
         conn = self._conn()
         try:
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
@@ -310,9 +312,9 @@ class HistoryRecorder:
     def record_start(self, snapshot: Snapshot) -> None:
         """Watching starts: a ``started`` row, then every listener already there."""
         at = snapshot.taken_at
-        rows: list[Row] = [
-            (at, STARTED, *([None] * (len(EVENT_FIELDS) - 3)), text(snapshot.backend or None))
-        ]
+        started: list[Any] = [None] * len(EVENT_FIELDS)
+        started[0], started[1], started[_DETAIL_AT] = at, STARTED, text(snapshot.backend or None)
+        rows: list[Row] = [tuple(started)]
         rows.extend(row_for(PRESENT, listener, at) for listener in snapshot.listeners)
         self._insert(rows)
 
@@ -343,7 +345,7 @@ class HistoryRecorder:
             ensure_ascii=False,
         )
         row: list[Any] = [None] * len(EVENT_FIELDS)
-        row[0], row[1], row[2], row[5], row[6], row[7], row[-1] = (
+        row[0], row[1], row[2], row[5], row[6], row[7], row[_DETAIL_AT] = (
             at,
             ALERT,
             proto,

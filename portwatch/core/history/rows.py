@@ -43,6 +43,7 @@ def row_for(kind: str, listener: Listener, at: float, previous: Listener | None 
         text(previous.address) if previous else None,
         str(previous.exposure) if previous else None,
         None,
+        listener.started,
     )
 
 

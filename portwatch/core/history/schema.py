@@ -7,11 +7,14 @@
 3. command lines in their own table (``commands``), stored once however many
    events and holdings name them, masked (``safetext.mask_text``) and made
    valid text (``safetext.from_os``); events and holdings refer to them by
-   ``command_id``.
+   ``command_id``;
+4. when each process started (``process_started``, events and holdings), and
+   whether a holding was already there when portwatch started
+   (``holdings.seen_at_start``): who held a port from before portwatch ran.
 
 Only the recorder creates or upgrades a file (:func:`upgrade`); readers ask
 :func:`version_of` and read what their version has (:func:`event_select`,
-:func:`command_of`).
+:func:`command_of`, :func:`holding_starts`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import sqlite3
 from portwatch.core.history.values import EVENT_FIELDS
 from portwatch.core.safetext import from_os, mask_text
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 OLDEST_READABLE = 1
 # ``closed_event`` of a holding not closed yet: sorts after every event id.
 STILL_OPEN = 1 << 62
@@ -58,7 +61,10 @@ TABLES = (
     previous_address TEXT,
     previous_exposure TEXT,
     detail TEXT,
-    command_id INTEGER          -- commands.id, NULL when no command line was read
+    -- No comma in the comment before the last column: with one, SQLite (3.40.1, measured)
+    -- fails to drop that last column ('incomplete input').
+    command_id INTEGER,         -- commands.id; NULL when no command line was read
+    process_started REAL        -- when the process started; NULL: not known
 )""",
     "CREATE INDEX IF NOT EXISTS events_port_at ON events (port, at)",
     "CREATE INDEX IF NOT EXISTS events_at ON events (at)",
@@ -86,7 +92,9 @@ TABLES = (
     opened_event INTEGER NOT NULL, -- the event that (re)opened it
     closed_event INTEGER NOT NULL, -- the event whose recording closed it, or 2^62
     open_state TEXT,            -- JSON working state while not closed, else NULL
-    command_id INTEGER          -- commands.id
+    command_id INTEGER,         -- commands.id
+    process_started REAL,       -- when its process started; NULL: not known
+    seen_at_start INTEGER NOT NULL DEFAULT 0 -- 1: already held when portwatch started
 )""",
     # Newest first, as holdings() orders (ties, rare, are sorted when read). Only
     # columns that do not change when a holding closes, so closing one leaves them be.
@@ -122,13 +130,35 @@ def command_of(table: str, version: int) -> str:
     return f"{table}.cmdline"
 
 
+def _event_column(name: str, version: int) -> str:
+    if name == "cmdline":
+        return command_of("events", version)
+    if name == "process_started" and version < 4:
+        return "NULL"
+    return f"events.{name}"
+
+
 def event_select(version: int) -> str:
     """``id`` and :data:`EVENT_FIELDS` of the events table, for a HistoryEvent."""
-    columns = [
-        command_of("events", version) if name == "cmdline" else f"events.{name}"
-        for name in EVENT_FIELDS
-    ]
-    return ", ".join(["events.id", *columns])
+    return ", ".join(["events.id", *(_event_column(name, version) for name in EVENT_FIELDS)])
+
+
+# A holding opened by a ``present`` row: it was there when portwatch started.
+_OPENED_PRESENT = (
+    "EXISTS (SELECT 1 FROM events WHERE events.id = holdings.started_event"
+    " AND events.kind = 'present')"
+)
+
+
+def holding_starts(version: int) -> str:
+    """The SQL for a holding's ``process_started, seen_at_start`` in a file of ``version``.
+
+    Before schema 4 the process start was not kept, and a holding's own
+    starting event says whether it was there when portwatch started.
+    """
+    if version >= 4:
+        return "holdings.process_started, holdings.seen_at_start"
+    return f"NULL, {_OPENED_PRESENT}"
 
 
 def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
@@ -173,17 +203,26 @@ def upgrade(conn: sqlite3.Connection, version: int) -> bool:
     """Bring a file of ``version`` (0: new) to this one, keeping every row's data.
 
     Runs inside the recorder's write transaction. Existing command lines are
-    masked and moved to the commands table. Returns True when the holdings
-    table is new and must be built from the events (new files, schema 1).
+    masked and moved to the commands table (before 3); process starts were
+    not kept (before 4): they stay unknown, and a holding opened by a
+    ``present`` row was there when portwatch started. Returns True when the
+    holdings table is new and must be built from the events (new files,
+    schema 1).
     """
     conn.create_function("portwatch_stored", 1, _stored_or_none, deterministic=True)
     conn.create_function("portwatch_digest", 1, digest, deterministic=True)
     rebuild = version < 2
-    if version >= 1:
+    if 1 <= version < 3:
         _move_commands(conn, "events")
     if version == 2:
         _move_commands(conn, "holdings")
         _mask_open_states(conn)
+    if 1 <= version < 4:
+        conn.execute("ALTER TABLE events ADD COLUMN process_started REAL")
+    if 2 <= version < 4:
+        conn.execute("ALTER TABLE holdings ADD COLUMN process_started REAL")
+        conn.execute("ALTER TABLE holdings ADD COLUMN seen_at_start INTEGER NOT NULL DEFAULT 0")
+        conn.execute(f"UPDATE holdings SET seen_at_start = 1 WHERE {_OPENED_PRESENT}")  # noqa: S608
     create(conn)
     return rebuild
 

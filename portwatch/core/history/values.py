@@ -49,6 +49,7 @@ EVENT_FIELDS = (
     "previous_address",
     "previous_exposure",
     "detail",
+    "process_started",
 )
 
 
@@ -78,6 +79,7 @@ class HistoryEvent:
     previous_address: str | None
     previous_exposure: str | None
     detail: str | None
+    process_started: float | None  # when the process started (schema 4 on), None: unknown
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in ("id", *EVENT_FIELDS)}
@@ -87,10 +89,13 @@ class HistoryEvent:
 class Holding:
     """One process holding one port from ``start`` to ``end``.
 
-    ``start`` is None when the bind is older than the retained history;
-    ``end`` is None while it is still held (as last seen). ``end_known`` is
-    False when portwatch was not running at the moment it ended: then
-    ``end`` is the next time portwatch started and saw it gone.
+    ``start`` is when portwatch first saw it, None when the bind is older
+    than the retained history; ``end`` is None while it is still held (as
+    last seen). ``end_known`` is False when portwatch was not running at the
+    moment it ended: then ``end`` is the next time portwatch started and saw
+    it gone. ``seen_at_start``: it was already held when portwatch started,
+    so it was bound before ``start``; ``process_started`` is when its
+    process started (None: not known).
     """
 
     proto: str
@@ -104,12 +109,36 @@ class Holding:
     start: float | None
     end: float | None
     end_known: bool = True
+    process_started: float | None = None
+    seen_at_start: bool = False
 
     @property
     def duration(self) -> float | None:
         if self.start is None:
             return None
         return (self.end if self.end is not None else time.time()) - self.start
+
+    @property
+    def since(self) -> float | None:
+        """When the holder began holding the port, as far as is known; None: not known.
+
+        ``start``, unless it was already held when portwatch started: then its
+        process's start time when that is known and earlier, else not known.
+        """
+        if not self.seen_at_start:
+            return self.start
+        started = self.process_started
+        if started is not None and (self.start is None or started < self.start):
+            return started
+        return None
+
+    @property
+    def held_for(self) -> float | None:
+        """Seconds from :attr:`since` (not known: from ``start``, at least) to the end or now."""
+        begin = self.since if self.since is not None else self.start
+        if begin is None:
+            return None
+        return (self.end if self.end is not None else time.time()) - begin
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -181,6 +210,23 @@ def holdings_to_csv(holdings: Iterable[Holding], out: TextIO) -> int:
 
 _RELATIVE = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,12})?)\s*([smhdw])\s*$", re.IGNORECASE | re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+_UNIT_WORDS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week"}
+
+
+def since_words(text: str) -> str:
+    """What a ``--since`` text means, for a sentence: 'in the last 2 hours', 'since 2026-11-21'.
+
+    ``text`` is one :func:`parse_since` takes.
+    """
+    match = _RELATIVE.match(text)
+    if not match:
+        return f"since {visible(text.strip())}"
+    amount, unit = match[1], _UNIT_WORDS[match[2].lower()]
+    if float(amount) == 1:
+        return f"in the last {unit}"
+    return f"in the last {amount} {unit}s"
 
 
 def parse_since(text: str, now: float | None = None) -> float:
