@@ -377,7 +377,7 @@ def test_check_port_names_the_holder_and_suggests(child: ListenerProcess) -> Non
 
 
 def test_check_port_says_each_holder_once_with_its_addresses_and_the_users_name() -> None:
-    workers = {"pids": (40, 41, 42), "app": "nginx", "project": "shop"}
+    workers: dict[str, Any] = {"pids": (40, 41, 42), "app": "nginx", "project": "shop"}
     rows = (
         listener(8080, "0.0.0.0", pid=40, process="nginx", **workers),
         listener(8080, "::", pid=40, process="nginx", **workers),
@@ -398,7 +398,11 @@ def test_check_port_says_each_holder_once_with_its_addresses_and_the_users_name(
 
 
 def test_check_port_says_a_hidden_holder_is_hidden() -> None:
-    hidden = {"pid": None, "owner_unknown": OwnerUnknown.NEEDS_PRIVILEGES, "user": None}
+    hidden: dict[str, Any] = {
+        "pid": None,
+        "owner_unknown": OwnerUnknown.NEEDS_PRIVILEGES,
+        "user": None,
+    }
     rows = (
         listener(5432, "127.0.0.1", **hidden),
         listener(6379, "127.0.0.1", **{**hidden, "user": "redis", "unit": "redis.service"}),

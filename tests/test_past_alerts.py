@@ -24,7 +24,7 @@ def record(history: RecordingHistory, at: float, port: int, **fields: str) -> No
         proto="tcp",
         pid=1,
         process="node",
-        **values,  # type: ignore[arg-type]
+        **values,
     )
 
 

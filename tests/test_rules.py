@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from portwatch.core.alerts.alert import Alert, AlertKind, Urgency
 from portwatch.core.alerts.engine import AlertRules
@@ -373,9 +374,9 @@ def test_a_hidden_owner_is_named_by_the_unit_and_user_the_kernel_reports() -> No
 # --- restarts, withdrawals, short-lived ports -------------------------------------------
 
 
-def shop(port: int, address: str = "0.0.0.0", pid: int = 700, **fields: object) -> Listener:
+def shop(port: int, address: str = "0.0.0.0", pid: int = 700, **fields: Any) -> Listener:
     """python3 running the shop's dev server."""
-    base = {"process": "python3", "exe": "/usr/bin/python3.11", "project": "shop"}
+    base: dict[str, Any] = {"process": "python3", "exe": "/usr/bin/python3.11", "project": "shop"}
     return listener(port, address, pid=pid, **{**base, **fields})
 
 
