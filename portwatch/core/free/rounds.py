@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from portwatch.core.free.plan import FreePlan, plan_free
+from portwatch.core.free.recheck import Recheck, recheck_rows
 from portwatch.core.free.stop import StopResult, stop_processes
 from portwatch.core.model import Listener
-from portwatch.core.portcheck import PortAnswer, answer_port
 from portwatch.core.scanner import Scanner
 from portwatch.core.settled import scan_port_settled
 
@@ -25,22 +26,19 @@ class FreeOutcome:
     cancelled: bool = False
     # One per round; a later round finds processes that shared the socket.
     plans: tuple[FreePlan, ...] = ()
-    # Whether a server could bind the port at the end, when nothing held it any more.
-    answer: PortAnswer | None = None
+    # The port at the end: free, held again by a restarted server, or still held.
+    recheck: Recheck | None = None
 
     def message(self) -> str:
-        refused = self.answer is not None and not self.answer.free
         if self.plan.is_free:
-            if refused and self.answer is not None:
-                return self.answer.message()
+            if self.recheck is not None and not self.recheck.free:
+                return self.recheck.message()
             return f"Port {self.port} is already free."
         lines = [r.message() for r in self.results]
         if self.cancelled:
             lines.append("Cancelled: nothing more was ended.")
-        if self.free_after:
-            lines.append(f"Port {self.port} is free now.")
-        elif refused and self.answer is not None and not self.still_held_by:
-            lines.append(self.answer.message())
+        if self.recheck is not None and not self.recheck.still:
+            lines.append(self.recheck.message())
         else:
             last = self.plans[-1] if self.plans else self.plan
             lines += last.problems()
@@ -52,6 +50,9 @@ class FreeOutcome:
 # A listening socket can be shared by several processes (a pre-fork server's
 # master and workers); a scan names only one of them, so freeing takes rounds.
 MAX_FREE_ROUNDS = 3
+# How long a freed port is watched for a server started again, and how often.
+RESTART_GRACE = 1.0
+RESTART_POLL = 0.1
 
 
 def free_port(
@@ -61,16 +62,21 @@ def free_port(
     timeout: float | None = None,
     confirm: Callable[[FreePlan], bool] | None = None,
     scanner: Scanner | None = None,
+    restart_grace: float = RESTART_GRACE,
 ) -> FreeOutcome:
     """Scan, apply the rules, ask ``confirm`` (None = yes), terminate; ``force`` kills leftovers.
 
     When the port is still held afterwards by processes not seen before
     (they shared the socket), ``confirm`` is asked about them in a new round.
+    A port freed is watched for ``restart_grace`` seconds more: a server that
+    something starts again takes it within that (systemd waits 100 ms).
     """
     own_scanner = scanner is None
     scanner = scanner or Scanner(connection_owners=False)
     try:
-        return _free_port(port, scanner, force=force, timeout=timeout, confirm=confirm)
+        return _free_port(
+            port, scanner, force=force, timeout=timeout, confirm=confirm, grace=restart_grace
+        )
     finally:
         if own_scanner:
             scanner.close()
@@ -83,16 +89,23 @@ def _free_port(
     force: bool,
     timeout: float | None,
     confirm: Callable[[FreePlan], bool] | None,
+    grace: float,
 ) -> FreeOutcome:
     first = plan = plan_free(scan_port_settled(scanner, port), port=port)
     if plan.is_free:
-        bind = answer_port(port, suggest=False)
-        return FreeOutcome(port=port, plan=plan, free_after=bind.free, plans=(plan,), answer=bind)
+        # Nothing listens: free only if a server can bind it (TIME_WAIT may refuse it).
+        check = recheck_rows(port, (), ())
+        return FreeOutcome(
+            port=port, plan=plan, free_after=check.free, plans=(plan,), recheck=check
+        )
     plans = [plan]
     results: list[StopResult] = []
     handled: set[int] = set()
     cancelled = False
     after: list[Listener] = list(_rows(plan))
+    # Every process that held the port, workers included: a process not among them
+    # holding it later was started again by something else.
+    before = {pid for row in after for pid in (row.pids or ((row.pid,) if row.pid else ()))}
     for _round in range(MAX_FREE_ROUNDS):
         targets = [h for h in plan.allowed if h.pid not in handled]
         if not targets:
@@ -108,22 +121,36 @@ def _free_port(
             result = stop_processes(leftovers, force=True, port=port)
             results.append(result)
         after = scan_port_settled(scanner, port)
+        if not after and not result.alive:
+            after = _taken_again(scanner, port, grace)
         if not after or result.alive or result.denied:
             break
+        if recheck_rows(port, after, before).again:
+            break  # restarted by something else: ending the new one would only repeat
         plan = plan_free(after, port=port)
         plans.append(plan)
-    # Nothing listens any more; the port is free only if a server can bind it.
-    answer = None if after else answer_port(port, suggest=False)
+    check = recheck_rows(port, after, before)
     return FreeOutcome(
         port=port,
         plan=first,
         results=tuple(results),
-        free_after=answer is not None and answer.free,
-        answer=answer,
+        free_after=check.free,
+        recheck=check,
         still_held_by=tuple(after),
         cancelled=cancelled,
         plans=tuple(plans),
     )
+
+
+def _taken_again(scanner: Scanner, port: int, grace: float) -> list[Listener]:
+    """The rows on ``port`` if something takes it within ``grace`` seconds, else none."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        time.sleep(RESTART_POLL)
+        rows = scanner.scan().on_port(port)
+        if rows:
+            return scan_port_settled(scanner, port)
+    return []
 
 
 def _rows(plan: FreePlan) -> tuple[Listener, ...]:
