@@ -2,54 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import textwrap
-from collections.abc import Iterator
-
-import pytest
-
 from portwatch.core.free import free_port
 from portwatch.core.free.recheck import held_again, restarted_by
-from portwatch.core.scanner import Scanner
 from tests.support.factories import listener
-from tests.support.procs import ListenerProcess, wait_until
+from tests.support.procs import ListenerProcess
+from tests.support.restarter import restarted_port
 
-# A supervisor that starts a server on PORT again each time it ends (at most 20 times).
-SUPERVISOR = textwrap.dedent(
-    """
-    import socket, subprocess, sys
-    port = int(sys.argv[1])
-    server = (
-        "import socket, time\\n"
-        "s = socket.socket()\\n"
-        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\\n"
-        f"s.bind(('127.0.0.1', {port}))\\n"
-        "s.listen()\\n"
-        "time.sleep(120)\\n"
-    )
-    for _ in range(20):
-        subprocess.run([sys.executable, "-c", server])
-    """
-)
-
-
-@pytest.fixture
-def restarted_port() -> Iterator[int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    supervisor = subprocess.Popen([sys.executable, "-c", SUPERVISOR, str(port)])
-    scanner = Scanner(connection_owners=False)
-    try:
-        assert wait_until(lambda: bool(scanner.scan().on_port(port)), timeout=10)
-        yield port
-    finally:
-        scanner.close()
-        supervisor.kill()  # first: it starts no new server
-        supervisor.wait(5)
-        subprocess.run(["pkill", "-f", f"'127.0.0.1', {port}"], check=False)
+__all__ = ["restarted_port"]  # the fixture used below
 
 
 def test_free_says_the_port_was_taken_again_and_does_not_chase_it(restarted_port: int) -> None:

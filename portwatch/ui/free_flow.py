@@ -8,6 +8,7 @@ pool, never on the UI thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
@@ -21,9 +22,19 @@ from portwatch.core.free import (
     plan_free,
     stop_processes,
 )
+from portwatch.core.free.recheck import RESTART_GRACE, Recheck, recheck
 from portwatch.core.model import Listener
 from portwatch.core.safetext import visible, visible_lines
+from portwatch.core.scanner import Scanner
 from portwatch.ui.thread_pool import run_in_pool
+
+
+def _recheck(port: int, before: set[int], grace: float) -> Recheck:
+    scanner = Scanner(connection_owners=False)
+    try:
+        return recheck(port, before, scanner, grace)
+    finally:
+        scanner.close()
 
 
 def describe_holder(holder: Holder) -> str:
@@ -57,8 +68,10 @@ class FreePortFlow(QObject):
         listeners: Sequence[Listener],
         *,
         terminate_wait: float = TERMINATE_WAIT_SECONDS,
+        restart_grace: float = RESTART_GRACE,
     ) -> None:
         super().__init__(parent_widget)
+        self.restart_grace = restart_grace
         self.parent_widget = parent_widget
         self.listeners = list(listeners)
         self.terminate_wait = terminate_wait
@@ -198,11 +211,35 @@ class FreePortFlow(QObject):
         self._finish(None)
 
     def _finish(self, result: StopResult | None) -> None:
+        port = self.plan.port if self.plan is not None else None
+        if result is not None and result.ended and not result.alive and port is not None:
+            # Free, or taken again by whatever restarts the server: scanned on the pool.
+            before = {pid for row in self.listeners for pid in (row.pids or (row.pid,)) if pid}
+            grace = self.restart_grace
+            run_in_pool(
+                self, lambda: _recheck(port, before, grace), partial(self._rechecked, result)
+            )
+            return
         if result is not None:
-            text = result.message()
-            if not result.alive:
-                text += " The table shows the result on the next scan."
-            self.message.emit(text)
+            self.message.emit(result.message())
+        self._end(result)
+
+    def _rechecked(self, result: StopResult, check: Recheck) -> None:
+        self.message.emit(f"{result.message()} {check.message()}")
+        if check.again:
+            self._show(
+                QMessageBox.Icon.Warning,
+                f"Port {check.port} was taken again",
+                check.message(),
+                "Ending the new process would only start it once more.",
+                accept=None,
+                reject="Close",
+                on_answer=lambda _yes: self._end(result),
+            )
+            return
+        self._end(result)
+
+    def _end(self, result: StopResult | None) -> None:
         self.dialog = None
         self.finished.emit(result)
 

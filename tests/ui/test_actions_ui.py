@@ -139,7 +139,8 @@ def test_free_flow_ends_a_real_child(qtbot: QtBot, window: QWidget, child: Liste
         assert "root" in answerer.seen[1][1]
     assert wait_until(lambda: child.proc.poll() is not None, 5)
     assert scan_port(port) == []
-    assert any("ended" in m and "next scan" in m for m in messages)
+    # Checked again after the end: free, and nothing took it back.
+    assert any("ended" in m and m.endswith(f"Port {port} is free now.") for m in messages)
     assert actions.flow is None
 
 

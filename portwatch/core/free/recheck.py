@@ -19,6 +19,11 @@ from portwatch.core.scanner import Scanner
 from portwatch.core.settled import scan_port_settled
 from portwatch.core.users import my_identity, owner_uid
 
+# How long a freed port is watched for a server started again (systemd's
+# Restart= waits 100 ms, a supervisor about as long), and how often.
+RESTART_GRACE = 1.0
+RESTART_POLL = 0.1
+
 
 @dataclass(frozen=True, slots=True)
 class Recheck:
@@ -47,9 +52,23 @@ class Recheck:
         return f"Port {self.port} is free now."
 
 
-def recheck(port: int, before: Iterable[int], scanner: Scanner) -> Recheck:
-    """Scan ``port`` again; ``before``: every process that held it before (all holders)."""
-    return recheck_rows(port, scan_port_settled(scanner, port), before)
+def recheck(
+    port: int, before: Iterable[int], scanner: Scanner, grace: float = RESTART_GRACE
+) -> Recheck:
+    """Scan ``port`` again, watching it ``grace`` seconds if it is free; ``before``:
+    every process that held it before (all holders)."""
+    rows = scan_port_settled(scanner, port) or taken_again(scanner, port, grace)
+    return recheck_rows(port, rows, before)
+
+
+def taken_again(scanner: Scanner, port: int, grace: float) -> list[Listener]:
+    """The rows on ``port`` if something takes it within ``grace`` seconds, else none."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        time.sleep(RESTART_POLL)
+        if scanner.scan().on_port(port):
+            return scan_port_settled(scanner, port)
+    return []
 
 
 def recheck_rows(port: int, rows: Iterable[Listener], before: Iterable[int]) -> Recheck:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from portwatch.core.free.plan import FreePlan, plan_free
-from portwatch.core.free.recheck import Recheck, recheck_rows
+from portwatch.core.free.recheck import RESTART_GRACE, Recheck, recheck_rows, taken_again
 from portwatch.core.free.stop import StopResult, stop_processes
 from portwatch.core.model import Listener
 from portwatch.core.scanner import Scanner
@@ -50,9 +49,6 @@ class FreeOutcome:
 # A listening socket can be shared by several processes (a pre-fork server's
 # master and workers); a scan names only one of them, so freeing takes rounds.
 MAX_FREE_ROUNDS = 3
-# How long a freed port is watched for a server started again, and how often.
-RESTART_GRACE = 1.0
-RESTART_POLL = 0.1
 
 
 def free_port(
@@ -122,7 +118,7 @@ def _free_port(
             results.append(result)
         after = scan_port_settled(scanner, port)
         if not after and not result.alive:
-            after = _taken_again(scanner, port, grace)
+            after = taken_again(scanner, port, grace)
         if not after or result.alive or result.denied:
             break
         if recheck_rows(port, after, before).again:
@@ -140,17 +136,6 @@ def _free_port(
         cancelled=cancelled,
         plans=tuple(plans),
     )
-
-
-def _taken_again(scanner: Scanner, port: int, grace: float) -> list[Listener]:
-    """The rows on ``port`` if something takes it within ``grace`` seconds, else none."""
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        time.sleep(RESTART_POLL)
-        rows = scanner.scan().on_port(port)
-        if rows:
-            return scan_port_settled(scanner, port)
-    return []
 
 
 def _rows(plan: FreePlan) -> tuple[Listener, ...]:
