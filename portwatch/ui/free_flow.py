@@ -46,6 +46,11 @@ def describe_holder(holder: Holder) -> str:
     sockets = ", ".join(f"{row.proto} {row.endpoint}" for row in holder.listeners)
     if sockets:
         lines.append(f"    holds {sockets}")
+    workers = holder.workers
+    if workers:
+        pids = ", ".join(str(pid) for pid in workers)
+        what = "worker" if len(workers) == 1 else "workers"
+        lines.append(f"    with {len(workers)} {what} (PID {pids}), which end with it")
     if holder.command_text:
         lines.append(f"    {visible(holder.command_text)}")
     return "\n".join(lines)
@@ -97,11 +102,8 @@ class FreePortFlow(QObject):
                 on_answer=lambda _yes: self._finish(None),
             )
             return
+        text = f"End {_whom(plan.allowed)} to free {port_text}?"
         count = len(plan.allowed)
-        text = (
-            f"End {'this process' if count == 1 else f'these {count} processes'} "
-            f"to free {port_text}?"
-        )
         details = "\n\n".join(describe_holder(h) for h in plan.allowed)
         problems = plan.problems()
         if problems:
@@ -286,6 +288,16 @@ class FreePortFlow(QObject):
         self.dialog = box
         box.open()
         self.dialog_opened.emit(box)
+
+
+def _whom(holders: Sequence[Holder]) -> str:
+    """'this process', 'nginx (PID 40) and its 2 workers', 'these 3 processes'."""
+    if len(holders) > 1:
+        return f"these {len(holders)} processes"
+    workers = len(holders[0].workers)
+    if not workers:
+        return "this process"
+    return f"{holders[0].label} and its {workers} worker{'s' if workers != 1 else ''}"
 
 
 def _labels(holders: Sequence[Holder]) -> str:

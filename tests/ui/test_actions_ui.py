@@ -36,6 +36,7 @@ from portwatch.ui.listener_actions import ListenerActions, install_actions
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.port_check import ERROR_STYLE, PortCheckBox
 from tests.support.factories import listener
+from tests.support.prefork import PreforkServer
 from tests.support.procs import ListenerProcess, is_root, wait_until
 from tests.test_http_probe import CountingProber
 
@@ -588,3 +589,39 @@ def test_a_second_free_while_waiting_does_not_stack(qtbot: QtBot, window: QWidge
             assert reject is not None
             reject.click()
         assert stubborn.proc.poll() is None
+
+
+def test_freeing_a_pre_fork_server_ends_its_master_and_names_its_workers(
+    qtbot: QtBot, window: QWidget
+) -> None:
+    with PreforkServer(("127.0.0.1",), workers=2) as server:
+        port = server.ports[0]
+        scanner = Scanner(connection_owners=False)
+        try:
+            assert wait_until(
+                lambda: {p for r in scanner.scan().on_port(port) for p in r.pids} == server.holders,
+                timeout=10,
+            )
+        finally:
+            scanner.close()
+        name = psutil.Process(server.pid).name()
+        actions = ListenerActions(window, terminate_wait=5)
+        actions.set_selection(scan_port(port))
+        answers = ["accept", "accept"] if is_root() else ["accept"]
+        result, answerer = run_flow(qtbot, actions, answers)
+        _title, text, details = answerer.seen[0]
+        assert text == f"End {name} (PID {server.pid}) and its 2 workers to free port {port}?"
+        workers = ", ".join(str(pid) for pid in sorted(server.workers))
+        assert f"with 2 workers (PID {workers}), which end with it" in details
+        # The master alone was ended; its workers went with it.
+        assert result is not None
+        assert result.ended == (server.pid,)
+        assert wait_until(lambda: scan_port(port) == [], timeout=10)
+
+
+def test_a_rewritten_title_leaves_no_empty_arguments_in_the_confirmation() -> None:
+    from portwatch.core.free import plan_free
+
+    worker = fake_listener(pid=41, process="nginx", cmdline=("nginx: worker process", "", ""))
+    [holder] = plan_free([worker]).holders
+    assert holder.command_text == "'nginx: worker process'"

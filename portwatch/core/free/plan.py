@@ -42,8 +42,21 @@ class Holder:
         return owner_text(self.name, self.pid)
 
     @property
+    def workers(self) -> tuple[int, ...]:
+        """The other processes holding its sockets (a pre-fork server's workers)."""
+        pids = dict.fromkeys(pid for row in self.listeners for pid in row.pids)
+        return tuple(pid for pid in pids if pid != self.pid)
+
+    @property
     def command_text(self) -> str:
-        return command_line_text(self.cmdline) if self.cmdline else (self.exe or "")
+        if not self.cmdline:
+            return self.exe or ""
+        # A process that rewrote its title ("nginx: worker process") leaves empty
+        # arguments behind: not part of what a person would type.
+        args = list(self.cmdline)
+        while len(args) > 1 and not args[-1]:
+            args.pop()
+        return command_line_text(args)
 
 
 @dataclass(frozen=True, slots=True)
