@@ -258,6 +258,17 @@ def test_second_confirmation_rules() -> None:
 
     assert reason(1000, "me", "linux") is None
     assert "root" in (reason(0, "root", "linux") or "")
+    # A service is one by its unit (or as a daemon of PID 1), not by running as root.
+    service = second_confirmation_reason(
+        uid=0, user="root", my_uid=0, my_user="root", platform="linux", service="nginx.service"
+    )
+    assert service == "it is a system service (nginx.service, runs as root)"
+    as_root = second_confirmation_reason(uid=0, user="root", my_uid=0, my_user="root")
+    assert as_root is None
+    own_unit = second_confirmation_reason(
+        uid=1000, user="me", my_uid=1000, my_user="me", platform="linux", service="vite.service"
+    )
+    assert own_unit is None  # systemctl --user: the person's own
     assert "system account" in (reason(33, "www-data", "linux") or "")
     assert "another user" in (reason(1001, "alice", "linux") or "")
     assert "cannot be read" in (reason(None, None, "linux") or "")
@@ -274,10 +285,8 @@ def test_second_confirmation_rules() -> None:
 def test_plan_marks_other_users_for_a_second_confirmation(child: ListenerProcess) -> None:
     plan = plan_free(scan_port(child.ports[0]))
     holder = plan.allowed[0]
-    if is_root():
-        assert "root" in (holder.second_confirmation or "")
-    else:
-        assert holder.second_confirmation is None
+    # Our own child, started from here (root's too, as root): not a service, not another's.
+    assert holder.second_confirmation is None
 
 
 def test_ownerless_sockets_are_explained() -> None:

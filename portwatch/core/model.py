@@ -42,7 +42,7 @@ class OwnerUnknown(StrEnum):
     PENDING = "looking up"  # the owner walk has not reached this socket yet
     # The owner walk itself failed (too many open files, a refusal as root):
     # nobody may hold it, or somebody may; the snapshot's warnings say why.
-    LOOKUP_FAILED = "owner lookup failed"
+    LOOKUP_FAILED = "owner hidden (could not read)"
 
 
 # (proto, family, address, port): one socket as a person and the kernel bind it.

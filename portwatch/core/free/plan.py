@@ -12,6 +12,7 @@ from portwatch.core.free.safety import (
     protected_pids,
     refusal_reason,
     second_confirmation_reason,
+    service_of,
 )
 from portwatch.core.model import Listener, OwnerUnknown, Snapshot
 from portwatch.core.owner_text import owner_text
@@ -153,7 +154,11 @@ def plan_free(
         second = None
         if refusal is None:
             second = second_confirmation_reason(
-                uid=owner_uid(pid), user=first.user, my_uid=my_uid, my_user=my_user
+                uid=owner_uid(pid),
+                user=first.user,
+                my_uid=my_uid,
+                my_user=my_user,
+                service=service_of(pid, first.unit),
             )
         holders.append(
             Holder(

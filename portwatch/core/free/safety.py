@@ -58,12 +58,17 @@ def second_confirmation_reason(
     my_uid: int | None,
     my_user: str | None,
     platform: str = sys.platform,
+    service: str | None = None,
 ) -> str | None:
     """Why ending this owner deserves a second "are you sure", or None.
 
     Processes of other users and system services (root and daemon accounts
     on Linux/macOS; SYSTEM, LOCAL SERVICE, NETWORK SERVICE on Windows) do.
-    Inputs are passed in so each platform's rule can be tested anywhere.
+    ``service`` names the service the process is (its systemd unit, or
+    "a background service" for a daemon started by PID 1), None when it is
+    not one: run as root, a server started from root's terminal is root's
+    own program, not a system service. Inputs are passed in so each
+    platform's rule can be tested anywhere.
     """
     label = user or (f"uid {uid}" if uid is not None else "an unknown user")
     if platform == "win32":
@@ -78,13 +83,32 @@ def second_confirmation_reason(
         return None
     if uid is None:
         return "its owner cannot be read"
-    if uid == 0:
-        return "it runs as root (a system service)"
     first_human = _FIRST_HUMAN_UID.get("darwin" if platform == "darwin" else "linux", 1000)
+    # A unit of a person's own (systemctl --user) runs as that person: theirs to end.
+    if service is not None and uid < first_human:
+        return f"it is a system service ({service}, runs as {label})"
+    if uid == my_uid:
+        return None
+    if uid == 0:
+        return "it runs as root"
     if uid < first_human:
-        return f"it runs as {label}, a system account (a system service)"
-    if uid != my_uid:
-        return f"it belongs to another user ({label})"
+        return f"it runs as {label}, a system account"
+    return f"it belongs to another user ({label})"
+
+
+def service_of(pid: int, unit: str | None) -> str | None:
+    """The service a process is: its systemd unit, or "a background service" for a
+    daemon (no terminal, started by PID 1); None for a program a person started."""
+    if unit is not None:
+        return unit
+    if sys.platform == "win32":  # services there are told by their account (above)
+        return None
+    try:
+        process = psutil.Process(pid)
+        if process.terminal() is None and process.ppid() == 1:
+            return "a background service"
+    except (psutil.Error, OSError):
+        return None
     return None
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 
+from portwatch.core.model import OwnerUnknown
 from portwatch.core.platform._psutil import classify_connections
 from portwatch.core.platform.base import (
     RawSocket,
@@ -79,14 +80,22 @@ class LinuxPsutilSource(SocketSource):
         self._holders_failing = False
         owners, _ = every_holder(kernel, proc_root=self._proc)
         by_bind: dict[Bind, set[int]] = {}
+        unread: set[Bind] = set()  # sockets whose holder's fd table could not be read
         for ks in kernel:
             owner = owners.get(ks.inode)
+            bind = (ks.proto, ks.family, ks.local_address, ks.local_port)
             if isinstance(owner, tuple) and owner:
-                bind = (ks.proto, ks.family, ks.local_address, ks.local_port)
                 by_bind.setdefault(bind, set()).update(owner)
+            elif owner is OwnerUnknown.LOOKUP_FAILED:
+                unread.add(bind)
         rows: list[RawSocket] = []
         for raw in listeners:
-            found = by_bind.get((raw.proto, raw.family, raw.local_address, raw.local_port))
+            bind = (raw.proto, raw.family, raw.local_address, raw.local_port)
+            found = by_bind.get(bind)
+            if raw.pid is None and raw.owner_unknown is OwnerUnknown.KERNEL and bind in unread:
+                # "Kernel-owned" only when no process holds it: this one's is unreadable.
+                rows.append(replace(raw, owner_unknown=OwnerUnknown.LOOKUP_FAILED))
+                continue
             if found is None or found.issubset(raw.pids):
                 rows.append(raw)
                 continue
