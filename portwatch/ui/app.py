@@ -302,11 +302,16 @@ class PortwatchApp(QObject):
         latest = self.latest
         model = self.window.listener_model
         ports = sorted({listener.port for listener in model.items()})
+        tray = self.tray
         return {
             "pid": os.getpid(),
             "window_visible": self.window.isVisible(),
             "tray": self.tray is not None,
-            "tray_visible": bool(self.tray and self.tray.icon.isVisible()),
+            "tray_visible": bool(tray and tray.icon.isVisible()),
+            # The tray menu's items now, and how often they changed (a host that
+            # fetched the menu between two equal counts has these items).
+            "tray_menu": tray.menu_texts() if tray is not None else [],
+            "tray_menu_changes": tray.menu_changes if tray is not None else 0,
             "paused": self.paused,
             "interval": self.service.interval,
             # The first complete picture is in: alerts and history count from it.
