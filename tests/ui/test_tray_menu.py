@@ -1,4 +1,5 @@
-"""The tray menu is complete before it opens and is kept up to date in place (issue 15).
+"""The tray menu is complete before it opens and is kept up to date in place (issue 15);
+what an action started from it says reaches the user with the window closed.
 
 A StatusNotifierItem host draws the layout it fetched over D-Bus before the
 click (tests/e2e/test_e2e_tray.py reads it there): opening must change nothing,
@@ -10,14 +11,21 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QMenu, QWidget
 from pytestqt.qtbot import QtBot
 
+from portwatch.core.alerts.alert import AlertKind
+from portwatch.core.model import Snapshot
 from portwatch.core.naming import Labels
+from portwatch.core.scanner import Scanner
+from portwatch.ui.app import PortwatchApp, action_notice
 from portwatch.ui.listener_actions import ListenerActions
 from portwatch.ui.tray import MENU_APPS, TrayIcon
 from tests.support.factories import listener, snapshot
+from tests.support.procs import ListenerProcess, wait_until
+from tests.ui.composed import built_apps, feed
 
 FIXED = ["Open portwatch", "Pause monitoring", "Settings…", "Quit portwatch"]
 # Made once: a listener is the same row in the next scan (the factory stamps each
@@ -163,3 +171,94 @@ def test_the_listener_actions_fill_each_apps_submenu_before_it_opens(qtbot: QtBo
     assert fresh is not sub
     with qtbot.waitSignal(tray.port_requested, check_params_cb=lambda p: p == 5432):
         fresh.actions()[0].trigger()
+
+
+# --- what an action started from the tray menu says ---
+
+
+def _scan_of(child: ListenerProcess) -> Snapshot:
+    """A real scan, narrowed to the child's sockets once their owner is known."""
+    scanner = Scanner(connection_owners=False)
+    found: list[Snapshot] = []
+
+    def owned() -> bool:
+        snap = scanner.scan()
+        rows = tuple(r for r in snap.listeners if r.pid == child.pid)
+        found[:] = [replace(snap, listeners=rows)]
+        return bool(rows)
+
+    try:
+        assert wait_until(owned, timeout=10)
+    finally:
+        scanner.close()
+    return found[0]
+
+
+def _tray_copy_endpoint(app: PortwatchApp, port: int) -> QAction:
+    """The tray menu's Copy → address:port for the app holding ``port``."""
+    assert app.tray is not None
+    entry_action = next(a for a in app.tray.menu.actions() if a.text().endswith(f" — {port}"))
+    sub = entry_action.menu()
+    assert isinstance(sub, QMenu)
+    copy = next(a for a in sub.actions() if a.text() == "Copy").menu()
+    assert isinstance(copy, QMenu)
+    return next(a for a in copy.actions() if a.text() == "address:port")
+
+
+@pytest.mark.qt_log_ignore("systemTrayWindowChanged")
+def test_a_tray_actions_result_is_a_notification_while_the_window_is_hidden(
+    qtbot: QtBot,
+) -> None:
+    with (
+        ListenerProcess(["tcp:127.0.0.1:0"]) as child,
+        built_apps(qtbot, interval=60, notifier_factory=None) as make,
+    ):
+        port = child.ports[0]
+        app = make(tray_available=True)
+        feed(qtbot, app, _scan_of(child))
+        status = app.window.statusBar()
+        assert not app.window.isVisible()  # in the tray; the window is not open
+
+        # Hidden: the result comes as a notice (an alert delivered as the settings say).
+        with qtbot.waitSignal(
+            app.alerts.alert_raised,
+            check_params_cb=lambda alert, _how: alert.kind is AlertKind.NOTICE,
+        ) as raised:
+            _tray_copy_endpoint(app, port).trigger()
+        alert = raised.args[0]
+        assert (alert.title, alert.body) == ("Copied address:port.", "")
+        assert QGuiApplication.clipboard().text() == f"127.0.0.1:{port}"
+        assert status.currentMessage() == ""
+
+        # Minimized is as unseen as hidden.
+        app.window.showMinimized()
+        with qtbot.waitSignal(app.alerts.alert_raised) as raised:
+            _tray_copy_endpoint(app, port).trigger()
+        assert raised.args[0].kind is AlertKind.NOTICE
+        assert raised.args[0].title == "Copied address:port."
+        assert status.currentMessage() == ""
+
+        # On screen: the status bar says it, and no notice is raised.
+        app.window.showNormal()
+        app.show_window()
+        assert app.window.isVisible()
+        with qtbot.assertNotEmitted(app.alerts.alert_raised):
+            _tray_copy_endpoint(app, port).trigger()
+            QCoreApplication.processEvents()
+        assert status.currentMessage() == "Copied address:port."
+
+
+def test_an_action_notice_is_its_first_sentence_then_the_rest() -> None:
+    assert action_notice("Copied PID.") == ("Copied PID.", "")
+    assert action_notice("PID 41 ended. The table shows the result on the next scan.") == (
+        "PID 41 ended.",
+        "The table shows the result on the next scan.",
+    )
+    assert action_notice("PID 41 ended.\nPort 3000 is free now.") == (
+        "PID 41 ended.",
+        "Port 3000 is free now.",
+    )
+    assert action_notice("Could not open a browser for http://127.0.0.1:3000") == (
+        "Could not open a browser for http://127.0.0.1:3000",
+        "",
+    )
