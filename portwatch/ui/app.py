@@ -34,6 +34,7 @@ from portwatch.core.consumers import ConsumerGuard
 from portwatch.core.history import HistoryReader, HistoryRecorder
 from portwatch.core.model import Snapshot
 from portwatch.core.pipeline import ScanResult
+from portwatch.core.safetext import visible
 from portwatch.core.scanner import Scanner
 from portwatch.core.settings import Settings
 from portwatch.notify.probe import describe_connection, without_connecting
@@ -46,7 +47,7 @@ from portwatch.ui.alerts_controller import AlertsController
 from portwatch.ui.alerts_view import AlertsView
 from portwatch.ui.history_open import list_past_alerts, open_history
 from portwatch.ui.history_view import HistoryView
-from portwatch.ui.listener_actions import install_actions
+from portwatch.ui.listener_actions import MESSAGE_MS, install_actions
 from portwatch.ui.main_window import MainWindow
 from portwatch.ui.notify_icon import dbus_notifier_with_icon
 from portwatch.ui.pipeline_thread import PipelineThread
@@ -145,6 +146,7 @@ class PortwatchApp(QObject):
             snapshot_provider=lambda: self.latest,
             labels_provider=lambda: self.labels,
             rename=self.renamer.open,
+            report=self._tell_action_result,
         )
         self.window.set_labels(settings.labels)
         self.settings_window = SettingsWindow(
@@ -297,16 +299,31 @@ class PortwatchApp(QObject):
     def request_settings(self) -> None:
         self.settings_requested.emit()
 
+    def _tell_action_result(self, text: str) -> None:
+        """What a listener action did (freed, opened, copied, exported…): in the status bar
+        while the window is on screen; else (an action from the tray menu, the window
+        hidden or minimized) as a notification, where it is seen."""
+        window = self.window
+        if window.isVisible() and not window.isMinimized():
+            window.statusBar().showMessage(visible(text), MESSAGE_MS)
+        else:
+            self.alerts.notice(*action_notice(text))
+
     def status(self) -> dict[str, Any]:
         """What the single-instance ``status`` request reports (tests, scripts)."""
         latest = self.latest
         model = self.window.listener_model
         ports = sorted({listener.port for listener in model.items()})
+        tray = self.tray
         return {
             "pid": os.getpid(),
             "window_visible": self.window.isVisible(),
             "tray": self.tray is not None,
-            "tray_visible": bool(self.tray and self.tray.icon.isVisible()),
+            "tray_visible": bool(tray and tray.icon.isVisible()),
+            # The tray menu's items now, and how often they changed (a host that
+            # fetched the menu between two equal counts has these items).
+            "tray_menu": tray.menu_texts() if tray is not None else [],
+            "tray_menu_changes": tray.menu_changes if tray is not None else 0,
             "paused": self.paused,
             "interval": self.service.interval,
             # The first complete picture is in: alerts and history count from it.
@@ -393,6 +410,18 @@ class PortwatchApp(QObject):
         app = QApplication.instance()
         if app is not None:
             app.quit()
+
+
+def action_notice(text: str) -> tuple[str, str]:
+    """An action's result as a notification's title and body: its first sentence, the rest.
+
+    'PID 41 ended. The table shows the result on the next scan.' → ('PID 41 ended.',
+    'The table shows the result on the next scan.'); 'Copied PID.' → ('Copied PID.', '').
+    """
+    first, _, more = text.strip().partition("\n")
+    head, stop, tail = first.partition(". ")
+    title = head + "." if stop else first
+    return title, "\n".join(part for part in (tail, more) if part)
 
 
 def _update_tray(tray: TrayIcon, result: ScanResult) -> None:

@@ -32,6 +32,7 @@ from portwatch.ui.rename_dialog import RenameTarget, rename_targets
 from portwatch.ui.web_check import WebCheck
 
 EXPORT_FILTERS = "CSV (*.csv);;JSON (*.json)"
+MESSAGE_MS = 10_000  # how long an action's line stays in the status bar
 
 
 class ListenerActions(QObject):
@@ -283,12 +284,14 @@ def install_actions(
     snapshot_provider: Callable[[], Snapshot | None] | None = None,
     labels_provider: Callable[[], Labels] = lambda: NO_LABELS,
     rename: Callable[[RenameTarget], object] | None = None,
+    report: Callable[[str], object] | None = None,
 ) -> tuple[ListenerActions, PortCheckBox]:
     """Wire the actions and the "Is port free?" tab into the main window.
 
     The window's extension points are used: ``toolbar``, ``listener_view``,
     ``listener_proxy``, ``context_menu_requested``, ``selection_changed``,
-    ``add_tab``, ``show_port`` and the status bar.
+    ``add_tab``, ``show_port`` and the status bar. ``report`` gets each line the
+    actions say (``ListenerActions.message``); without it they go to the status bar.
     """
     rows_provider = window.listener_proxy.current_listeners
     actions = ListenerActions(window, rows_provider=rows_provider, rename=rename)
@@ -301,8 +304,11 @@ def install_actions(
     toolbar.limit_to(actions.toolbar_actions, (LISTENERS_TAB,))
     window.context_menu_requested.connect(actions.populate_menu)
     window.selection_changed.connect(actions.set_selection)
-    status = window.statusBar()
-    actions.message.connect(lambda text: status.showMessage(visible(text), 10000))
+    if report is None:
+        status = window.statusBar()
+        actions.message.connect(lambda text: status.showMessage(visible(text), MESSAGE_MS))
+    else:
+        actions.message.connect(report)
     port_check = PortCheckBox(snapshot_provider=snapshot_provider, labels_provider=labels_provider)
     port_check.show_port_requested.connect(window.show_port)
     window.add_tab(port_check, "Is port free?")

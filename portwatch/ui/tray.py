@@ -1,7 +1,19 @@
 """The tray icon: colour by worst exposure, counts in the tooltip, a short menu.
 
-The menu is rebuilt when it is about to show (``aboutToShow``), never per poll:
-a poll only swaps the icon when the state changes and sets the tooltip.
+The menu is one QMenu for the icon's whole life, with every item in it before
+the icon is shown, kept up to date in place: a scan that changes the listeners
+adds, removes or replaces the entries of the apps that changed; the header,
+"Pause" and "N more apps…" change their text. Nothing happens when it opens.
+
+Why: on a StatusNotifierItem host Qt exports the menu over D-Bus
+(``com.canonical.dbusmenu``) and the host draws the layout it fetched before the
+click. Qt answers the host's ``AboutToShow`` with "no update needed" whatever
+the slots did (``QDBusMenuAdaptor::AboutToShow`` in qtbase
+src/gui/platform/unix/dbusmenu/qdbusmenuadaptor.cpp; the same trap in
+https://github.com/nextcloud/desktop/issues/10586), so a menu filled on
+``aboutToShow`` opened as the stub fetched at start, a short scrolling popup,
+and was right only the second time (issue 15). A quiet poll (the same
+listeners) leaves the menu alone.
 """
 
 from __future__ import annotations
@@ -90,6 +102,20 @@ def menu_label(app: MenuApp) -> str:
     return f"{mark}{menu_text(app.name)} — {', '.join(words)}"
 
 
+# Fills a listener's submenu with actions (the app's listener actions).
+ListenerMenuHook = Callable[[QMenu, list[Listener]], None]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Entry:
+    """An app's entry in the menu as built: replaced when the app's rows change."""
+
+    app: MenuApp
+    hook: ListenerMenuHook | None
+    action: QAction  # the entry itself (a submenu's menuAction when it has one)
+    submenu: QMenu | None
+
+
 def menu_apps(
     snapshot: Snapshot | None, labels: Labels = NO_LABELS, limit: int = MENU_APPS
 ) -> tuple[list[MenuApp], int]:
@@ -128,18 +154,53 @@ class TrayIcon(QObject):
         self._counts: list[str] = []
         self.paused = False
         self.watched_busy = 0
-        # Fills a listener's submenu with actions (set by the app when installed).
-        self.listener_menu_hook: Callable[[QMenu, list[Listener]], None] | None = None
+        self._hook: ListenerMenuHook | None = None
         self._state: tuple[Exposure | None, bool] | None = None
+        # How many times the menu's items changed (the app's status reports it).
+        self.menu_changes = 0
         self.icon = QSystemTrayIcon(self)
         self.menu = QMenu()
-        self.menu.aboutToShow.connect(self.rebuild_menu)
+        self._build_menu()
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
         self.icon.messageClicked.connect(self._message_clicked)
         self._balloon_port: int | None = None
         self._refresh()
-        self.rebuild_menu()
+
+    def _build_menu(self) -> None:
+        """The items every menu has; the apps go between the header and "Open portwatch"."""
+        menu = self.menu
+        self._header = menu.addAction(self.tooltip())
+        self._header.setEnabled(False)
+        # Shown (in the menu) only with apps to list:
+        self._apps_separator = QAction(menu)
+        self._apps_separator.setSeparator(True)
+        self._more = QAction(menu)
+        self._more.triggered.connect(self.open_requested)
+        self._entries: list[_Entry] = []
+        # What the entries were made from: (listeners, labels, hook).
+        self._made_from: tuple[tuple[Listener, ...] | None, Labels, ListenerMenuHook | None] = (
+            None,
+            NO_LABELS,
+            None,
+        )
+        self._tail = menu.addSeparator()  # the app entries end before it
+        menu.addAction("Open portwatch").triggered.connect(self.open_requested)
+        self._pause = menu.addAction("Pause monitoring")
+        self._pause.triggered.connect(lambda: self.pause_toggled.emit(not self.paused))
+        menu.addAction("Settings…").triggered.connect(self.settings_requested)
+        menu.addSeparator()
+        menu.addAction("Quit portwatch").triggered.connect(self.quit_requested)
+
+    @property
+    def listener_menu_hook(self) -> ListenerMenuHook | None:
+        """Fills a listener's submenu with actions (set by the app when it adopts the tray)."""
+        return self._hook
+
+    @listener_menu_hook.setter
+    def listener_menu_hook(self, hook: ListenerMenuHook | None) -> None:
+        self._hook = hook
+        self._sync_apps()
 
     @staticmethod
     def available() -> bool:
@@ -178,10 +239,12 @@ class TrayIcon(QObject):
     def update_snapshot(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self._refresh()
+        self._sync_apps()
 
     def set_labels(self, labels: Labels) -> None:
-        """The user's names for ports and apps (the menu, rebuilt when it opens, uses them)."""
+        """The user's names for ports and apps (the menu's entries are renamed now)."""
         self.labels = labels
+        self._sync_apps()
 
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
@@ -211,40 +274,91 @@ class TrayIcon(QObject):
         if state != self._state:
             self._state = state
             self.icon.setIcon(tray_icon(*state))
-        self.icon.setToolTip(self.tooltip())
+        tooltip = self.tooltip()
+        self.icon.setToolTip(tooltip)
+        self._set_text(self._header, tooltip)
+        self._set_text(self._pause, "Resume monitoring" if self.paused else "Pause monitoring")
 
-    def rebuild_menu(self) -> None:
+    def _set_text(self, action: QAction, text: str) -> None:
+        if action.text() != text:
+            action.setText(text)
+            self.menu_changes += 1
+
+    def menu_texts(self) -> list[str]:
+        """The menu's items as a person sees them, separators left out."""
+        return [a.text() for a in self.menu.actions() if not a.isSeparator() and a.isVisible()]
+
+    def _sync_apps(self) -> None:
+        """Bring the app entries in line with the snapshot, the labels and the hook.
+
+        Entries whose app is the same are kept (the same items for the host); the
+        others are made anew, detached, and put in place in one insertion each.
+        """
+        snapshot = self.snapshot
+        listeners = snapshot.listeners if snapshot is not None else None
+        made_listeners, made_labels, made_hook = self._made_from
+        if listeners is made_listeners and self.labels == made_labels and self._hook == made_hook:
+            return  # a quiet poll
+        self._made_from = (listeners, self.labels, self._hook)
+        apps, more = menu_apps(snapshot, self.labels)
+        kept = {
+            entry.app.name: entry
+            for entry in self._entries
+            if entry.hook == self._hook and entry.app in apps
+        }
+        entries = [kept.get(app.name) or self._make_entry(app) for app in apps]
         menu = self.menu
-        menu.clear()
-        header = menu.addAction(self.tooltip())
-        header.setEnabled(False)
-        apps, more = menu_apps(self.snapshot, self.labels)
-        if apps:
-            menu.addSeparator()
-            for app in apps:
-                self._add_app(menu, app)
-            if more > 0:
-                rest = menu.addAction(f"{more} more app{'' if more == 1 else 's'}…")
-                rest.triggered.connect(self.open_requested)
-        menu.addSeparator()
-        menu.addAction("Open portwatch").triggered.connect(self.open_requested)
-        pause = QAction("Resume monitoring" if self.paused else "Pause monitoring", menu)
-        pause.triggered.connect(lambda: self.pause_toggled.emit(not self.paused))
-        menu.addAction(pause)
-        menu.addAction("Settings…").triggered.connect(self.settings_requested)
-        menu.addSeparator()
-        menu.addAction("Quit portwatch").triggered.connect(self.quit_requested)
+        changed = False
+        staying = {id(entry) for entry in entries}
+        for gone in self._entries:
+            if id(gone) not in staying:
+                menu.removeAction(gone.action)
+                # A submenu takes its menuAction with it.
+                (gone.action if gone.submenu is None else gone.submenu).deleteLater()
+                changed = True
+        listed = self._more in menu.actions()
+        if more > 0:
+            self._more.setText(f"{more} more app{'' if more == 1 else 's'}…")
+            if not listed:
+                menu.insertAction(self._tail, self._more)
+                changed = True
+        elif listed:
+            menu.removeAction(self._more)
+            changed = True
+        # In order, from the last: each entry goes before the one that follows it.
+        follower = self._more if more > 0 else self._tail
+        for entry in reversed(entries):
+            actions = menu.actions()
+            at = actions.index(follower)
+            if at == 0 or actions[at - 1] is not entry.action:
+                menu.insertAction(follower, entry.action)
+                changed = True
+            follower = entry.action
+        has_separator = self._apps_separator in menu.actions()
+        if entries and not has_separator:
+            menu.insertAction(entries[0].action, self._apps_separator)
+            changed = True
+        elif not entries and has_separator:
+            menu.removeAction(self._apps_separator)
+            changed = True
+        self._entries = entries
+        if changed:
+            self.menu_changes += 1
 
-    def _add_app(self, menu: QMenu, app: MenuApp) -> None:
+    def _make_entry(self, app: MenuApp) -> _Entry:
         """An app's entry: it shows the window on its port; with several ports or the
-        listener actions installed, a submenu (show each port, free / open / copy)."""
+        listener actions installed, a submenu (show each port, free / open / copy).
+
+        Made without a place in the menu: the caller inserts it, whole.
+        """
         endpoints = ", ".join(row.endpoint for row in app.listeners[:MENU_PORT_ITEMS])
-        if self.listener_menu_hook is None and len(app.ports) == 1:
-            action = menu.addAction(menu_label(app))
+        hook = self._hook
+        if hook is None and len(app.ports) == 1:
+            action = QAction(menu_label(app), self.menu)
             action.setToolTip(endpoints)
             action.triggered.connect(self._show_port(app.ports[0].port))
-            return
-        sub = menu.addMenu(menu_label(app))
+            return _Entry(app, hook, action, None)
+        sub = QMenu(menu_label(app), self.menu)
         sub.setToolTip(endpoints)
         if len(app.ports) == 1:
             sub.addAction("Show in portwatch").triggered.connect(self._show_port(app.ports[0].port))
@@ -254,8 +368,9 @@ class TrayIcon(QObject):
                 item.triggered.connect(self._show_port(port.port))
             if len(app.ports) > MENU_PORT_ITEMS:
                 sub.addAction("All in portwatch…").triggered.connect(self.open_requested)
-        if self.listener_menu_hook is not None:
-            self.listener_menu_hook(sub, app.listeners)
+        if hook is not None:
+            hook(sub, app.listeners)
+        return _Entry(app, hook, sub.menuAction(), sub)
 
     def _show_port(self, port: int) -> Callable[..., None]:
         return lambda _checked=False: self.port_requested.emit(port)

@@ -171,6 +171,11 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"no desktop session: {reason}")
 
 
+def unavailable(reason: str) -> None:
+    """Skip the test for want of ``reason``, or fail it where the desktop is required (CI)."""
+    _unavailable(reason)
+
+
 def _need(*tools: str) -> None:
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:

@@ -182,7 +182,6 @@ def test_tray_menu_escapes_names_and_ampersands(hostile: tuple[ListenerProcess, 
     tray.update_snapshot(
         replace(full, listeners=tuple(r for r in full.listeners if r.pid == child.pid))
     )
-    tray.rebuild_menu()
     texts = [action.text() for action in tray.menu.actions()]
     # One entry for the child's app, whatever it binds.
     child_row = next(r for r in full.listeners if r.pid == child.pid)

@@ -141,7 +141,6 @@ def test_the_tray_tooltip_counts_a_dual_stack_pair_as_one_port() -> None:
 
 
 def menu_entries(tray: TrayIcon) -> list[str]:
-    tray.rebuild_menu()
     texts = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
     return texts[1 : texts.index("Open portwatch")]
 

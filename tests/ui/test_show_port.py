@@ -200,7 +200,6 @@ def test_every_show_selects_a_real_socket(
         # The tray menu's "Show in portwatch" for the child's app.
         assert app.tray is not None
         reset()
-        app.tray.rebuild_menu()
         submenus = [a.menu() for a in app.tray.menu.actions() if isinstance(a.menu(), QMenu)]
         show = next(
             a

@@ -292,7 +292,6 @@ def test_tray_tooltip_icon_and_menu(qtbot: QtBot) -> None:
     assert tray.state == (Exposure.PUBLIC, True)
     assert tray.icon.toolTip().endswith("· paused")
 
-    tray.rebuild_menu()
     texts = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
     # Apps with their ports, the public ones first.
     assert texts[1:5] == [
@@ -324,7 +323,6 @@ def test_tray_listener_submenus_carry_the_actions(qtbot: QtBot) -> None:
     parent = QWidget()
     actions = ListenerActions(parent, rows_provider=list)
     tray.listener_menu_hook = actions.populate_menu
-    tray.rebuild_menu()
     entry = next(a for a in tray.menu.actions() if a.text().startswith("proc5432"))
     sub = entry.menu()
     assert isinstance(sub, QMenu)  # not None; the stubs say QObject
