@@ -69,7 +69,7 @@ def _holders(rows: Iterable[Listener]) -> set[int]:
     """Every process holding any of ``rows`` (a row without ``pids`` stands for its ``pid``)."""
     held: set[int] = set()
     for row in rows:
-        held.update(row.pids or ((row.pid,) if row.pid is not None else ()))
+        held.update(row.holder_pids)
     return held
 
 

@@ -120,6 +120,11 @@ class Listener:
         return format_endpoint(self.address, self.port, self.family)
 
     @property
+    def holder_pids(self) -> tuple[int, ...]:
+        """Every process holding the socket; a row made without ``pids`` stands for its ``pid``."""
+        return self.pids or ((self.pid,) if self.pid is not None else ())
+
+    @property
     def owner_label(self) -> str:
         """'nginx', 'PID 1234' or 'owner unknown: needs privileges' (:func:`owner_name`)."""
         return owner_name(self.process, self.pid, self.owner_unknown or OwnerUnknown.NOT_FOUND)

@@ -216,7 +216,7 @@ class FreePortFlow(QObject):
         port = self.plan.port if self.plan is not None else None
         if result is not None and result.ended and not result.alive and port is not None:
             # Free, or taken again by whatever restarts the server: scanned on the pool.
-            before = {pid for row in self.listeners for pid in (row.pids or (row.pid,)) if pid}
+            before = {pid for row in self.listeners for pid in row.holder_pids}
             grace = self.restart_grace
             run_in_pool(
                 self, lambda: _recheck(port, before, grace), partial(self._rechecked, result)

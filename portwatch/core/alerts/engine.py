@@ -296,7 +296,7 @@ class AlertRules:
             if not settings.first_remote_client_alert or is_ignored(row, settings):
                 continue
             # The connection is the holder's that accepted it: any of the socket's holders.
-            holders = row.pids or (row.pid,)
+            holders = row.holder_pids
             peers = [
                 conn.remote
                 for conn in new.connections

@@ -101,7 +101,7 @@ def _free_port(
     after: list[Listener] = list(_rows(plan))
     # Every process that held the port, workers included: a process not among them
     # holding it later was started again by something else.
-    before = {pid for row in after for pid in (row.pids or ((row.pid,) if row.pid else ()))}
+    before = {pid for row in after for pid in row.holder_pids}
     for _round in range(MAX_FREE_ROUNDS):
         targets = [h for h in plan.allowed if h.pid not in handled]
         if not targets:

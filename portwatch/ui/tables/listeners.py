@@ -50,7 +50,7 @@ def pid_text(item: Listener) -> str:
 
 def pids_text(item: Listener) -> str:
     """'PID 40' or 'PIDs 40, 41, 42' (at most TOOLTIP_PIDS, then how many more)."""
-    pids = item.pids or ((item.pid,) if item.pid is not None else ())
+    pids = item.holder_pids
     if not pids:
         return ""
     if len(pids) == 1:
