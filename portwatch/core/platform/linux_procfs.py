@@ -74,11 +74,17 @@ def _address(hex_text: str, family: int) -> str:
 
 
 def parse_proc_net(
-    text: str, proto: Proto, family: int, *, listeners_only: bool = False
+    text: str,
+    proto: Proto,
+    family: int,
+    *,
+    listeners_only: bool = False,
+    state: int | None = None,
 ) -> Iterator[KernelSocket]:
     """Parse one /proc/net/{tcp,tcp6,udp,udp6} table; malformed lines are skipped.
 
     ``listeners_only``: established TCP sockets are skipped before being decoded.
+    ``state``: only TCP sockets in that kernel state (e.g. TIME_WAIT), nothing else.
     """
     for line in text.splitlines()[1:]:
         fields = line.split()
@@ -86,21 +92,22 @@ def parse_proc_net(
             continue
         try:
             local, remote, state_hex = fields[1], fields[2], fields[3]
-            state = int(state_hex, 16)
-            if (
+            found = int(state_hex, 16)
+            if state is not None:
+                if found != state:
+                    continue
+            elif (
                 proto == "tcp"
-                and state != TCP_LISTEN
-                and (listeners_only or state != TCP_ESTABLISHED)
-            ):
-                continue
-            if proto == "udp" and state != TCP_CLOSE:
+                and found != TCP_LISTEN
+                and (listeners_only or found != TCP_ESTABLISHED)
+            ) or (proto == "udp" and found != TCP_CLOSE):
                 continue
             laddr_hex, lport_hex = local.split(":")
             raddr_hex, rport_hex = remote.split(":")
             yield KernelSocket(
                 proto=proto,
                 family=family,
-                state=state,
+                state=found,
                 local_address=_address(laddr_hex, family),
                 local_port=int(lport_hex, 16),
                 remote_address=_address(raddr_hex, family),

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psutil
 
+from portwatch.core.platform.linux_procfs import parse_proc_net
+
 # include/net/tcp_states.h
 TCP_TIME_WAIT = 6
 # The longest a connection waits there on Linux (TCP_TIMEWAIT_LEN), and about
@@ -42,22 +44,18 @@ def _linux_count(port: int) -> int | None:
 
 def proc_net_time_wait(port: int, root: Path = Path("/proc/net")) -> int | None:
     """The count from /proc/net/tcp and tcp6; None if the IPv4 table cannot be read."""
-    wanted = f":{port:04X}"
-    state = f"{TCP_TIME_WAIT:02X}"
     count = 0
-    for name in ("tcp", "tcp6"):
+    for name, family in (("tcp", 4), ("tcp6", 6)):
         try:
             text = (root / name).read_text(encoding="ascii", errors="replace")
         except FileNotFoundError:
-            if name == "tcp6":
+            if family == 6:
                 continue  # no IPv6 on this machine
             return None
         except OSError:
             return None
-        for line in text.splitlines()[1:]:
-            fields = line.split()
-            if len(fields) > 3 and fields[3] == state and fields[1].endswith(wanted):
-                count += 1
+        waiting = parse_proc_net(text, "tcp", family, state=TCP_TIME_WAIT)
+        count += sum(1 for sock in waiting if sock.local_port == port)
     return count
 
 
